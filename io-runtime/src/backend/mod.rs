@@ -1,0 +1,42 @@
+//! Backends: what runs tasks. [`Backend`] is the vtable behind [`Io`](crate::Io); user code
+//! never sees which one it talks to.
+
+use std::sync::Arc;
+
+use crate::error::ConcurrencyUnavailable;
+use crate::task::RawTask;
+
+pub(crate) mod threaded;
+
+/// A type-erased task as the run queues hold it.
+pub(crate) type TaskRef = Arc<dyn RawTask>;
+
+/// How a spawn asks to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpawnKind {
+    /// Asynchrony: may run on a worker, or inline on the caller.
+    Async,
+    /// Concurrency: must run at the same time as the caller.
+    Concurrent,
+}
+
+/// What the backend did with a spawned task.
+#[must_use]
+pub(crate) enum Dispatch {
+    /// Handed to another thread or fiber.
+    Scheduled,
+    /// No worker is available for asynchrony: the caller runs it inline, now.
+    RunInline(TaskRef),
+}
+
+/// The operations every backend implements.
+pub(crate) trait Backend: Send + Sync {
+    /// The backend's name, as `IO_BACKEND` spells it.
+    fn name(&self) -> &'static str;
+    /// Starts the backend's threads; called once, after the shared state exists.
+    fn start(&self) -> std::io::Result<()>;
+    /// Schedules `task` per `kind`.
+    fn spawn(&self, task: TaskRef, kind: SpawnKind) -> Result<Dispatch, ConcurrencyUnavailable>;
+    /// Stops the workers; called once, when the runtime is dropped, after every scope ended.
+    fn shutdown(&self);
+}

@@ -1,0 +1,120 @@
+//! The worker pool: a shared FIFO of async tasks served by a fixed set of threads.
+//!
+//! A queued task may also be claimed inline by its joiner (see `crate::task`); the worker that
+//! later pops the stale entry finds it claimed and moves on.
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use super::release;
+use crate::backend::TaskRef;
+use crate::io::ThreadEnv;
+
+struct Queue {
+    tasks: VecDeque<(TaskRef, *const AtomicUsize)>,
+    shutdown: bool,
+}
+
+// SAFETY: the raw pointer is the backend's outstanding-task counter, which outlives the pool
+// (the pool is shut down and its threads joined before the backend is dropped).
+unsafe impl Send for Queue {}
+
+struct Inner {
+    queue: Mutex<Queue>,
+    available: Condvar,
+}
+
+/// A fixed pool of worker threads.
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+    env: ThreadEnv,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Pool {
+    pub(crate) fn new(env: ThreadEnv) -> Self {
+        let inner = Arc::new(Inner {
+            queue: Mutex::new(Queue {
+                tasks: VecDeque::new(),
+                shutdown: false,
+            }),
+            available: Condvar::new(),
+        });
+        Self {
+            inner,
+            env,
+            workers: Mutex::default(),
+        }
+    }
+
+    /// Starts `threads` workers (none for a single-threaded runtime).
+    pub(crate) fn start(&self, threads: usize) -> std::io::Result<()> {
+        for index in 0..threads {
+            let inner = Arc::clone(&self.inner);
+            let env = self.env.clone();
+            let worker = std::thread::Builder::new()
+                .name(format!("io-worker-{index}"))
+                .spawn(move || env.run_thread(|| work(&inner)));
+            match worker {
+                Ok(handle) => self.lock_workers().push(handle),
+                Err(e) => {
+                    self.shutdown();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `task`; `outstanding` is released when a worker has dealt with it.
+    pub(crate) fn push(&self, task: TaskRef, outstanding: &AtomicUsize) {
+        let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.tasks.push_back((task, outstanding));
+        drop(queue);
+        self.inner.available.notify_one();
+    }
+
+    /// Lets the workers finish what is queued, then joins them.
+    pub(crate) fn shutdown(&self) {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown = true;
+        self.inner.available.notify_all();
+        let workers = std::mem::take(&mut *self.lock_workers());
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+
+    fn lock_workers(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn work(inner: &Inner) {
+    loop {
+        let (task, outstanding) = {
+            let mut queue = inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(next) = queue.tasks.pop_front() {
+                    break next;
+                }
+                if queue.shutdown {
+                    return;
+                }
+                queue = inner
+                    .available
+                    .wait(queue)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        task.run();
+        drop(task);
+        // SAFETY: see `unsafe impl Send for Queue`: the counter outlives the pool.
+        release(unsafe { &*outstanding });
+    }
+}

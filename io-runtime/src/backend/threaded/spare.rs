@@ -1,0 +1,135 @@
+//! Threads for concurrent tasks: each concurrent task gets a thread of its own, reused from a
+//! cache of idle ones when possible. Idle threads exit after [`IDLE_EXIT`].
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::release;
+use crate::backend::TaskRef;
+use crate::io::ThreadEnv;
+
+/// How long an idle concurrent thread waits for new work before it exits.
+const IDLE_EXIT: Duration = Duration::from_secs(5);
+
+struct Job {
+    task: TaskRef,
+    outstanding: *const AtomicUsize,
+}
+
+// SAFETY: `outstanding` points to the backend's counter, which outlives every spare thread
+// (they are joined in `Spares::shutdown` before the backend is dropped).
+unsafe impl Send for Job {}
+
+#[derive(Default)]
+struct Slot {
+    job: Mutex<Option<Job>>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Inner {
+    idle: Mutex<Vec<Arc<Slot>>>,
+    shutdown: Mutex<bool>,
+}
+
+/// The cache of concurrent-task threads.
+pub(crate) struct Spares {
+    inner: Arc<Inner>,
+    env: ThreadEnv,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Spares {
+    pub(crate) fn new(env: ThreadEnv) -> Self {
+        Self {
+            inner: Arc::default(),
+            env,
+            threads: Mutex::default(),
+        }
+    }
+
+    /// Runs `task` on an idle thread, or on a new one.
+    pub(crate) fn run(&self, task: TaskRef, outstanding: &AtomicUsize) -> std::io::Result<()> {
+        let job = Job { task, outstanding };
+        let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(slot) = idle {
+            *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+            slot.ready.notify_one();
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let env = self.env.clone();
+        let handle = std::thread::Builder::new()
+            .name("io-concurrent".into())
+            .spawn(move || env.run_thread(|| serve(&inner, job)))?;
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
+        Ok(())
+    }
+
+    /// Tells idle threads to exit and joins every thread.
+    pub(crate) fn shutdown(&self) {
+        *self.inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        for slot in self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // Taking the slot's lock orders this notify after the thread's predicate check.
+            let _job = slot.job.lock().unwrap_or_else(|e| e.into_inner());
+            slot.ready.notify_one();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(inner: &Inner, first: Job) {
+    let slot = Arc::new(Slot::default());
+    let mut job = Some(first);
+    while let Some(Job { task, outstanding }) = job.take() {
+        task.run();
+        drop(task);
+        // SAFETY: see `unsafe impl Send for Job`.
+        release(unsafe { &*outstanding });
+        job = wait_for_job(inner, &slot);
+    }
+}
+
+/// Parks the thread as idle until a job arrives, shutdown, or IDLE_EXIT passes.
+fn wait_for_job(inner: &Inner, slot: &Arc<Slot>) -> Option<Job> {
+    if *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) {
+        return None;
+    }
+    inner
+        .idle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Arc::clone(slot));
+    let job = slot.job.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut job, _) = slot
+        .ready
+        .wait_timeout_while(job, IDLE_EXIT, |job| {
+            job.is_none() && !*inner.shutdown.lock().unwrap_or_else(|e| e.into_inner())
+        })
+        .unwrap_or_else(|e| e.into_inner());
+    if job.is_none() {
+        // Leave the idle list. If a spawner popped us first, it owns us now and its job is on
+        // its way: wait for it rather than lose it.
+        drop(job);
+        let mut idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = idle.len();
+        idle.retain(|s| !Arc::ptr_eq(s, slot));
+        let popped_by_spawner = idle.len() == listed;
+        drop(idle);
+        job = slot.job.lock().unwrap_or_else(|e| e.into_inner());
+        if popped_by_spawner {
+            job = slot
+                .ready
+                .wait_while(job, |job| job.is_none())
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+    job.take()
+}

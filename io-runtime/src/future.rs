@@ -1,0 +1,110 @@
+//! [`Future`]: the handle of a spawned task. `join` is Zig's `await`; `cancel` requests
+//! cancellation and then behaves exactly like `join`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic;
+use std::ptr::NonNull;
+
+use crate::block::cancel_task;
+use crate::io::Io;
+use crate::join::wait_for;
+use crate::scope::ScopeCore;
+use crate::task::ResultCell;
+
+/// The handle of a task spawned with `io_async!` or `io_concurrent!` inside a `scope!`.
+///
+/// Both [`join`](Self::join) and [`cancel`](Self::cancel) consume the handle, so awaiting twice
+/// is a compile error. A handle dropped without either — because `?`, `return`, `break` or a
+/// panic left the block — cancels the task, waits for it and drops its result. The handle
+/// borrows its scope, so it cannot outlive it.
+///
+/// ```compile_fail
+/// // A handle cannot escape its scope.
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let escaped = runtime.run(|io| io::scope!(io, { io::io_async!(u8::min(1, 2)) }));
+/// ```
+#[must_use = "a Future that is dropped at once cancels its task: join or cancel it"]
+pub struct Future<'scope, T> {
+    task: NonNull<dyn ResultCell<T> + 'scope>,
+    scope: &'scope ScopeCore,
+    slot: usize,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the handle only reaches the task through `ResultCell`, whose cells are Sync for
+// Send results; moving the handle moves the right to take a `T: Send`.
+unsafe impl<T: Send> Send for Future<'_, T> {}
+// SAFETY: `&Future` exposes no method that touches the task.
+unsafe impl<T: Send> Sync for Future<'_, T> {}
+
+impl<T> fmt::Debug for Future<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Future").field("slot", &self.slot).finish()
+    }
+}
+
+impl<'scope, T> Future<'scope, T> {
+    pub(crate) fn new(
+        task: NonNull<dyn ResultCell<T> + 'scope>,
+        scope: &'scope ScopeCore,
+        slot: usize,
+    ) -> Self {
+        Self {
+            task,
+            scope,
+            slot,
+            _owns: PhantomData,
+        }
+    }
+
+    fn cell(&self) -> &(dyn ResultCell<T> + 'scope) {
+        // SAFETY: the scope's registry holds a strong reference to the task until `release`
+        // below, which happens only when this handle is consumed or dropped.
+        unsafe { self.task.as_ref() }
+    }
+
+    /// Waits for the task and returns its result (Zig's `await`).
+    ///
+    /// # Panics
+    /// Resumes the task's panic, if it panicked.
+    ///
+    /// # Cancelation
+    /// A cancellation point of the *caller*: if the caller is canceled while it waits, the
+    /// cancel is passed on to the task, and `join` still returns the task's result.
+    pub fn join(self, io: Io) -> T {
+        let _ = io;
+        let this = ManuallyDrop::new(self);
+        wait_for(this.cell().as_raw());
+        let result = this.cell().take_result();
+        this.scope.release(this.slot);
+        result.unwrap_or_else(|payload| panic::resume_unwind(payload))
+    }
+
+    /// Requests cancellation of the task, then waits for it and returns its result, exactly
+    /// like [`join`](Self::join).
+    ///
+    /// The task's cancellation points return [`Canceled`](crate::Canceled) from now on; what
+    /// the task returns then is up to it (typically `Err(Canceled)` passed up with `?`).
+    ///
+    /// # Panics
+    /// Resumes the task's panic, if it panicked.
+    pub fn cancel(self, io: Io) -> T {
+        cancel_task(self.cell().as_raw().ctx());
+        self.join(io)
+    }
+}
+
+impl<T> Drop for Future<'_, T> {
+    fn drop(&mut self) {
+        let task = self.cell().as_raw();
+        cancel_task(task.ctx());
+        wait_for(task);
+        let panic = task.discard_result();
+        self.scope.release(self.slot);
+        if let Some(panic) = panic {
+            self.scope.defer_panic(panic);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! [`Group`]: any number of tasks without handles, reclaimed as they finish.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::panic::{self, Location};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::backend::{SpawnKind, TaskRef};
+use crate::block::{self, cancel_task};
+use crate::error::Canceled;
+use crate::io::Io;
+use crate::scope::{erase, ScopeCore};
+use crate::task::{current_arc, Completion, Panic, RawTask, Task, TaskCtx};
+
+#[derive(Default)]
+struct State {
+    running: HashMap<usize, TaskRef>,
+    waiters: Vec<Arc<TaskCtx>>,
+    panic: Option<Panic>,
+}
+
+/// The shared part of a group: its running tasks and who waits for them.
+#[derive(Default)]
+pub(crate) struct GroupInner {
+    state: Mutex<State>,
+    next_id: AtomicUsize,
+}
+
+impl GroupInner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().running.is_empty()
+    }
+
+    /// Called by a finishing task: reclaims it and wakes waiters if it was the last.
+    fn finished(&self, id: usize, panic: Option<Panic>) {
+        let mut state = self.lock();
+        let task = state.running.remove(&id);
+        if let Some(panic) = panic {
+            state.panic.get_or_insert(panic);
+        }
+        let waiters = if state.running.is_empty() {
+            std::mem::take(&mut state.waiters)
+        } else {
+            Vec::new()
+        };
+        drop(state);
+        drop(task);
+        for waiter in waiters {
+            waiter.parker.unpark();
+        }
+    }
+
+    /// Runs inline every task no runner has claimed yet (helping, so a wait never depends on
+    /// a free worker).
+    fn help(&self) {
+        let queued: Vec<TaskRef> = self.lock().running.values().cloned().collect();
+        for task in queued {
+            task.run();
+        }
+    }
+
+    /// Waits until no task runs. `Err(Canceled)` if the waiter was canceled first (its tasks
+    /// are then canceled and still waited for).
+    fn wait(&self) -> Result<(), Canceled> {
+        self.help();
+        let me = current_arc();
+        loop {
+            {
+                let mut state = self.lock();
+                if state.running.is_empty() {
+                    return Ok(());
+                }
+                state.waiters.push(Arc::clone(&me));
+            }
+            if block::park(&"Group::wait", None).is_err() {
+                self.cancel_and_wait();
+                return Err(Canceled);
+            }
+        }
+    }
+
+    fn request_cancel(&self) {
+        for task in self.lock().running.values() {
+            cancel_task(task.ctx());
+        }
+    }
+
+    /// Cancels every task, waits for all, and returns the first panic among them.
+    pub(crate) fn cancel_and_wait(&self) -> Option<Panic> {
+        self.request_cancel();
+        let me = current_arc();
+        me.cancel.protected(|| {
+            while self.wait().is_err() {}
+        });
+        self.lock().panic.take()
+    }
+}
+
+/// Spawns any number of tasks that have no handles; finished tasks are reclaimed at once, so a
+/// group can serve an accept loop for days. Leaving the scope (or dropping the group) cancels
+/// and joins the tasks that still run.
+///
+/// # Examples
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let done = AtomicUsize::new(0);
+/// runtime.run(|io| {
+///     io.scope(|s| {
+///         let group = s.group();
+///         for _ in 0..100 {
+///             group.spawn(io, || {
+///                 done.fetch_add(1, Ordering::Relaxed);
+///             });
+///         }
+///         group.wait(io).unwrap();
+///     })
+/// });
+/// assert_eq!(done.load(Ordering::Relaxed), 100);
+/// ```
+pub struct Group<'scope, 'env> {
+    inner: Arc<GroupInner>,
+    scope: &'scope ScopeCore,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope, 'env> Group<'scope, 'env> {
+    pub(crate) fn new(scope: &'scope ScopeCore) -> Self {
+        let inner = Arc::new(GroupInner::default());
+        scope.adopt_group(&inner);
+        Self {
+            inner,
+            scope,
+            _env: PhantomData,
+        }
+    }
+
+    /// Spawns `call` asynchronously into the group.
+    #[track_caller]
+    pub fn spawn<F>(&self, io: Io, call: F)
+    where
+        F: FnOnce() + Send + 'env,
+    {
+        let _ = io;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let weak: Weak<GroupInner> = Arc::downgrade(&self.inner);
+        let notify = Arc::new(move |id: usize, panic: Option<Panic>| {
+            if let Some(group) = weak.upgrade() {
+                group.finished(id, panic);
+            }
+        });
+        let task = Arc::new(Task::new(call, Location::caller(), Completion::Group(notify, id)));
+        let erased = erase(task as Arc<dyn RawTask + 'env>);
+        self.inner.lock().running.insert(id, Arc::clone(&erased));
+        let dispatched = self.scope.dispatch(erased, SpawnKind::Async);
+        debug_assert!(dispatched.is_ok(), "async spawns never need concurrency");
+    }
+
+    /// Waits until every task of the group finished.
+    ///
+    /// # Errors
+    /// [`Canceled`] if the caller was canceled while waiting; the group's tasks are then
+    /// canceled and waited for before this returns.
+    ///
+    /// # Panics
+    /// Resumes the first panic of a task of the group.
+    pub fn wait(&self, io: Io) -> Result<(), Canceled> {
+        let _ = io;
+        let waited = self.inner.wait();
+        self.resume_panic();
+        waited
+    }
+
+    /// Cancels every task of the group and waits for them all.
+    ///
+    /// # Panics
+    /// Resumes the first panic of a task of the group.
+    pub fn cancel(&self, io: Io) {
+        let _ = io;
+        if let Some(panic) = self.inner.cancel_and_wait() {
+            panic::resume_unwind(panic);
+        }
+    }
+
+    fn resume_panic(&self) {
+        let panic = self.inner.lock().panic.take();
+        if let Some(panic) = panic {
+            panic::resume_unwind(panic);
+        }
+    }
+}
+
+impl Drop for Group<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(panic) = self.inner.cancel_and_wait() {
+            self.scope.defer_panic(panic);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The parker: how a task blocks and how another task wakes it.
+//!
+//! Every task owns one [`Parker`], a futex word with a permit, like `std::thread::park`:
+//! `unpark` leaves a permit (or wakes the parked task), `park` consumes it (or sleeps until one
+//! arrives, a deadline passes, or the futex wakes spuriously). Callers always re-check their
+//! condition after `park` returns, so spurious and stale wake-ups are harmless.
+//!
+//! States of the word:
+//! - `EMPTY`: no permit, nobody parked (set by `park` when it consumes a permit or returns).
+//! - `PARKED`: the owner is (about to be) asleep in `futex_wait` (set by `park` only).
+//! - `NOTIFIED`: a permit is waiting (set by `unpark`; cleared by the next `park`).
+//!
+//! Threads, not tasks, sleep here: on the threaded backend a task owns its thread while it runs.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+const EMPTY: u32 = 0;
+const PARKED: u32 = 1;
+const NOTIFIED: u32 = 2;
+
+/// Why [`Parker::park`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Wake {
+    /// A permit was consumed, or the futex woke spuriously: re-check the condition.
+    Notified,
+    /// The deadline passed without a permit.
+    TimedOut,
+}
+
+/// A futex-based permit owned by one task.
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    state: AtomicU32,
+}
+
+impl Parker {
+    /// Blocks until a permit arrives or `deadline` passes (`None`: no deadline).
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Wake {
+        if self.try_consume() {
+            return Wake::Notified;
+        }
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
+        {
+            // The only other state is NOTIFIED: an unpark raced in.
+            self.state.store(EMPTY, Ordering::Release);
+            return Wake::Notified;
+        }
+        loop {
+            let timeout = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return self.leave_parked(),
+                },
+            };
+            futex_wait(&self.state, PARKED, timeout);
+            if self.try_consume() {
+                return Wake::Notified;
+            }
+        }
+    }
+
+    /// Leaves a permit and wakes the owner if it sleeps.
+    pub(crate) fn unpark(&self) {
+        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
+            futex_wake(&self.state);
+        }
+    }
+
+    fn try_consume(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The deadline passed: go back to EMPTY, unless a permit arrived meanwhile.
+    fn leave_parked(&self) -> Wake {
+        match self.state.swap(EMPTY, Ordering::Acquire) {
+            NOTIFIED => Wake::Notified,
+            _ => Wake::TimedOut,
+        }
+    }
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) {
+    let spec = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let spec_ptr = spec
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s as *const libc::timespec);
+    // SAFETY: `word` is a live AtomicU32 for the whole call, and `spec_ptr` is null or points to
+    // `spec`, which outlives the call. FUTEX_WAIT only reads the word; EINTR/EAGAIN/ETIMEDOUT are
+    // all handled by the caller's re-check loop.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            spec_ptr,
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is live for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn permit_before_park_is_consumed() {
+        let parker = Parker::default();
+        parker.unpark();
+        assert_eq!(parker.park(None), Wake::Notified);
+        let soon = Instant::now() + Duration::from_millis(10);
+        assert_eq!(parker.park(Some(soon)), Wake::TimedOut);
+    }
+
+    #[test]
+    fn unpark_from_another_thread_wakes() {
+        let parker = Arc::new(Parker::default());
+        let other = Arc::clone(&parker);
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            other.unpark();
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while parker.park(Some(deadline)) != Wake::Notified {}
+        assert!(Instant::now() < deadline);
+        waker.join().unwrap();
+    }
+}

@@ -1,0 +1,232 @@
+//! The [`Runtime`] that owns a backend, and its [`Builder`].
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::backend::threaded::{Config, Threaded};
+use crate::backend::Backend as _;
+use crate::io::{self as handle, Io, Shared, ThreadEnv};
+use crate::task::{self, TaskCtx};
+
+/// Which backend runs the tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// A pool of OS threads; blocking operations block the task's thread.
+    Threaded,
+    /// An io_uring event loop with stackful fibers (not available in this version: building
+    /// such a runtime returns an error saying so).
+    Uring,
+    /// io_uring where the kernel allows it, else threaded.
+    #[default]
+    Auto,
+}
+
+impl Backend {
+    /// Parses the spelling used by `IO_BACKEND` and `#[io::main(backend = …)]`.
+    ///
+    /// # Errors
+    /// An unknown name returns a [`BuildError`] listing the valid ones.
+    pub fn from_name(name: &str) -> Result<Self, BuildError> {
+        match name.trim() {
+            "threaded" => Ok(Self::Threaded),
+            "uring" => Ok(Self::Uring),
+            "auto" => Ok(Self::Auto),
+            other => Err(BuildError::new(format!(
+                "unknown backend {other:?}: expected \"threaded\", \"uring\" or \"auto\""
+            ))),
+        }
+    }
+}
+
+/// Why a runtime could not be built.
+#[derive(Debug)]
+pub struct BuildError {
+    message: String,
+}
+
+impl BuildError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder()
+///     .backend(io::Backend::Threaded)
+///     .threads(2)
+///     .async_limit(0) // every async task runs inline on its caller
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    backend: Backend,
+    threads: Option<usize>,
+    single_threaded: bool,
+    async_limit: usize,
+    concurrent_limit: usize,
+}
+
+impl Builder {
+    /// Chooses the backend (default: [`Backend::Auto`]).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Sets the number of worker threads (default: the machine's parallelism). Must be at
+    /// least 1; use [`single_threaded`](Self::single_threaded) for none.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self.single_threaded = false;
+        self
+    }
+
+    /// No worker threads at all: async tasks run inline and `io_concurrent!` returns
+    /// [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable).
+    pub fn single_threaded(mut self) -> Self {
+        self.single_threaded = true;
+        self
+    }
+
+    /// How many async tasks may be queued or running on workers at once; beyond it an async
+    /// spawn runs inline on its caller. `0` makes every async task run inline (deterministic).
+    pub fn async_limit(mut self, limit: usize) -> Self {
+        self.async_limit = limit;
+        self
+    }
+
+    /// How many concurrent tasks may run at once; beyond it `io_concurrent!` returns
+    /// [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable). `0` refuses every one.
+    pub fn concurrent_limit(mut self, limit: usize) -> Self {
+        self.concurrent_limit = limit;
+        self
+    }
+
+    /// Builds the runtime and starts its threads.
+    ///
+    /// # Errors
+    /// `threads(0)` (ask for [`single_threaded`](Self::single_threaded) instead), an
+    /// unavailable backend (the error names why), or a failure to start a thread.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let threads = self.worker_count()?;
+        match self.backend {
+            Backend::Threaded | Backend::Auto => {}
+            Backend::Uring => {
+                return Err(BuildError::new(
+                    "the io_uring backend is not available in this version of io; use Backend::Threaded or Backend::Auto",
+                ))
+            }
+        }
+        let config = Config {
+            threads,
+            async_limit: self.async_limit,
+            concurrent_limit: self.concurrent_limit,
+        };
+        let shared = Arc::new_cyclic(|weak| Shared {
+            id: handle::new_id(),
+            backend: Box::new(Threaded::new(config, ThreadEnv::new(weak.clone()))),
+        });
+        handle::register(&shared);
+        let runtime = Runtime { shared };
+        runtime
+            .shared
+            .backend
+            .start()
+            .map_err(|e| BuildError::new(format!("cannot start the worker threads: {e}")))?;
+        Ok(runtime)
+    }
+
+    fn worker_count(&self) -> Result<usize, BuildError> {
+        if self.single_threaded {
+            return Ok(0);
+        }
+        match self.threads {
+            Some(0) => Err(BuildError::new(
+                "a threaded runtime needs at least 1 worker thread; call single_threaded() for none",
+            )),
+            Some(n) => Ok(n),
+            None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+        }
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Auto,
+            threads: None,
+            single_threaded: false,
+            async_limit: usize::MAX,
+            concurrent_limit: usize::MAX,
+        }
+    }
+}
+
+/// Owns a backend and its threads. Dropping it stops them; every [`Io`] it handed out then
+/// panics when used.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let answer = runtime.run(|io| {
+///     io::scope!(io, {
+///         let a = io::io_async!(u64::pow(6, 2));
+///         a.join(io) + 6
+///     })
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("backend", &self.shared.backend.name())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A builder with the defaults: [`Backend::Auto`], one worker per CPU, no limits.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Runs `f` as the root task of this runtime, on the calling thread, and returns its
+    /// result.
+    #[track_caller]
+    pub fn run<R>(&self, f: impl FnOnce(Io) -> R) -> R {
+        let root = Arc::new(TaskCtx::new(Location::caller()));
+        handle::enter_runtime(&self.shared, || task::enter(&root, || f(Io::new(&self.shared))))
+    }
+
+    /// The [`Io`] of this runtime, for use on threads inside it.
+    pub fn io(&self) -> Io {
+        Io::new(&self.shared)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        handle::unregister(self.shared.id);
+        self.shared.backend.shutdown();
+    }
+}

@@ -1,0 +1,266 @@
+//! Tasks: the type-erased cell that holds a spawned call and its result, and the per-task
+//! context (cancel state, parker) that the current thread runs on behalf of.
+//!
+//! # Task states
+//! - `QUEUED`: created; the call has not started. Set at spawn.
+//! - `RUNNING`: claimed by exactly one runner (a worker, a spare thread, or a joiner that runs
+//!   it inline). Set by the winning compare-exchange in [`RawTask::run`].
+//! - `DONE`: the result (or the caught panic) is stored. Set by the runner, after which the
+//!   runner never touches the call or the result again.
+//!
+//! # Field ownership
+//! `func` belongs to the runner that won `QUEUED → RUNNING`; `result` is written by that runner
+//! before `DONE` (release) and read only by the single owner of the task (its handle, or the
+//! scope that outlives a forgotten handle) after observing `DONE` (acquire).
+
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::cancel::CancelState;
+use crate::park::Parker;
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+
+/// A caught panic, resumed at the join.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// What the current thread is running: cancel state and parker of one task.
+#[derive(Debug)]
+pub(crate) struct TaskCtx {
+    pub(crate) cancel: CancelState,
+    pub(crate) parker: Parker,
+    /// Where the task was spawned (`#[track_caller]`), for diagnostics.
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// What the task blocks on right now ("" when running), for diagnostics.
+    waiting_on: AtomicPtr<&'static str>,
+}
+
+static RUNNING_LABEL: &str = "";
+
+impl TaskCtx {
+    pub(crate) fn new(spawned_at: &'static Location<'static>) -> Self {
+        Self {
+            cancel: CancelState::default(),
+            parker: Parker::default(),
+            spawned_at,
+            waiting_on: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Records what the task is about to block on (`None`: it runs again).
+    pub(crate) fn set_waiting_on(&self, what: Option<&'static &'static str>) {
+        let ptr = what.map_or(std::ptr::null_mut(), |w| w as *const _ as *mut _);
+        self.waiting_on.store(ptr, Ordering::Relaxed);
+    }
+
+    /// What the task blocks on, or `""` if it runs.
+    pub(crate) fn waiting_on(&self) -> &'static str {
+        let ptr = self.waiting_on.load(Ordering::Relaxed);
+        if ptr.is_null() {
+            RUNNING_LABEL
+        } else {
+            // SAFETY: only `&'static &'static str` values are stored (see set_waiting_on).
+            unsafe { *ptr }
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const TaskCtx> = const { Cell::new(std::ptr::null()) };
+    static FOREIGN: Arc<TaskCtx> = Arc::new(TaskCtx::new(Location::caller()));
+}
+
+/// Runs `f` with `ctx` as the current task of this thread, restoring the previous one after
+/// (also on unwind).
+pub(crate) fn enter<R>(ctx: &Arc<TaskCtx>, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const TaskCtx);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(ctx)));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Calls `f` with the context of the task running on this thread. A thread that runs no task
+/// (a thread the user started) gets a context of its own that is never canceled.
+pub(crate) fn with_current<R>(f: impl FnOnce(&TaskCtx) -> R) -> R {
+    let ptr = CURRENT.with(Cell::get);
+    if ptr.is_null() {
+        FOREIGN.with(|ctx| f(ctx))
+    } else {
+        // SAFETY: `enter` keeps the Arc behind `ptr` alive for as long as it is current.
+        f(unsafe { &*ptr })
+    }
+}
+
+/// Clones the Arc of the current task's context (to park in a wait list).
+pub(crate) fn current_arc() -> Arc<TaskCtx> {
+    let ptr = CURRENT.with(Cell::get);
+    if ptr.is_null() {
+        FOREIGN.with(Arc::clone)
+    } else {
+        // SAFETY: `ptr` came from `Arc::as_ptr` of an Arc kept alive by `enter`; incrementing
+        // the count before `from_raw` leaves that Arc's own count untouched.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+}
+
+/// What happens when a task finishes.
+pub(crate) enum Completion {
+    /// A handle may be waiting: wake the joiner registered here.
+    Joiner(Mutex<Option<Arc<TaskCtx>>>),
+    /// A group task: tell the group (it reclaims the task).
+    Group(Arc<dyn Fn(usize, Option<Panic>) + Send + Sync>, usize),
+}
+
+/// The type-erased interface of a task cell, used by the run queues and the scope registry.
+pub(crate) trait RawTask: Send + Sync {
+    /// Claims the task and runs its call on this thread; does nothing if another runner
+    /// already claimed it. Returns whether this call ran it.
+    fn run(&self) -> bool;
+    /// The task's context.
+    fn ctx(&self) -> &Arc<TaskCtx>;
+    /// Whether the result is stored.
+    fn is_done(&self) -> bool;
+    /// Registers `joiner` to be unparked at completion; `false` if already done.
+    fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool;
+    /// Drops the stored result; returns the panic it held, if any. Only after `is_done`.
+    fn discard_result(&self) -> Option<Panic>;
+}
+
+/// A task whose result is a `T`, as its [`Future`](crate::Future) sees it.
+pub(crate) trait ResultCell<T>: RawTask {
+    /// Takes the result out. Only after `is_done`, once.
+    fn take_result(&self) -> std::thread::Result<T>;
+    /// The type-erased view.
+    fn as_raw(&self) -> &dyn RawTask;
+}
+
+/// A spawned call `F` producing `T`.
+pub(crate) struct Task<F, T> {
+    state: AtomicU8,
+    ctx: Arc<TaskCtx>,
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<Option<std::thread::Result<T>>>,
+    completion: Completion,
+}
+
+// SAFETY: `func` is touched only by the runner that won QUEUED → RUNNING, and `result` only by
+// that runner before DONE and by the single owner after DONE (see the module documentation),
+// so sharing `&Task` across threads never gives two threads access to the same cell. F and T
+// must be Send because they move to the runner's thread and back.
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+
+impl<F, T> Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    pub(crate) fn new(func: F, spawned_at: &'static Location<'static>, done: Completion) -> Self {
+        Self {
+            state: AtomicU8::new(QUEUED),
+            ctx: Arc::new(TaskCtx::new(spawned_at)),
+            func: UnsafeCell::new(Some(func)),
+            result: UnsafeCell::new(None),
+            completion: done,
+        }
+    }
+
+    fn finish(&self, outcome: std::thread::Result<T>) {
+        match &self.completion {
+            Completion::Joiner(joiner) => {
+                // SAFETY: we are the runner; nobody reads `result` before DONE is published.
+                unsafe { *self.result.get() = Some(outcome) };
+                self.state.store(DONE, Ordering::Release);
+                let waiting = joiner.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(joiner) = waiting {
+                    joiner.parker.unpark();
+                }
+            }
+            Completion::Group(notify, id) => {
+                self.state.store(DONE, Ordering::Release);
+                notify(*id, outcome.err());
+            }
+        }
+    }
+}
+
+impl<F, T> ResultCell<T> for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn take_result(&self) -> std::thread::Result<T> {
+        assert!(self.is_done(), "io: task result taken before the task finished");
+        // SAFETY: DONE was observed (acquire), so the runner has stored the result and will
+        // not touch it again; the caller is the single owner.
+        unsafe { (*self.result.get()).take() }.expect("io: task result taken twice")
+    }
+
+    fn as_raw(&self) -> &dyn RawTask {
+        self
+    }
+}
+
+impl<F, T> RawTask for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self) -> bool {
+        if self
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: the compare-exchange above made this thread the only runner.
+        let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
+        let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
+        self.finish(outcome);
+        true
+    }
+
+    fn ctx(&self) -> &Arc<TaskCtx> {
+        &self.ctx
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) == DONE
+    }
+
+    fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool {
+        let Completion::Joiner(slot) = &self.completion else {
+            unreachable!("io: group tasks have no joiner")
+        };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_done() {
+            return false;
+        }
+        *slot = Some(Arc::clone(joiner));
+        true
+    }
+
+    fn discard_result(&self) -> Option<Panic> {
+        if !self.is_done() {
+            return None;
+        }
+        // SAFETY: DONE observed; the caller is the single owner of the result.
+        match unsafe { (*self.result.get()).take() } {
+            Some(Err(panic)) => Some(panic),
+            _ => None,
+        }
+    }
+}
