@@ -28,10 +28,14 @@ pub(crate) fn park(what: &'static &'static str, deadline: Option<Instant>) -> Re
 
 /// Requests cancellation of `task` and wakes it if it is parked on a runtime primitive. A task
 /// in a system call is interrupted by whoever then waits for it (see `cancel::Interrupter`).
+/// The request reaches a task that `task` runs inline on its thread, too.
 pub(crate) fn cancel_task(task: &TaskCtx) {
     task.cancel.request();
     task.parker.unpark();
     task.cancel.interrupt();
+    if let Some(child) = task.inline_child() {
+        cancel_task(&child);
+    }
 }
 
 /// The explicit cancellation point: `Err(Canceled)` if the current task was canceled.

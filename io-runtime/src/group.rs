@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::panic::{self, Location};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::{SpawnKind, TaskRef};
 use crate::block::{self, cancel_task};
 use crate::error::Canceled;
 use crate::io::Io;
+use crate::join::run_inline;
 use crate::scope::{erase, ScopeCore};
 use crate::task::{current_arc, Completion, Panic, RawTask, Task, TaskCtx};
 
@@ -20,11 +21,14 @@ struct State {
     panic: Option<Panic>,
 }
 
-/// The shared part of a group: its running tasks and who waits for them.
+/// The shared part of a group: its running tasks and who waits for them. Owned by the scope
+/// (so a forgotten `Group` leaks nothing); tasks reach it through weak references.
 #[derive(Default)]
 pub(crate) struct GroupInner {
     state: Mutex<State>,
     next_id: AtomicUsize,
+    /// Set when the `Group` handle was dropped: the scope may then let go of an empty group.
+    released: AtomicBool,
 }
 
 impl GroupInner {
@@ -32,8 +36,9 @@ impl GroupInner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().running.is_empty()
+    /// Whether the scope can drop this group: its handle is gone and no task runs.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.released.load(Ordering::Acquire) && self.lock().running.is_empty()
     }
 
     /// Called by a finishing task: reclaims it and wakes waiters if it was the last.
@@ -60,7 +65,7 @@ impl GroupInner {
     fn help(&self) {
         let queued: Vec<TaskRef> = self.lock().running.values().cloned().collect();
         for task in queued {
-            task.run();
+            run_inline(&*task);
         }
     }
 
@@ -70,6 +75,10 @@ impl GroupInner {
         self.help();
         let me = current_arc();
         loop {
+            if me.cancel.check().is_err() {
+                self.cancel_and_wait();
+                return Err(Canceled);
+            }
             {
                 let mut state = self.lock();
                 if state.running.is_empty() {
@@ -77,10 +86,8 @@ impl GroupInner {
                 }
                 state.waiters.push(Arc::clone(&me));
             }
-            if block::park(&"Group::wait", None).is_err() {
-                self.cancel_and_wait();
-                return Err(Canceled);
-            }
+            // Woken, canceled or spurious: the loop re-checks both conditions.
+            let _ = block::park(&"Group::wait", None);
         }
     }
 
@@ -107,7 +114,7 @@ impl GroupInner {
 ///
 /// # Examples
 /// ```
-/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 ///
 /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
 /// let done = AtomicUsize::new(0);
@@ -125,17 +132,15 @@ impl GroupInner {
 /// assert_eq!(done.load(Ordering::Relaxed), 100);
 /// ```
 pub struct Group<'scope, 'env> {
-    inner: Arc<GroupInner>,
+    inner: &'scope GroupInner,
     scope: &'scope ScopeCore,
     _env: PhantomData<&'env mut &'env ()>,
 }
 
 impl<'scope, 'env> Group<'scope, 'env> {
     pub(crate) fn new(scope: &'scope ScopeCore) -> Self {
-        let inner = Arc::new(GroupInner::default());
-        scope.adopt_group(&inner);
         Self {
-            inner,
+            inner: scope.adopt_group(),
             scope,
             _env: PhantomData,
         }
@@ -149,7 +154,7 @@ impl<'scope, 'env> Group<'scope, 'env> {
     {
         let _ = io;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let weak: Weak<GroupInner> = Arc::downgrade(&self.inner);
+        let weak: Weak<GroupInner> = self.scope.group_link(self.inner);
         let notify = Arc::new(move |id: usize, panic: Option<Panic>| {
             if let Some(group) = weak.upgrade() {
                 group.finished(id, panic);
@@ -201,5 +206,6 @@ impl Drop for Group<'_, '_> {
         if let Some(panic) = self.inner.cancel_and_wait() {
             self.scope.defer_panic(panic);
         }
+        self.inner.released.store(true, Ordering::Release);
     }
 }

@@ -5,7 +5,22 @@ use std::time::Instant;
 
 use crate::block::cancel_task;
 use crate::cancel::Interrupter;
-use crate::task::{current_arc, RawTask};
+use crate::task::{current_arc, with_current, RawTask};
+
+/// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
+/// current task: a cancel of the current task reaches `task` while it runs here.
+pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
+    with_current(|me| {
+        let outer = me.swap_inline_child(Some(task.ctx().clone()));
+        // A cancel that came before the link was set has not reached `task`: pass it on.
+        if me.cancel.check().is_err() {
+            cancel_task(task.ctx());
+        }
+        let ran = task.run();
+        me.swap_inline_child(outer);
+        ran
+    })
+}
 
 /// Blocks until `task` is done.
 ///
@@ -15,7 +30,7 @@ use crate::task::{current_arc, RawTask};
 /// is the task's result, so the task must finish either way. While `task` has a cancel request
 /// and sits in a system call, the cancel signal is re-sent with back-off until it leaves.
 pub(crate) fn wait_for(task: &dyn RawTask) {
-    if task.run() || task.is_done() {
+    if run_inline(task) || task.is_done() {
         return;
     }
     let me = current_arc();

@@ -22,7 +22,7 @@
 use std::marker::PhantomData;
 use std::panic::{self, Location};
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::{Dispatch, SpawnKind, TaskRef};
 use crate::block::cancel_task;
@@ -30,7 +30,7 @@ use crate::error::ConcurrencyUnavailable;
 use crate::future::Future;
 use crate::group::{Group, GroupInner};
 use crate::io::Io;
-use crate::join::wait_for;
+use crate::join::{run_inline, wait_for};
 use crate::task::{Completion, Panic, RawTask, ResultCell, Task};
 
 /// The tasks of a scope that no handle has released yet, in spawn order.
@@ -106,25 +106,39 @@ impl ScopeCore {
         match self.io.with(|shared| shared.backend.spawn(task, kind))? {
             Dispatch::Scheduled => Ok(()),
             Dispatch::RunInline(task) => {
-                task.run();
+                run_inline(&*task);
                 Ok(())
             }
         }
     }
 
-    pub(crate) fn adopt_group(&self, group: &Arc<GroupInner>) {
+    /// Creates a group owned by this scope. The scope keeps it until the scope ends, or until
+    /// its handle was dropped and its tasks are done, so the reference lives as long as `self`.
+    pub(crate) fn adopt_group(&self) -> &GroupInner {
+        let group = Arc::new(GroupInner::default());
+        let ptr = Arc::as_ptr(&group);
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.retain(|g| Arc::strong_count(g) > 1 || !g.is_empty());
-        groups.push(Arc::clone(group));
+        groups.retain(|g| !g.is_finished());
+        groups.push(group);
+        // SAFETY: the Arc just pushed stays in `groups` until the group is finished, which
+        // requires its `Group` handle (the only holder of this reference) to have been
+        // dropped, or until the scope itself ends; either way no use of the reference follows.
+        unsafe { &*ptr }
     }
 
-    /// Cancels (newest first) and waits for every task and group still owned by the scope.
+    /// A weak link to one of this scope's groups, for its tasks to report back.
+    pub(crate) fn group_link(&self, group: &GroupInner) -> Weak<GroupInner> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        let owned = groups.iter().find(|g| std::ptr::eq(Arc::as_ptr(g), group));
+        Arc::downgrade(owned.expect("io: a group outlived its scope's record of it"))
+    }
+
+    /// Cancels and waits for every task and group still owned by the scope, one at a time and
+    /// newest first, like Zig's deferred cancels.
     fn finish(&self) {
         let tasks = self.lock().drain_newest_first();
         for task in &tasks {
             cancel_task(task.ctx());
-        }
-        for task in &tasks {
             wait_for(&**task);
             if let Some(panic) = task.discard_result() {
                 self.defer_panic(panic);

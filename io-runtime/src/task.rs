@@ -38,6 +38,9 @@ pub(crate) struct TaskCtx {
     pub(crate) spawned_at: &'static Location<'static>,
     /// What the task blocks on right now ("" when running), for diagnostics.
     waiting_on: AtomicPtr<&'static str>,
+    /// A task this one runs inline on its own thread right now (see `join::run_inline`):
+    /// canceling this task cancels that one too.
+    inline_child: Mutex<Option<Arc<TaskCtx>>>,
 }
 
 static RUNNING_LABEL: &str = "";
@@ -49,7 +52,24 @@ impl TaskCtx {
             parker: Parker::default(),
             spawned_at,
             waiting_on: AtomicPtr::new(std::ptr::null_mut()),
+            inline_child: Mutex::new(None),
         }
+    }
+
+    /// Sets (or clears) the task this one runs inline; returns the previous one.
+    pub(crate) fn swap_inline_child(&self, child: Option<Arc<TaskCtx>>) -> Option<Arc<TaskCtx>> {
+        std::mem::replace(
+            &mut *self.inline_child.lock().unwrap_or_else(|e| e.into_inner()),
+            child,
+        )
+    }
+
+    /// The task this one runs inline right now, if any.
+    pub(crate) fn inline_child(&self) -> Option<Arc<TaskCtx>> {
+        self.inline_child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records what the task is about to block on (`None`: it runs again).

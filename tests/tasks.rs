@@ -1,0 +1,204 @@
+//! Tasks: async and concurrent spawning, join, cancel, and their results.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use io::{Canceled, Clock, ConcurrencyUnavailable, Io, Runtime};
+use support::{each_backend, timed, LONG, PROMPT};
+
+fn sleep_then(io: Io, duration: Duration, value: u32) -> Result<u32, Canceled> {
+    io.sleep(duration, Clock::Awake)?;
+    Ok(value)
+}
+
+#[test]
+fn two_async_sleeps_overlap() {
+    each_backend(|io| {
+        let (sum, elapsed) = timed(|| {
+            io.scope(|s| {
+                let a = s.spawn_async(|| sleep_then(io, Duration::from_secs(1), 1));
+                let b = s.spawn_async(|| sleep_then(io, Duration::from_secs(1), 2));
+                a.join(io).unwrap() + b.join(io).unwrap()
+            })
+        });
+        assert_eq!(sum, 3);
+        assert!(elapsed < Duration::from_millis(1900), "took {elapsed:?}");
+    });
+}
+
+#[test]
+fn join_and_cancel_return_the_same_type() {
+    each_backend(|io| {
+        io.scope(|s| {
+            let finished = s.spawn_async(|| sleep_then(io, Duration::ZERO, 7));
+            let joined: Result<u32, Canceled> = finished.join(io);
+            assert_eq!(joined, Ok(7));
+            let sleeping = s.spawn_async(|| sleep_then(io, LONG, 8));
+            let (canceled, elapsed): (Result<u32, Canceled>, _) = timed(|| sleeping.cancel(io));
+            assert_eq!(canceled, Err(Canceled));
+            assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
+        });
+    });
+}
+
+#[test]
+fn cancel_after_completion_returns_the_result() {
+    each_backend(|io| {
+        io.scope(|s| {
+            let done = s.spawn_async(|| 5);
+            io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+            assert_eq!(done.cancel(io), 5);
+        });
+    });
+}
+
+#[test]
+fn a_dropped_handle_cancels_and_waits_for_its_task() {
+    each_backend(|io| {
+        let finished = AtomicUsize::new(0);
+        let (_, elapsed) = timed(|| {
+            io.scope(|s| {
+                let handle = s.spawn_async(|| {
+                    let slept = io.sleep(LONG, Clock::Awake);
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    slept
+                });
+                drop(handle);
+                // The task finished before drop returned.
+                assert_eq!(finished.load(Ordering::SeqCst), 1);
+            })
+        });
+        assert!(elapsed < PROMPT, "took {elapsed:?}");
+    });
+}
+
+#[test]
+fn scope_end_cancels_newest_first() {
+    each_backend(|io| {
+        let order = Mutex::new(Vec::new());
+        io.scope(|s| {
+            for id in 0..3 {
+                let order = &order;
+                let handle = s.spawn_concurrent(move || {
+                    if io.sleep(LONG, Clock::Awake).is_err() {
+                        order.lock().unwrap().push(id);
+                    }
+                });
+                std::mem::forget(handle.unwrap());
+            }
+            // Let all three reach their sleep.
+            io.sleep(Duration::from_millis(100), Clock::Awake).unwrap();
+        });
+        // Each task is canceled and joined before the next older one is canceled.
+        assert_eq!(order.into_inner().unwrap(), [2, 1, 0]);
+    });
+}
+
+#[test]
+fn forgotten_handle_does_not_outlive_its_scope() {
+    each_backend(|io| {
+        let running = AtomicUsize::new(0);
+        let (_, elapsed) = timed(|| {
+            io.scope(|s| {
+                let handle = s.spawn_async(|| {
+                    running.fetch_add(1, Ordering::SeqCst);
+                    let _ = io.sleep(LONG, Clock::Awake);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+                std::mem::forget(handle);
+            })
+        });
+        assert_eq!(running.load(Ordering::SeqCst), 0, "task outlived its scope");
+        assert!(elapsed < PROMPT, "took {elapsed:?}");
+    });
+}
+
+#[test]
+fn tasks_borrow_locals_that_outlive_the_scope() {
+    each_backend(|io| {
+        let words = vec![String::from("hard"), String::from("on an excuse")];
+        let lengths = io.scope(|s| {
+            let futures: Vec<_> = words.iter().map(|w| s.spawn_async(|| w.len())).collect();
+            futures.into_iter().map(|f| f.join(io)).collect::<Vec<_>>()
+        });
+        assert_eq!(lengths, [4, 12]);
+    });
+}
+
+#[test]
+fn concurrent_is_unavailable_single_threaded() {
+    let runtime = Runtime::builder().single_threaded().build().unwrap();
+    runtime.run(|io| {
+        io.scope(|s| {
+            let refused = s.spawn_concurrent(|| 1).map(|f| f.join(io));
+            assert_eq!(refused, Err(ConcurrencyUnavailable));
+            // Asynchrony still works: inline.
+            assert_eq!(s.spawn_async(|| 2).join(io), 2);
+        });
+    });
+}
+
+#[test]
+fn concurrent_limit_zero_refuses_every_spawn() {
+    let runtime = Runtime::builder().threads(2).concurrent_limit(0).build().unwrap();
+    runtime.run(|io| {
+        io.scope(|s| assert!(s.spawn_concurrent(|| ()).is_err()));
+    });
+}
+
+#[test]
+fn concurrent_oversubscribes_beyond_the_pool() {
+    let runtime = Runtime::builder().threads(1).build().unwrap();
+    runtime.run(|io| {
+        let arrived = AtomicUsize::new(0);
+        io.scope(|s| {
+            // Four tasks that each wait until all four run at once: only concurrency passes.
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn_concurrent(|| {
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        for _ in 0..200 {
+                            if arrived.load(Ordering::SeqCst) == 4 {
+                                return true;
+                            }
+                            io.sleep(Duration::from_millis(10), Clock::Awake).unwrap();
+                        }
+                        false
+                    })
+                    .unwrap()
+                })
+                .collect();
+            assert!(handles.into_iter().all(|h| h.join(io)));
+        });
+    });
+}
+
+#[test]
+fn async_limit_zero_runs_inline_on_the_caller() {
+    let runtime = Runtime::builder().threads(2).async_limit(0).build().unwrap();
+    runtime.run(|io| {
+        let caller = std::thread::current().id();
+        io.scope(|s| {
+            let task = s.spawn_async(|| std::thread::current().id());
+            assert_eq!(task.join(io), caller);
+        });
+    });
+}
+
+#[test]
+fn building_with_zero_threads_is_an_error() {
+    let error = Runtime::builder().threads(0).build().unwrap_err();
+    assert!(error.to_string().contains("single_threaded"), "{error}");
+}
+
+#[test]
+#[should_panic(expected = "Runtime that was dropped")]
+fn using_an_io_after_its_runtime_is_a_clear_panic() {
+    let runtime = Runtime::builder().threads(1).build().unwrap();
+    let io = runtime.io();
+    drop(runtime);
+    io.scope(|s| s.spawn_async(|| ()).join(io));
+}
