@@ -1,0 +1,126 @@
+//! `io_async!(call)`, `io_concurrent!(call)` and `io_group!()`.
+//!
+//! These macros cannot expand on their own: only `scope!` knows the guard. `scope!` finds them in
+//! its body and replaces the *arguments* of each with the finished call on its hidden guard,
+//! behind a marker: `io_async!(f(a))` becomes `io_async!(@__io_rewritten { __io_scope… })`
+//! ([`in_scope`]). The macro is still invoked through the path the user wrote, so their
+//! `use io::io_async;` counts as used and diagnostics name `io_async!`; its implementation
+//! emits the marked tokens unchanged. An invocation without the marker was not rewritten: it is
+//! outside any `scope!` (or inside a nested `fn`), and expands to a compile error saying to use
+//! `scope!` ([`spawn_macro`]). Writing the marker by hand gains nothing: the tokens inside can
+//! only spawn on a guard that user code cannot name.
+//!
+//! Inside a scope, `io_async!(f(a, b))` becomes
+//!
+//! ```text
+//! __io_scope.spawn_async({
+//!     let __io_args = (a, b,);
+//!     move || { let (__a0, __a1,) = __io_args; f(__a0, __a1) }
+//! })
+//! ```
+//!
+//! - The arguments are evaluated on the caller, at the spawn, in the order written (Zig's
+//!   semantics: `io.async(f, .{a, b})` copies its arguments), then moved into the task.
+//! - A method call `recv.m(a)` evaluates `let __io_recv = &recv;` first and the task calls
+//!   `__io_recv.m(__a0)`. Auto-deref makes this work for `&self` methods and for by-value
+//!   methods of `Copy` receivers such as `io.sleep(…)`; a by-value method of a non-`Copy`
+//!   receiver, or a `&mut self` method, is a borrow error (spawn a function that takes the value
+//!   instead).
+//! - Any other callee expression (`(self.handler)(req)`) is evaluated, by value, before the
+//!   arguments.
+//! - The guard and the temporaries are `Span::mixed_site()` identifiers: user code cannot name
+//!   them. Everything else carries the span of the user's call, so a non-`Send` capture or a
+//!   too-short borrow is reported on the call the user wrote.
+//!
+//! `io_concurrent!` is the same with `spawn_concurrent` (which returns a `Result`), and
+//! `io_group!()` becomes `__io_scope.group()`.
+
+mod expand;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+
+use crate::{diag, input};
+
+/// Which spawning macro.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `io_async!(call)`: the call may run on another worker or inline.
+    Async,
+    /// `io_concurrent!(call)`: the call must run at the same time as the caller.
+    Concurrent,
+    /// `io_group!()`: a group for a dynamic number of tasks.
+    Group,
+}
+
+impl Kind {
+    /// The kind of the macro named `name` (the last segment of its path), if it is one of ours.
+    pub(crate) fn from_macro_name(name: &Ident) -> Option<Kind> {
+        match name.to_string().as_str() {
+            "io_async" => Some(Kind::Async),
+            "io_concurrent" => Some(Kind::Concurrent),
+            "io_group" => Some(Kind::Group),
+            _ => None,
+        }
+    }
+
+    /// The macro's name as users write it, without `!`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Async => "io_async",
+            Kind::Concurrent => "io_concurrent",
+            Kind::Group => "io_group",
+        }
+    }
+}
+
+/// The marker that opens the arguments of a spawning macro rewritten by `scope!`.
+const REWRITTEN: &str = "__io_rewritten";
+
+/// The expansion of a spawning macro: the finished call if `scope!` rewrote it, else a compile
+/// error at the call saying to use `scope!`.
+pub(crate) fn spawn_macro(kind: Kind, input: TokenStream) -> TokenStream {
+    match input::split(input) {
+        Ok(invocation) => match rewritten(&invocation.user) {
+            Some(expansion) => expansion,
+            None => diag::error_expr(&parse::outside_scope_error(kind, Span::call_site())),
+        },
+        Err(error) => diag::error_expr(&error),
+    }
+}
+
+/// The expansion inside `@__io_rewritten { … }`, if `user` is exactly that.
+fn rewritten(user: &TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<TokenTree> = user.clone().into_iter().collect();
+    let [TokenTree::Punct(at), TokenTree::Ident(name), TokenTree::Group(expansion)] = &tokens[..]
+    else {
+        return None;
+    };
+    let is_marked = at.as_char() == '@' && name == REWRITTEN;
+    (is_marked && expansion.delimiter() == Delimiter::Brace).then(|| expansion.stream())
+}
+
+/// The new arguments of `name!args` inside a scope whose guard is `guard`: the marker and the
+/// finished call. `rewritten` is the content of `args`, already rewritten (spawns nested in the
+/// arguments use the same guard). A malformed call becomes an error expression at the user's
+/// tokens.
+pub(crate) fn in_scope(
+    kind: Kind,
+    guard: &Ident,
+    name: &Ident,
+    args: &Group,
+    rewritten: TokenStream,
+) -> Group {
+    let expansion = match parse::parse(kind, rewritten, name.span()) {
+        Ok(spawn) => expand::expand(kind, guard, &spawn),
+        Err(error) => diag::error_expr(&error),
+    };
+    let at = Punct::new('@', Spacing::Alone);
+    let marker = Ident::new(REWRITTEN, Span::mixed_site());
+    let expansion = Group::new(Delimiter::Brace, expansion);
+    let mut group = Group::new(args.delimiter(), quote::quote!(#at #marker #expansion));
+    group.set_span(args.span());
+    group
+}

@@ -1,0 +1,153 @@
+//! Parsing the argument of a spawning macro: exactly one function or method call.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{AngleBracketedGenericArguments, Expr, ExprPath, Ident};
+
+use super::Kind;
+use crate::diag;
+
+/// A well-formed spawn.
+pub(crate) enum Spawn {
+    /// `io_async!(call)` or `io_concurrent!(call)`.
+    Call(Box<Call>),
+    /// `io_group!()`, at the span of the macro name.
+    Group(Span),
+}
+
+/// The call to run in a task.
+pub(crate) struct Call {
+    /// What is called.
+    pub(crate) target: Target,
+    /// The arguments, evaluated on the caller at the spawn.
+    pub(crate) args: Vec<Expr>,
+    /// Where the call is written.
+    pub(crate) span: CallSpan,
+}
+
+/// The callee of a [`Call`].
+pub(crate) enum Target {
+    /// `path::to::f::<T>(…)`: named in the task.
+    Path(ExprPath),
+    /// `(expr)(…)`: evaluated by value on the caller, before the arguments.
+    Callee(Expr),
+    /// `receiver.method::<T>(…)`: the receiver is borrowed on the caller, before the arguments.
+    Method {
+        /// The receiver expression.
+        receiver: Expr,
+        /// The method name.
+        method: Ident,
+        /// The method's `::<…>`, if written.
+        turbofish: Option<AngleBracketedGenericArguments>,
+    },
+}
+
+/// The first and last token of the user's call: generated code spans from one to the other, so
+/// the compiler reports type and borrow errors on the call as written.
+#[derive(Clone, Copy)]
+pub(crate) struct CallSpan {
+    /// The span of the first token.
+    pub(crate) start: Span,
+    /// The span of the last token (the closing parenthesis of the arguments).
+    pub(crate) end: Span,
+}
+
+/// Parses the argument tokens of `kind!(…)`; `name_span` is where the macro name is written.
+///
+/// # Errors
+///
+/// When the tokens are not what `kind` takes, spanned on them (on the name when empty).
+pub(crate) fn parse(kind: Kind, tokens: TokenStream, name_span: Span) -> syn::Result<Spawn> {
+    if kind == Kind::Group {
+        if !tokens.is_empty() {
+            return Err(diag::spanned(tokens, GROUP_HINT));
+        }
+        return Ok(Spawn::Group(name_span));
+    }
+    let not_a_call = |tokens: TokenStream| {
+        if tokens.is_empty() {
+            diag::error(name_span, call_hint(kind))
+        } else {
+            diag::spanned(tokens, call_hint(kind))
+        }
+    };
+    let expr: Expr = syn::parse2(tokens.clone()).map_err(|_| not_a_call(tokens.clone()))?;
+    classify(expr)
+        .map(|call| Spawn::Call(Box::new(call)))
+        .ok_or_else(|| not_a_call(tokens))
+}
+
+/// The call `expr` is, looking through parentheses; `None` when it is no call.
+pub(crate) fn classify(expr: Expr) -> Option<Call> {
+    let expr = unparen(expr);
+    let span = CallSpan::of(&expr);
+    match expr {
+        Expr::Call(call) => Some(Call {
+            target: match unparen(*call.func) {
+                Expr::Path(path) => Target::Path(path),
+                callee => Target::Callee(callee),
+            },
+            args: call.args.into_iter().collect(),
+            span,
+        }),
+        Expr::MethodCall(call) => Some(Call {
+            target: Target::Method {
+                receiver: *call.receiver,
+                method: call.method,
+                turbofish: call.turbofish,
+            },
+            args: call.args.into_iter().collect(),
+            span,
+        }),
+        _ => None,
+    }
+}
+
+/// `expr` without the parentheses (or invisible groups from `macro_rules!`) around it.
+fn unparen(expr: Expr) -> Expr {
+    match expr {
+        Expr::Paren(inner) => unparen(*inner.expr),
+        Expr::Group(inner) => unparen(*inner.expr),
+        expr => expr,
+    }
+}
+
+impl CallSpan {
+    /// The span from the first to the last token of `expr`.
+    fn of(expr: &Expr) -> CallSpan {
+        let mut tokens = expr.to_token_stream().into_iter();
+        let start = tokens.next().map_or_else(Span::call_site, |tt| tt.span());
+        let end = tokens.last().map_or(start, |tt| match tt {
+            TokenTree::Group(group) => group.span_close(),
+            tt => tt.span(),
+        });
+        CallSpan { start, end }
+    }
+}
+
+/// The error for anything but a call, e.g. "`io_async!` takes a function call, e.g. …".
+pub(crate) fn call_hint(kind: Kind) -> String {
+    let name = kind.name();
+    format!("{name}! takes a function call, e.g. {name}!(do_work(io, \"hard\"))")
+}
+
+/// The error for arguments to `io_group!`.
+pub(crate) const GROUP_HINT: &str =
+    "io_group! takes no arguments: write `let group = io_group!();` and spawn into the group";
+
+/// The error for a spawning macro outside `scope!`, at `span`.
+pub(crate) fn outside_scope_error(kind: Kind, span: Span) -> syn::Error {
+    let name = kind.name();
+    let message = match kind {
+        Kind::Group => format!(
+            "{name}! must be used inside scope!(io, {{ … }}): the scope cancels and joins \
+             the group's tasks on every way out"
+        ),
+        _ => format!(
+            "{name}! must be used inside scope!(io, {{ … }}): the scope cancels and joins \
+             the task on every way out. To spawn a dynamic number of tasks, use a Group \
+             (io_group!() inside scope!)"
+        ),
+    };
+    diag::error(span, message)
+}
