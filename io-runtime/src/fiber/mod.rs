@@ -1,0 +1,248 @@
+//! Stackful fibers: a thin layer over corosensei's `Coroutine`, running on pooled stacks.
+//!
+//! The uring backend runs each task as a [`Fiber`]. A fiber runs when its scheduler calls
+//! [`Fiber::resume`] and parks with [`Suspender::suspend`], which hands control back to that
+//! `resume` call. Switching is a register swap on the two stacks: no system call, no allocation.
+//! Stacks come from a [`StackPool`] (see [`stack`] for the slab layout and guard pages); a stack
+//! overflow hits a guard page and the process aborts with
+//! `io: fiber stack overflow in fiber "<name>" (#<id>)` on stderr, never silent corruption.
+//!
+//! # States
+//!
+//! ```text
+//!  Fiber::new ──> created ──resume──> running ──suspend──> suspended ──resume──> running ...
+//!                    │                   │                    │
+//!                    │                   └──returns / panics──┴──> finished (stack back in pool)
+//!                    └──drop──> closure dropped, stack back in pool
+//!  drop while suspended: the fiber's stack is unwound (destructors run), stack back in pool
+//! ```
+//!
+//! Fibers are `!Send`: a suspended fiber's stack may hold `!Send` values, and its pool is per
+//! thread.
+//!
+//! # Examples
+//!
+//! ```
+//! use io::fiber::{Fiber, Resume, StackPool};
+//!
+//! let pool = StackPool::new(64 * 1024, 16);
+//! let mut fiber = Fiber::new(&pool, |suspender| {
+//!     println!("step 1");
+//!     suspender.suspend();
+//!     println!("step 2");
+//!     42
+//! })
+//! .unwrap()
+//! .with_name("answer");
+//! assert!(matches!(fiber.resume(), Resume::Suspended));
+//! assert!(matches!(fiber.resume(), Resume::Finished(42)));
+//! assert!(fiber.is_finished());
+//! ```
+//!
+//! ```text
+//! step 1
+//! step 2
+//! ```
+#![deny(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs
+)]
+
+mod overflow;
+pub mod stack;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use self::overflow::LabelGuard;
+pub use self::stack::{GuardMode, PooledStack, StackExhausted, StackPool};
+
+/// Source of fiber ids; 0 means "no fiber" in overflow reports, so ids start at 1.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A stackful fiber running `f(&Suspender) -> R` on a pooled stack.
+///
+/// # Cancelation
+///
+/// A fiber is canceled by dropping it while suspended: its stack is unwound from the
+/// [`Suspender::suspend`] where it parked, running destructors, and the stack returns to the pool.
+/// That unwind allocates (it is a panic) and needs `panic = "unwind"`; with `panic = "abort"`
+/// dropping a suspended fiber aborts. Dropping a fiber never resumed just drops its closure.
+///
+/// # `!Send`
+///
+/// ```compile_fail,E0277
+/// use io::fiber::{Fiber, StackPool};
+///
+/// let pool = StackPool::new(64 * 1024, 1);
+/// let mut fiber = Fiber::new(&pool, |suspender| suspender.suspend()).unwrap();
+/// std::thread::spawn(move || {
+///     let _ = fiber.resume(); // a fiber cannot move to another thread
+/// });
+/// ```
+pub struct Fiber<R = ()> {
+    /// `None` once the fiber returned; its stack is then back in the pool.
+    coroutine: Option<Coroutine<(), (), R, PooledStack>>,
+    id: u64,
+    name: Option<Cow<'static, str>>,
+}
+
+/// Handle given to a fiber's function to park the fiber.
+pub struct Suspender<'a> {
+    yielder: &'a Yielder<(), ()>,
+}
+
+/// What [`Fiber::resume`] observed.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resume<R> {
+    /// The fiber parked in [`Suspender::suspend`]; resume it again later.
+    Suspended,
+    /// The fiber's function returned this value; its stack is back in the pool.
+    Finished(R),
+}
+
+impl<R> Fiber<R> {
+    /// Creates a fiber that runs `f` on a stack from `pool` once resumed. Does not run it yet.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StackExhausted`] when the pool has no stack to give (see [`StackPool::get`]).
+    pub fn new<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
+    where
+        F: FnOnce(&Suspender<'_>) -> R + 'static,
+        R: 'static,
+    {
+        let stack = pool.get()?;
+        let coroutine = Coroutine::with_stack(stack, move |yielder, ()| f(&Suspender { yielder }));
+        Ok(Self::from_coroutine(coroutine))
+    }
+
+    /// Like [`new`](Self::new) for a function that borrows from its caller (scoped tasks).
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StackExhausted`] when the pool has no stack to give.
+    ///
+    /// # Safety
+    ///
+    /// - Everything `f` and `R` borrow must stay valid until the fiber has finished or is dropped.
+    /// - The fiber must not be leaked (`mem::forget`) while suspended unless those borrows stay
+    ///   valid forever: a leaked fiber's stack is never unwound.
+    pub unsafe fn new_unchecked<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
+    where
+        F: FnOnce(&Suspender<'_>) -> R,
+    {
+        let stack = pool.get()?;
+        let body = move |yielder: &Yielder<(), ()>, ()| f(&Suspender { yielder });
+        // SAFETY: corosensei requires the closure's borrows to outlive the coroutine (until it
+        // finishes or is dropped) and, if it is forgotten, forever; both are this function's
+        // caller obligations, stated in `# Safety`.
+        let coroutine = unsafe { Coroutine::with_stack_unchecked(stack, body) };
+        Ok(Self::from_coroutine(coroutine))
+    }
+
+    fn from_coroutine(coroutine: Coroutine<(), (), R, PooledStack>) -> Self {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Self {
+            coroutine: Some(coroutine),
+            id,
+            name: None,
+        }
+    }
+
+    /// Names the fiber; the name appears in stack overflow reports.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.set_name(name);
+        self
+    }
+
+    /// Renames the fiber.
+    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        self.name = Some(name.into());
+    }
+
+    /// Returns the fiber's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Returns the fiber's process-unique id (never 0).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Returns whether the fiber's function has returned or panicked.
+    pub fn is_finished(&self) -> bool {
+        self.coroutine.as_ref().is_none_or(Coroutine::done)
+    }
+
+    /// Runs the fiber until it suspends or finishes. Never allocates.
+    ///
+    /// While it runs, the fiber is this thread's current fiber for stack overflow reports.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the fiber has finished. If the fiber's function panics, the panic continues in
+    /// the caller and the fiber is finished.
+    #[inline]
+    pub fn resume(&mut self) -> Resume<R> {
+        let coroutine = self.coroutine.as_mut().expect("resumed a finished fiber");
+        let result = {
+            let _label = LabelGuard::enter(self.id, self.name.as_deref());
+            coroutine.resume(())
+        };
+        match result {
+            CoroutineResult::Yield(()) => Resume::Suspended,
+            CoroutineResult::Return(value) => {
+                self.coroutine = None;
+                Resume::Finished(value)
+            }
+        }
+    }
+}
+
+impl<R> Drop for Fiber<R> {
+    fn drop(&mut self) {
+        // Unwinding a suspended fiber runs on its stack: report an overflow there under its name.
+        if let Some(coroutine) = self.coroutine.take() {
+            let _label = LabelGuard::enter(self.id, self.name.as_deref());
+            drop(coroutine);
+        }
+    }
+}
+
+impl<R> fmt::Debug for Fiber<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fiber")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl Suspender<'_> {
+    /// Parks the fiber: control returns to the [`Fiber::resume`] that ran it, and this call
+    /// returns when the fiber is resumed again. Never allocates.
+    ///
+    /// # Cancelation
+    ///
+    /// If the fiber is dropped while parked here, this call unwinds instead of returning.
+    #[inline]
+    pub fn suspend(&self) {
+        self.yielder.suspend(());
+    }
+}
+
+impl fmt::Debug for Suspender<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspender").finish_non_exhaustive()
+    }
+}

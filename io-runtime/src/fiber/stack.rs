@@ -1,0 +1,542 @@
+//! Fiber stacks: a per-thread pool of guard-paged stacks carved from large slabs.
+//!
+//! A fresh `mmap` per fiber costs microseconds and, with an `mprotect`ed guard page, two kernel
+//! mappings; Linux's default `vm.max_map_count` (65 530) then caps a process near 32 000 fibers.
+//! So stacks are carved [`STACKS_PER_SLAB`] at a time from one mapping, each with a guard page
+//! below it, and recycled through a free list: a recycled [`StackPool::get`] is a `Vec::pop`.
+//!
+//! # Slab layout
+//!
+//! ```text
+//!  one slab = one mmap(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+//!  low addresses on the left; stride = page + stack_size
+//!
+//!  slab.start                                                                   slab.start + len
+//!  |<-------------- stride -------------->|<-------------- stride -------------->|
+//!  +-------+------------------------------+-------+------------------------------+-- ... --+
+//!  | guard |  stack 0     <-- grows down  | guard |  stack 1     <-- grows down  |   2..63  |
+//!  +-------+------------------------------+-------+------------------------------+-- ... --+
+//!  ^                                      ^                                      ^
+//!  limit(0)                   base(0) = limit(1)                     base(1) = limit(2)
+//! ```
+//!
+//! Each stack's guard page sits directly below it, so running off the bottom of stack `i` faults
+//! in guard `i` rather than scribbling over stack `i - 1`; the top of stack `i` is the guard of
+//! stack `i + 1`, which a downward-growing stack never reaches. `limit()` includes the guard, as
+//! corosensei's [`Stack`] contract requires.
+//!
+//! # Guards
+//!
+//! The guard is installed when a slot is first handed out, with the mode of [`GuardMode`]:
+//! `madvise(MADV_GUARD_INSTALL)` (Linux ≥ 6.13) puts a marker in the page table and leaves the
+//! slab one mapping; on older kernels `madvise` answers `EINVAL` and the pool falls back to
+//! `mprotect(PROT_NONE)`, which splits the slab into two mappings per stack. The mode is probed
+//! once per process ([`detect_guard_mode`]). A fault in a guard is reported by the SIGSEGV handler
+//! of the sibling module `overflow` ("io: fiber stack overflow in fiber …") and the process aborts.
+//!
+//! # Memory
+//!
+//! `MAP_NORESERVE` plus lazy faulting mean a stack costs only the pages it has touched. A recycled
+//! stack keeps those pages: the hot path never calls `madvise(MADV_DONTNEED)`, so an idle stack's
+//! resident memory is its high-water mark. [`StackPool::trim`] hands idle pages back on demand.
+//! Slabs are unmapped when the pool and every stack taken from it are gone.
+//!
+//! # Threads
+//!
+//! A pool is an `Rc` handle: it and its stacks are `!Send`, so every fiber on its stacks runs on
+//! the thread that made the pool. [`StackPool::new`] prepares that thread to report overflows
+//! (signal handler plus alternate signal stack).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::ptr::{self, NonNull};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use corosensei::stack::{Stack, StackPointer, MIN_STACK_SIZE};
+
+use super::overflow;
+
+/// How many stacks one slab (one `mmap`) holds, unless `max_stacks` asks for fewer.
+pub const STACKS_PER_SLAB: usize = 64;
+
+/// `madvise` advice installing a lightweight guard region (Linux ≥ 6.13,
+/// `include/uapi/asm-generic/mman-common.h`); libc 0.2 does not export it yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Detection state of [`detect_guard_mode`]: not probed yet.
+const MODE_UNKNOWN: u8 = 0;
+/// Detection state: the kernel accepts `MADV_GUARD_INSTALL`.
+const MODE_MADVISE: u8 = 1;
+/// Detection state: the kernel refused `MADV_GUARD_INSTALL`.
+const MODE_MPROTECT: u8 = 2;
+
+/// Process-wide result of probing the kernel; set once by [`detect_guard_mode`], never cleared.
+static DETECTED_MODE: AtomicU8 = AtomicU8::new(MODE_UNKNOWN);
+
+/// How the guard page below each stack is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: a page-table marker, no extra kernel mapping (Linux ≥ 6.13).
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two kernel mappings per stack, so `vm.max_map_count` caps the number
+    /// of stacks (near 32 000 with the default 65 530).
+    Mprotect,
+}
+
+/// Returns the guard mode this kernel supports, probing once per process.
+///
+/// The probe maps one page, asks for `MADV_GUARD_INSTALL` on it and unmaps it; any failure (the
+/// `EINVAL` of kernels before 6.13, or a failed probe mapping) selects [`GuardMode::Mprotect`].
+///
+/// # Examples
+///
+/// ```
+/// use io::fiber::stack::{detect_guard_mode, GuardMode};
+/// let mode = detect_guard_mode();
+/// assert!(mode == GuardMode::Madvise || mode == GuardMode::Mprotect);
+/// ```
+pub fn detect_guard_mode() -> GuardMode {
+    match DETECTED_MODE.load(Ordering::Relaxed) {
+        MODE_MADVISE => return GuardMode::Madvise,
+        MODE_MPROTECT => return GuardMode::Mprotect,
+        _ => {}
+    }
+    let mode = probe_guard_mode();
+    let state = match mode {
+        GuardMode::Madvise => MODE_MADVISE,
+        GuardMode::Mprotect => MODE_MPROTECT,
+    };
+    DETECTED_MODE.store(state, Ordering::Relaxed);
+    mode
+}
+
+/// Tries `MADV_GUARD_INSTALL` on a throwaway page.
+fn probe_guard_mode() -> GuardMode {
+    let page = page_size();
+    let Ok(probe) = map_anonymous(page) else {
+        return GuardMode::Mprotect;
+    };
+    // SAFETY: `probe` is a private anonymous mapping of `page` bytes made just above; nothing else
+    // refers to it, so turning it into a guard cannot affect other memory.
+    let accepted = unsafe { libc::madvise(probe.as_ptr().cast(), page, MADV_GUARD_INSTALL) } == 0;
+    // SAFETY: unmaps exactly the mapping made above; no reference into it exists.
+    unsafe { libc::munmap(probe.as_ptr().cast(), page) };
+    if accepted {
+        GuardMode::Madvise
+    } else {
+        GuardMode::Mprotect
+    }
+}
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page)
+        .ok()
+        .filter(|p| p.is_power_of_two())
+        .unwrap_or(4096)
+}
+
+/// Maps `len` bytes of private, anonymous, unreserved read-write memory.
+pub(crate) fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
+    // SAFETY: a fresh anonymous mapping without an address hint cannot alias existing memory.
+    let addr = unsafe { libc::mmap(ptr::null_mut(), len, prot, flags, -1, 0) };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(addr.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+}
+
+/// Why [`StackPool::get`] could not hand out a stack. The runtime turns it into
+/// `ConcurrencyUnavailable`.
+#[derive(Debug)]
+pub struct StackExhausted {
+    kind: ExhaustedKind,
+}
+
+/// The private cause behind [`StackExhausted`].
+#[derive(Debug)]
+enum ExhaustedKind {
+    /// Every one of the pool's `max_stacks` stacks is in use.
+    Limit(usize),
+    /// The kernel refused memory or a guard page (`ENOMEM` when `vm.max_map_count` is reached).
+    Os(&'static str, io::Error),
+}
+
+impl StackExhausted {
+    /// Returns whether the pool's `max_stacks` limit was reached (as opposed to the kernel
+    /// refusing memory).
+    pub fn is_limit(&self) -> bool {
+        matches!(self.kind, ExhaustedKind::Limit(_))
+    }
+
+    /// Returns the operating-system error behind this failure, if the kernel refused.
+    pub fn os_error(&self) -> Option<&io::Error> {
+        match &self.kind {
+            ExhaustedKind::Limit(_) => None,
+            ExhaustedKind::Os(_, error) => Some(error),
+        }
+    }
+
+    fn os(operation: &'static str, error: io::Error) -> Self {
+        Self {
+            kind: ExhaustedKind::Os(operation, error),
+        }
+    }
+}
+
+impl fmt::Display for StackExhausted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ExhaustedKind::Limit(max) => write!(f, "all {max} fiber stacks are in use"),
+            ExhaustedKind::Os(op, error) => write!(f, "no fiber stack: {op} failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StackExhausted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.os_error().map(|e| e as _)
+    }
+}
+
+/// A pool of fiber stacks with guard pages, recycled through a free list.
+///
+/// Cloning the pool clones a handle to the same stacks.
+///
+/// # Examples
+///
+/// ```
+/// use corosensei::stack::Stack;
+/// use io::fiber::StackPool;
+///
+/// let pool = StackPool::new(64 * 1024, 2);
+/// let stack = pool.get().unwrap();
+/// let base = stack.base();
+/// drop(stack);
+/// assert_eq!(pool.get().unwrap().base(), base); // recycled, no system call
+/// ```
+#[derive(Clone)]
+pub struct StackPool {
+    inner: Rc<PoolInner>,
+}
+
+/// The shared state of a pool; slabs live as long as the last handle or stack.
+struct PoolInner {
+    /// Usable bytes per stack, a multiple of the page size, at least `MIN_STACK_SIZE`.
+    stack_size: usize,
+    /// Bytes per guard page.
+    page: usize,
+    /// `page + stack_size`: distance between neighbouring slots.
+    stride: usize,
+    max_stacks: usize,
+    mode: GuardMode,
+    /// Lowest address (the guard) of each idle slot; popped LIFO so warm stacks go first.
+    /// Invariant: `capacity >= mapped`, so pushing back a stack never allocates.
+    free: RefCell<Vec<NonNull<u8>>>,
+    /// Every slab mapped so far, unmapped on drop.
+    slabs: RefCell<Vec<Slab>>,
+    /// Slots in all mapped slabs.
+    mapped: Cell<usize>,
+    /// Slots ever handed out; slots `carved..mapped` are in the last slab, without guard yet.
+    carved: Cell<usize>,
+}
+
+/// One `mmap` holding `len / stride` slots, registered with the overflow handler.
+struct Slab {
+    start: NonNull<u8>,
+    len: usize,
+    /// The slab's entry in the overflow handler's registry, released before unmapping.
+    registration: overflow::SlabRegistration,
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        self.registration.release();
+        // SAFETY: `start..start + len` is this slab's own mapping. The pool drops its slabs only
+        // when no `PooledStack` (hence no fiber) refers into them: each stack holds an `Rc` to the
+        // pool.
+        unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
+    }
+}
+
+impl StackPool {
+    /// Creates a pool of stacks of at least `stack_size` usable bytes each (rounded up to a page,
+    /// and to corosensei's `MIN_STACK_SIZE`), handing out at most `max_stacks` at once.
+    ///
+    /// Nothing is mapped until the first [`get`](Self::get). The guard mode is the kernel's
+    /// ([`detect_guard_mode`]). The calling thread gets the overflow reporter (a process-wide
+    /// SIGSEGV handler, installed once, and an alternate signal stack if it has none).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `stack_size` plus a guard page overflows `usize`.
+    pub fn new(stack_size: usize, max_stacks: usize) -> Self {
+        Self::with_guard_mode(stack_size, max_stacks, detect_guard_mode())
+    }
+
+    /// Like [`new`](Self::new) but with a chosen guard mode, e.g. to exercise the `mprotect`
+    /// fallback on a kernel that has guard regions. With [`GuardMode::Madvise`] on a kernel
+    /// without them, every fresh [`get`](Self::get) fails.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `stack_size` plus a guard page overflows `usize`.
+    pub fn with_guard_mode(stack_size: usize, max_stacks: usize, mode: GuardMode) -> Self {
+        overflow::prepare_thread();
+        let page = page_size();
+        let stack_size = stack_size
+            .max(MIN_STACK_SIZE)
+            .checked_next_multiple_of(page)
+            .and_then(|size| size.checked_add(page).map(|stride| (size, stride)));
+        let (stack_size, stride) = stack_size.expect("fiber stack size overflows usize");
+        let inner = PoolInner {
+            stack_size,
+            page,
+            stride,
+            max_stacks,
+            mode,
+            free: RefCell::new(Vec::new()),
+            slabs: RefCell::new(Vec::new()),
+            mapped: Cell::new(0),
+            carved: Cell::new(0),
+        };
+        Self {
+            inner: Rc::new(inner),
+        }
+    }
+
+    /// Takes a stack: an idle one if any (no system call), else a fresh slot, mapping a new slab
+    /// when the last one is used up.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StackExhausted`] when `max_stacks` stacks are in use, or when the kernel refuses
+    /// the slab or the guard page (e.g. `ENOMEM` at `vm.max_map_count` in `mprotect` mode).
+    /// Never panics or aborts.
+    #[inline]
+    pub fn get(&self) -> Result<PooledStack, StackExhausted> {
+        let idle = self.inner.free.borrow_mut().pop();
+        let slot = match idle {
+            Some(slot) => slot,
+            None => self.inner.carve()?,
+        };
+        Ok(PooledStack {
+            slot,
+            stride: self.inner.stride,
+            pool: Rc::clone(&self.inner),
+        })
+    }
+
+    /// Returns the guard mode of this pool's stacks.
+    pub fn guard_mode(&self) -> GuardMode {
+        self.inner.mode
+    }
+
+    /// Returns the usable bytes of each stack (the requested size rounded up to a page).
+    pub fn stack_size(&self) -> usize {
+        self.inner.stack_size
+    }
+
+    /// Returns the most stacks this pool hands out at once.
+    pub fn max_stacks(&self) -> usize {
+        self.inner.max_stacks
+    }
+
+    /// Returns how many stacks are handed out now.
+    pub fn in_use(&self) -> usize {
+        self.inner.carved.get() - self.idle()
+    }
+
+    /// Returns how many recycled stacks wait in the free list.
+    pub fn idle(&self) -> usize {
+        self.inner.free.borrow().len()
+    }
+
+    /// Gives the resident pages of idle stacks back to the kernel with `MADV_DONTNEED`; their
+    /// next user sees zeroed memory. Guards stay in place. Costs one system call per idle stack,
+    /// which is why recycling does not do it.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first `madvise` error; stacks before it were trimmed.
+    pub fn trim(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        for slot in inner.free.borrow().iter() {
+            // SAFETY: an idle slot lies inside a live slab and no fiber runs on it (it is in the
+            // free list, so no `PooledStack` owns it); `slot + page .. slot + stride` is its usable
+            // range, so the guard page below is not touched.
+            let usable = unsafe { slot.as_ptr().add(inner.page) };
+            // SAFETY: see above; discarding pages of an unused private mapping is always sound.
+            let rc = unsafe { libc::madvise(usable.cast(), inner.stack_size, libc::MADV_DONTNEED) };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for StackPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackPool")
+            .field("stack_size", &self.inner.stack_size)
+            .field("max_stacks", &self.inner.max_stacks)
+            .field("guard_mode", &self.inner.mode)
+            .field("in_use", &self.in_use())
+            .field("idle", &self.idle())
+            .finish()
+    }
+}
+
+impl PoolInner {
+    /// Hands out a never-used slot, mapping a slab first if needed.
+    #[cold]
+    fn carve(&self) -> Result<NonNull<u8>, StackExhausted> {
+        let carved = self.carved.get();
+        if carved == self.max_stacks {
+            return Err(StackExhausted {
+                kind: ExhaustedKind::Limit(self.max_stacks),
+            });
+        }
+        if carved == self.mapped.get() {
+            self.map_slab()?;
+        }
+        let slabs = self.slabs.borrow();
+        let last = slabs.last().expect("a slab was mapped above");
+        let index = last.len / self.stride - (self.mapped.get() - carved);
+        // SAFETY: `index < slots of the last slab`, so the slot start lies inside its mapping.
+        let slot = unsafe { last.start.add(index * self.stride) };
+        self.install_guard(slot)?;
+        self.carved.set(carved + 1);
+        Ok(slot)
+    }
+
+    /// Maps a slab for up to [`STACKS_PER_SLAB`] more slots and registers it for overflow
+    /// reports.
+    fn map_slab(&self) -> Result<(), StackExhausted> {
+        let slots = STACKS_PER_SLAB.min(self.max_stacks - self.mapped.get());
+        let no_memory = || io::Error::from_raw_os_error(libc::ENOMEM);
+        let len = slots.checked_mul(self.stride).ok_or_else(no_memory);
+        let len = len.map_err(|e| StackExhausted::os("mmap", e))?;
+        self.reserve_bookkeeping(slots)?;
+        let start = map_anonymous(len).map_err(|e| StackExhausted::os("mmap", e))?;
+        // Corosensei receives stack bounds as integers and turns them back into pointers.
+        let _ = start.as_ptr().expose_provenance();
+        // SAFETY: `start..start + len` is the mapping made above, owned by this pool. Huge pages
+        // would make a stack that touched one page resident for 2 MiB; the advice only sets a flag
+        // on the whole mapping, so it does not split it. Failure is harmless and ignored.
+        unsafe { libc::madvise(start.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
+        let registration =
+            overflow::register_slab(start.as_ptr().addr(), len, self.stride, self.page);
+        let slab = Slab {
+            start,
+            len,
+            registration,
+        };
+        self.slabs.borrow_mut().push(slab); // capacity reserved above
+        self.mapped.set(self.mapped.get() + slots);
+        Ok(())
+    }
+
+    /// Grows the free list to hold every slot after `slots` more are mapped (so recycling never
+    /// allocates) and makes room for one more slab, reporting allocation failure as an error.
+    fn reserve_bookkeeping(&self, slots: usize) -> Result<(), StackExhausted> {
+        let no_memory =
+            |_| StackExhausted::os("reserve", io::Error::from_raw_os_error(libc::ENOMEM));
+        let mut free = self.free.borrow_mut();
+        let missing = self.mapped.get() + slots - free.len();
+        free.try_reserve(missing).map_err(no_memory)?;
+        self.slabs.borrow_mut().try_reserve(1).map_err(no_memory)
+    }
+
+    /// Turns the page at `slot` into a guard, in this pool's mode.
+    fn install_guard(&self, slot: NonNull<u8>) -> Result<(), StackExhausted> {
+        let addr = slot.as_ptr().cast();
+        loop {
+            let (operation, rc) = match self.mode {
+                // SAFETY: `slot..slot + page` is the guard page of a never-used slot inside a live
+                // slab of this pool; no data lives there.
+                GuardMode::Madvise => ("madvise(MADV_GUARD_INSTALL)", unsafe {
+                    libc::madvise(addr, self.page, MADV_GUARD_INSTALL)
+                }),
+                // SAFETY: as above; revoking access to an unused page cannot invalidate any
+                // reference.
+                GuardMode::Mprotect => ("mprotect(PROT_NONE)", unsafe {
+                    libc::mprotect(addr, self.page, libc::PROT_NONE)
+                }),
+            };
+            if rc == 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if !matches!(error.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) {
+                return Err(StackExhausted::os(operation, error));
+            }
+        }
+    }
+}
+
+/// A stack taken from a [`StackPool`]; dropping it puts it back on the pool's free list.
+///
+/// Implements corosensei's [`Stack`], so a `Coroutine` can run on it.
+pub struct PooledStack {
+    /// Lowest address of the slot: the guard page, then `stack_size` usable bytes.
+    slot: NonNull<u8>,
+    /// Copy of the pool's stride, so `base()` needs no pointer chase.
+    stride: usize,
+    /// Keeps the slab mapped while this stack is alive.
+    pool: Rc<PoolInner>,
+}
+
+impl PooledStack {
+    /// Returns the usable bytes of this stack (excluding the guard page).
+    pub fn usable_size(&self) -> usize {
+        self.pool.stack_size
+    }
+}
+
+impl Drop for PooledStack {
+    #[inline]
+    fn drop(&mut self) {
+        let mut free = self.pool.free.borrow_mut();
+        debug_assert!(
+            free.len() < free.capacity(),
+            "free list must not grow on recycle"
+        );
+        free.push(self.slot);
+    }
+}
+
+impl fmt::Debug for PooledStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledStack")
+            .field("limit", &self.slot)
+            .field("usable_size", &self.usable_size())
+            .finish()
+    }
+}
+
+// SAFETY: `limit()..base()` is one slot of a slab that stays mapped while this stack holds its
+// `Rc` to the pool. Its lowest page is a guard installed by `carve` before the slot was first
+// handed out and never removed (MADV_DONTNEED in `trim` keeps guard regions; `mprotect` is not
+// undone), so an overflow faults instead of corrupting the neighbour. Above it lie
+// `stack_size >= MIN_STACK_SIZE` read-write bytes. Both bounds are page-aligned, hence aligned to
+// STACK_ALIGNMENT. The slot is owned by this value alone until it returns to the free list.
+unsafe impl Stack for PooledStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        // Cannot saturate: slot + stride is the end of the slot, inside or at the end of a mapping.
+        self.slot.addr().saturating_add(self.stride)
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        self.slot.addr()
+    }
+}

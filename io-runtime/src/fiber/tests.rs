@@ -1,0 +1,262 @@
+//! Unit tests of the stack pool and fibers. The overflow report, the 100 000-fiber run and the
+//! allocation count are integration tests (they need a child process, a clean process or a
+//! global allocator).
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use corosensei::stack::Stack;
+
+use super::stack::{detect_guard_mode, page_size, STACKS_PER_SLAB};
+use super::{Fiber, GuardMode, Resume, StackPool};
+
+const SIZE: usize = 64 * 1024;
+
+#[test]
+fn get_past_max_stacks_returns_limit_error() {
+    let pool = StackPool::new(SIZE, 3);
+    let stacks: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    let error = pool.get().unwrap_err();
+    assert!(error.is_limit(), "{error}");
+    assert!(error.os_error().is_none());
+    assert_eq!(pool.in_use(), 3);
+    drop(stacks);
+    assert_eq!(pool.in_use(), 0);
+    assert_eq!(pool.idle(), 3);
+    pool.get().unwrap();
+}
+
+#[test]
+fn zero_max_stacks_always_errs() {
+    let pool = StackPool::new(SIZE, 0);
+    assert!(pool.get().unwrap_err().is_limit());
+}
+
+#[test]
+fn fiber_past_max_stacks_returns_error() {
+    let pool = StackPool::new(SIZE, 1);
+    let _first = Fiber::new(&pool, |_| ()).unwrap();
+    assert!(Fiber::new(&pool, |_| ()).unwrap_err().is_limit());
+}
+
+#[test]
+fn recycled_stack_is_the_same_stack() {
+    let pool = StackPool::new(SIZE, 8);
+    let a = pool.get().unwrap();
+    let b = pool.get().unwrap();
+    let (base_a, base_b) = (a.base(), b.base());
+    drop(a);
+    drop(b);
+    // LIFO: the most recently returned (warmest) stack comes back first.
+    let first = pool.get().unwrap();
+    let second = pool.get().unwrap();
+    assert_eq!(first.base(), base_b);
+    assert_eq!(second.base(), base_a);
+    let fresh = pool.get().unwrap();
+    assert!(fresh.base() != base_a && fresh.base() != base_b);
+}
+
+#[test]
+fn finished_fiber_returns_its_stack_for_reuse() {
+    let pool = StackPool::new(SIZE, 1);
+    let mut fiber = Fiber::new(&pool, |_| ()).unwrap();
+    assert_eq!(fiber.resume(), Resume::Finished(()));
+    assert_eq!(
+        pool.idle(),
+        1,
+        "stack released as soon as the fiber finished"
+    );
+    let mut next = Fiber::new(&pool, |_| 7).unwrap();
+    assert_eq!(next.resume(), Resume::Finished(7));
+}
+
+#[test]
+fn stack_bounds_leave_a_guard_page_below_the_usable_size() {
+    let pool = StackPool::new(10_000, 4);
+    let page = page_size();
+    assert_eq!(pool.stack_size(), 10_000usize.next_multiple_of(page));
+    let stack = pool.get().unwrap();
+    let (base, limit) = (stack.base().get(), stack.limit().get());
+    assert_eq!(base - limit, pool.stack_size() + page);
+    assert_eq!(base % page, 0);
+    assert_eq!(stack.usable_size(), pool.stack_size());
+}
+
+#[test]
+fn stacks_span_several_slabs_without_overlap() {
+    let count = 2 * STACKS_PER_SLAB + 3;
+    let pool = StackPool::new(SIZE, count);
+    let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
+    let mut ranges: Vec<_> = stacks
+        .iter()
+        .map(|s| (s.limit().get(), s.base().get()))
+        .collect();
+    ranges.sort_unstable();
+    for pair in ranges.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "stacks overlap: {pair:?}");
+    }
+    let distinct: HashSet<_> = ranges.iter().collect();
+    assert_eq!(distinct.len(), count);
+    assert!(pool.get().unwrap_err().is_limit());
+}
+
+#[test]
+fn guard_mode_is_detected_once() {
+    let mode = detect_guard_mode();
+    assert_eq!(detect_guard_mode(), mode);
+    assert_eq!(StackPool::new(SIZE, 1).guard_mode(), mode);
+    println!("guard mode on this kernel: {mode:?}");
+}
+
+#[test]
+fn mprotect_fallback_runs_fibers() {
+    let pool = StackPool::with_guard_mode(SIZE, 4, GuardMode::Mprotect);
+    let mut fiber = Fiber::new(&pool, |s| {
+        s.suspend();
+        deep(200)
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(), Resume::Suspended);
+    assert_eq!(fiber.resume(), Resume::Finished(200));
+}
+
+/// Recursion that uses some stack; `black_box` keeps it from becoming a loop.
+fn deep(n: u64) -> u64 {
+    let pad = std::hint::black_box([0u8; 64]);
+    if n == 0 {
+        u64::from(pad[0])
+    } else {
+        1 + std::hint::black_box(deep(n - 1))
+    }
+}
+
+#[test]
+fn fiber_suspends_and_resumes_in_order() {
+    let pool = StackPool::new(SIZE, 2);
+    let log = Rc::new(Cell::new(0));
+    let seen = Rc::clone(&log);
+    let mut fiber = Fiber::new(&pool, move |s| {
+        for step in 1..=3 {
+            seen.set(step);
+            s.suspend();
+        }
+        "done"
+    })
+    .unwrap();
+    assert!(!fiber.is_finished());
+    for step in 1..=3 {
+        assert_eq!(fiber.resume(), Resume::Suspended);
+        assert_eq!(log.get(), step);
+    }
+    assert_eq!(fiber.resume(), Resume::Finished("done"));
+    assert!(fiber.is_finished());
+}
+
+#[test]
+#[should_panic(expected = "resumed a finished fiber")]
+fn resuming_a_finished_fiber_panics() {
+    let pool = StackPool::new(SIZE, 1);
+    let mut fiber = Fiber::new(&pool, |_| ()).unwrap();
+    let _ = fiber.resume();
+    let _ = fiber.resume();
+}
+
+#[test]
+fn dropping_a_suspended_fiber_unwinds_its_stack() {
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let pool = StackPool::new(SIZE, 1);
+    let dropped = Rc::new(Cell::new(false));
+    let flag = Flag(Rc::clone(&dropped));
+    let mut fiber = Fiber::new(&pool, move |s| {
+        let _flag = flag;
+        s.suspend();
+        unreachable!("never resumed");
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(), Resume::Suspended);
+    drop(fiber);
+    assert!(dropped.get());
+    assert_eq!(pool.idle(), 1);
+}
+
+#[test]
+fn panic_in_fiber_reaches_resume_and_frees_the_stack() {
+    let pool = StackPool::new(SIZE, 1);
+    let mut fiber = Fiber::new(&pool, |_| panic!("boom")).unwrap();
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume()));
+    let message = caught.unwrap_err().downcast::<&str>().unwrap();
+    assert_eq!(*message, "boom");
+    assert!(fiber.is_finished());
+    drop(fiber);
+    assert_eq!(pool.idle(), 1);
+}
+
+#[test]
+fn nested_fibers_run_on_their_own_stacks() {
+    let pool = StackPool::new(SIZE, 2);
+    let inner_pool = pool.clone();
+    let mut outer = Fiber::new(&pool, move |s| {
+        let mut inner = Fiber::new(&inner_pool, |t| {
+            t.suspend();
+            1
+        })
+        .unwrap();
+        assert_eq!(inner.resume(), Resume::Suspended);
+        s.suspend();
+        match inner.resume() {
+            Resume::Finished(v) => v + 1,
+            Resume::Suspended => unreachable!(),
+        }
+    })
+    .unwrap()
+    .with_name("outer");
+    assert_eq!(outer.name(), Some("outer"));
+    assert_eq!(outer.resume(), Resume::Suspended);
+    assert_eq!(pool.in_use(), 2);
+    assert_eq!(outer.resume(), Resume::Finished(2));
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn scoped_fiber_borrows_from_its_caller() {
+    let pool = StackPool::new(SIZE, 1);
+    let mut total = 0;
+    {
+        let counter = &mut total;
+        // SAFETY: the fiber is run to completion and dropped inside this block, before `total`
+        // is read again, and it is not leaked.
+        let mut fiber = unsafe {
+            Fiber::new_unchecked(&pool, |s| {
+                *counter += 1;
+                s.suspend();
+                *counter += 1;
+            })
+        }
+        .unwrap();
+        while fiber.resume() == Resume::Suspended {}
+    }
+    assert_eq!(total, 2);
+}
+
+#[test]
+fn trim_gives_idle_pages_back() {
+    let pool = StackPool::new(SIZE, 1);
+    let stack = pool.get().unwrap();
+    let top = stack.base().get() - 8;
+    let word = std::ptr::with_exposed_provenance_mut::<u64>(top);
+    // SAFETY: `top` is the highest aligned word of a stack this test owns and no fiber uses.
+    unsafe { word.write(0xfeed) };
+    drop(stack);
+    pool.trim().unwrap();
+    let stack = pool.get().unwrap();
+    assert_eq!(stack.base().get() - 8, top, "same stack recycled");
+    // SAFETY: as above; MADV_DONTNEED left the page mapped (zero-filled on next touch).
+    assert_eq!(unsafe { word.read() }, 0);
+}
