@@ -26,7 +26,10 @@ fn sleeping_on_every_clock_works() {
         for clock in [Clock::Awake, Clock::Boot, Clock::Real] {
             let before = io.now(clock);
             io.sleep(Duration::from_millis(20), clock).unwrap();
-            assert!(io.now(clock) - before >= Duration::from_millis(20), "{clock:?}");
+            assert!(
+                io.now(clock) - before >= Duration::from_millis(20),
+                "{clock:?}"
+            );
         }
     });
 }
@@ -37,7 +40,9 @@ fn canceling_a_joiner_cancels_the_task_it_joins() {
         io.scope(|s| {
             let outer = s.spawn_concurrent(|| {
                 io.scope(|inner| {
-                    let sleeper = inner.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap();
+                    let sleeper = inner
+                        .spawn_concurrent(|| io.sleep(LONG, Clock::Awake))
+                        .unwrap();
                     sleeper.join(io)
                 })
             });
@@ -55,15 +60,18 @@ fn uncancelable_cleanup_runs_to_the_end() {
         io.scope(|s| {
             let task = s.spawn_async(|| {
                 let first = io.sleep(LONG, Clock::Awake);
-                let cleanup =
-                    io.uncancelable(|| io.sleep(Duration::from_millis(30), Clock::Awake));
+                let cleanup = io.uncancelable(|| io.sleep(Duration::from_millis(30), Clock::Awake));
                 (first, cleanup, io.check_cancel())
             });
             io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
             let (first, cleanup, after) = task.cancel(io);
             assert_eq!(first, Err(Canceled));
             assert_eq!(cleanup, Ok(()), "protected sleep was cut short");
-            assert_eq!(after, Err(Canceled), "the request is still pending after protection");
+            assert_eq!(
+                after,
+                Err(Canceled),
+                "the request is still pending after protection"
+            );
         });
     });
 }

@@ -36,5 +36,8 @@ fn group_reclaims_finished_tasks_as_it_goes() {
     });
     assert_eq!(done.load(Ordering::Relaxed), 100_000);
     // Unreclaimed, 100 000 task cells of ~200 bytes would hold ~20 MB.
-    assert!(peak_growth < 1 << 20, "live memory grew by {peak_growth} bytes");
+    assert!(
+        peak_growth < 1 << 20,
+        "live memory grew by {peak_growth} bytes"
+    );
 }

@@ -95,7 +95,9 @@ fn group(io: Io) {
         for i in 0..100 {
             group.spawn(io, move || drop(vec![i; 10]));
         }
-        group.spawn(io, || drop(io.sleep(Duration::from_secs(10), Clock::Awake)));
+        group.spawn(io, || {
+            let _ = io.sleep(Duration::from_secs(10), Clock::Awake);
+        });
         std::mem::forget(group);
     });
 }
@@ -122,7 +124,8 @@ fn no_scenario_leaks() {
             default_hook(info)
         }
     }));
-    let scenarios: [(&str, fn(Io)); 7] = [
+    type Scenario = (&'static str, fn(Io));
+    let scenarios: [Scenario; 7] = [
         ("normal", normal),
         ("error in one task", error_in_one_task),
         ("early return", early_return),
@@ -132,6 +135,10 @@ fn no_scenario_leaks() {
         ("group", group),
     ];
     for (name, scenario) in scenarios {
-        assert_eq!(net_allocations(scenario), (0, 0), "{name} leaked (blocks, bytes)");
+        assert_eq!(
+            net_allocations(scenario),
+            (0, 0),
+            "{name} leaked (blocks, bytes)"
+        );
     }
 }

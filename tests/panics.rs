@@ -59,7 +59,8 @@ fn the_runtime_keeps_working_after_a_panic() {
             }));
             assert!(caught.is_err());
         }
-        let ok = io.scope(|s| s.spawn_async(|| 3).join(io) + s.spawn_concurrent(|| 4).unwrap().join(io));
+        let ok =
+            io.scope(|s| s.spawn_async(|| 3).join(io) + s.spawn_concurrent(|| 4).unwrap().join(io));
         assert_eq!(ok, 7);
         io.sleep(Duration::from_millis(1), Clock::Awake).unwrap();
     });

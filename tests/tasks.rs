@@ -119,7 +119,7 @@ fn forgotten_handle_does_not_outlive_its_scope() {
 #[test]
 fn tasks_borrow_locals_that_outlive_the_scope() {
     each_backend(|io| {
-        let words = vec![String::from("hard"), String::from("on an excuse")];
+        let words = [String::from("hard"), String::from("on an excuse")];
         let lengths = io.scope(|s| {
             let futures: Vec<_> = words.iter().map(|w| s.spawn_async(|| w.len())).collect();
             futures.into_iter().map(|f| f.join(io)).collect::<Vec<_>>()
@@ -143,7 +143,11 @@ fn concurrent_is_unavailable_single_threaded() {
 
 #[test]
 fn concurrent_limit_zero_refuses_every_spawn() {
-    let runtime = Runtime::builder().threads(2).concurrent_limit(0).build().unwrap();
+    let runtime = Runtime::builder()
+        .threads(2)
+        .concurrent_limit(0)
+        .build()
+        .unwrap();
     runtime.run(|io| {
         io.scope(|s| assert!(s.spawn_concurrent(|| ()).is_err()));
     });
@@ -178,7 +182,11 @@ fn concurrent_oversubscribes_beyond_the_pool() {
 
 #[test]
 fn async_limit_zero_runs_inline_on_the_caller() {
-    let runtime = Runtime::builder().threads(2).async_limit(0).build().unwrap();
+    let runtime = Runtime::builder()
+        .threads(2)
+        .async_limit(0)
+        .build()
+        .unwrap();
     runtime.run(|io| {
         let caller = std::thread::current().id();
         io.scope(|s| {

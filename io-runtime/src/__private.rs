@@ -1,7 +1,7 @@
 //! Support for the macros. Not a public API: names here change without notice.
 
 pub use crate::scope::Scope;
-// pub use io_macros::{io_async_impl, io_concurrent_impl, io_group_impl, scope_impl};
+pub use io_macros::{io_async_impl, io_concurrent_impl, io_group_impl, scope_impl};
 
 use crate::runtime::{Backend, Builder};
 use crate::Io;

@@ -69,6 +69,12 @@ impl CancelState {
         }
     }
 
+    /// Whether the task runs protected (inside `protected`): its cancellation points then also
+    /// ignore `Io::timeout` deadlines. Only the task itself calls this.
+    pub(crate) fn is_protected(&self) -> bool {
+        self.protect.load(Ordering::Relaxed) != 0
+    }
+
     /// Runs `f` with cancellation points of this task ignoring cancel requests.
     pub(crate) fn protected<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Unprotect<'a>(&'a AtomicU32);

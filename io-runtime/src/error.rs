@@ -53,14 +53,15 @@ unit_error!(
 
 impl From<Canceled> for std::io::Error {
     fn from(_: Canceled) -> Self {
-        std::io::Error::new(std::io::ErrorKind::Interrupted, Canceled)
+        std::io::Error::other(Canceled)
     }
 }
 
 /// Whether a [`std::io::Error`] returned by a file or socket operation means "canceled".
 ///
-/// Cancellation surfaces as `ErrorKind::Interrupted` carrying a [`Canceled`] payload, so it is
-/// distinguishable from a plain `EINTR` (which the runtime retries and never returns).
+/// Cancellation surfaces as an error carrying a [`Canceled`] payload. Its kind is
+/// `ErrorKind::Other`, not `Interrupted`: `std::io::copy`, `read_exact`, `write_all` and
+/// `BufReader` retry `Interrupted` forever, and a canceled task must get out of them.
 pub fn is_canceled(error: &std::io::Error) -> bool {
     error.get_ref().is_some_and(|inner| inner.is::<Canceled>())
 }

@@ -11,7 +11,7 @@ use crate::block::cancel_task;
 use crate::io::Io;
 use crate::join::wait_for;
 use crate::scope::ScopeCore;
-use crate::task::ResultCell;
+use crate::task::{RawTask, ResultCell};
 
 /// The handle of a task spawned with `io_async!` or `io_concurrent!` inside a `scope!`.
 ///
@@ -63,6 +63,11 @@ impl<'scope, T> Future<'scope, T> {
         // SAFETY: the scope's registry holds a strong reference to the task until `release`
         // below, which happens only when this handle is consumed or dropped.
         unsafe { self.task.as_ref() }
+    }
+
+    /// The type-erased task, for `Io::select` (which only registers as joiner and polls).
+    pub(crate) fn raw_task(&self) -> &dyn RawTask {
+        self.cell().as_raw()
     }
 
     /// Waits for the task and returns its result (Zig's `await`).

@@ -101,9 +101,7 @@ impl GroupInner {
     pub(crate) fn cancel_and_wait(&self) -> Option<Panic> {
         self.request_cancel();
         let me = current_arc();
-        me.cancel.protected(|| {
-            while self.wait().is_err() {}
-        });
+        me.cancel.protected(|| while self.wait().is_err() {});
         self.lock().panic.take()
     }
 }
@@ -160,7 +158,11 @@ impl<'scope, 'env> Group<'scope, 'env> {
                 group.finished(id, panic);
             }
         });
-        let task = Arc::new(Task::new(call, Location::caller(), Completion::Group(notify, id)));
+        let task = Arc::new(Task::new(
+            call,
+            Location::caller(),
+            Completion::Group(notify, id),
+        ));
         let erased = erase(task as Arc<dyn RawTask + 'env>);
         self.inner.lock().running.insert(id, Arc::clone(&erased));
         let dispatched = self.scope.dispatch(erased, SpawnKind::Async);

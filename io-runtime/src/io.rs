@@ -15,11 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::backend::Backend;
+use crate::monitor::Monitor;
 
 /// The state a runtime shares with every `Io` and worker thread.
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) backend: Box<dyn Backend>,
+    pub(crate) monitor: Arc<Monitor>,
 }
 
 /// The handle to a runtime, passed by value to everything that does I/O or spawns tasks.
@@ -62,6 +64,19 @@ impl fmt::Debug for Io {
 thread_local! {
     /// The id of the runtime whose thread this is (0: none).
     static CURRENT_RUNTIME: Cell<u64> = const { Cell::new(0) };
+    /// The shared state of that runtime (null: none).
+    static CURRENT_SHARED: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `f` with the deadlock monitor of the runtime this thread belongs to, if any.
+pub(crate) fn with_monitor<R>(f: impl FnOnce(Option<&Monitor>) -> R) -> R {
+    let shared = CURRENT_SHARED.with(Cell::get);
+    if shared.is_null() {
+        f(None)
+    } else {
+        // SAFETY: `enter_runtime` holds a strong reference while the pointer is current.
+        f(Some(unsafe { &(*shared).monitor }))
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -92,7 +107,7 @@ impl Io {
     ///
     /// # Examples
     /// ```
-    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let runtime = io::Runtime::builder().backend(io::Backend::Threaded).build().unwrap();
     /// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
     /// ```
     pub fn backend_name(self) -> &'static str {
@@ -126,15 +141,17 @@ fn lookup(id: u64) -> Option<Arc<Shared>> {
 /// Marks the current thread as belonging to the runtime `shared` while `f` runs, holding a
 /// strong reference so that `Io::with` may take its fast path.
 pub(crate) fn enter_runtime<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R {
-    struct Leave(u64);
+    struct Leave(u64, *const Shared);
     impl Drop for Leave {
         fn drop(&mut self) {
             CURRENT_RUNTIME.with(|c| c.set(self.0));
+            CURRENT_SHARED.with(|c| c.set(self.1));
         }
     }
     let _hold = Arc::clone(shared);
     let previous = CURRENT_RUNTIME.with(|c| c.replace(shared.id));
-    let _leave = Leave(previous);
+    let previous_shared = CURRENT_SHARED.with(|c| c.replace(Arc::as_ptr(shared)));
+    let _leave = Leave(previous, previous_shared);
     f()
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::block::cancel_task;
+use crate::block::{cancel_task, park_ctx};
 use crate::cancel::Interrupter;
 use crate::task::{current_arc, with_current, RawTask};
 
@@ -47,8 +47,6 @@ pub(crate) fn wait_for(task: &dyn RawTask) {
         } else {
             None
         };
-        me.set_waiting_on(Some(&"Future::join"));
-        let _ = me.parker.park(poke.map(|wait| Instant::now() + wait));
-        me.set_waiting_on(None);
+        let _ = park_ctx(&me, &"Future::join", poke.map(|wait| Instant::now() + wait));
     }
 }

@@ -35,14 +35,21 @@ mod backend;
 mod block;
 mod cancel;
 mod error;
+pub mod fiber;
+pub mod fs;
 mod future;
 mod group;
 mod io;
 mod join;
+mod monitor;
+pub mod net;
 mod os;
 mod park;
+mod queue;
 mod runtime;
 mod scope;
+mod select;
+pub mod sync;
 mod task;
 mod time;
 
@@ -53,8 +60,11 @@ pub use crate::error::{is_canceled, Canceled, Closed, ConcurrencyUnavailable, Ti
 pub use crate::future::Future;
 pub use crate::group::Group;
 pub use crate::io::Io;
+pub use crate::queue::{PutError, Queue, QueueError, TryPutError};
 pub use crate::runtime::{Backend, BuildError, Builder, Runtime};
 pub use crate::scope::Scope;
+pub use crate::select::Selectable;
+pub use crate::sync::{Condition, Event, Mutex, MutexGuard};
 pub use crate::time::Clock;
 
 /// Marks `fn main(io: Io) -> T` as the program's entry point: builds a runtime and runs it.
@@ -62,10 +72,10 @@ pub use crate::time::Clock;
 /// Arguments: `backend = "threaded" | "uring" | "auto"`, `threads = N` (0: single-threaded),
 /// `crate = "path"` (for a renamed dependency). `IO_BACKEND` and `IO_THREADS` override the
 /// defaults unless the attribute pins them.
-// pub use io_macros::main;
+pub use io_macros::main;
 
 /// Turns `fn name(io: Io)` into one test per backend: `name::threaded`, ….
-// pub use io_macros::test;
+pub use io_macros::test;
 
 /// A block that owns the tasks spawned in it: `scope!(io, { … })`.
 ///

@@ -8,16 +8,24 @@
 //! States of the word:
 //! - `EMPTY`: no permit, nobody parked (set by `park` when it consumes a permit or returns).
 //! - `PARKED`: the owner is (about to be) asleep in `futex_wait` (set by `park` only).
+//! - `PARKED_FIBER`: the owner is a fiber of the uring backend, suspended (or about to be);
+//!   `fiber` says how to make it runnable again (set by `park` only).
 //! - `NOTIFIED`: a permit is waiting (set by `unpark`; cleared by the next `park`).
 //!
-//! Threads, not tasks, sleep here: on the threaded backend a task owns its thread while it runs.
+//! On the threaded backend a task owns its thread while it runs, so the thread sleeps on the
+//! futex. On the uring backend the fiber is suspended instead, and the single `unpark` that
+//! observes `PARKED_FIBER` schedules it: a fiber is resumed at most once per park.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::backend::uring::{self, FiberWaker};
 
 const EMPTY: u32 = 0;
 const PARKED: u32 = 1;
 const NOTIFIED: u32 = 2;
+const PARKED_FIBER: u32 = 3;
 
 /// Why [`Parker::park`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +41,8 @@ pub(crate) enum Wake {
 #[derive(Debug, Default)]
 pub(crate) struct Parker {
     state: AtomicU32,
+    /// How to resume the owner while it is `PARKED_FIBER`.
+    fiber: Mutex<Option<FiberWaker>>,
 }
 
 impl Parker {
@@ -40,6 +50,9 @@ impl Parker {
     pub(crate) fn park(&self, deadline: Option<Instant>) -> Wake {
         if self.try_consume() {
             return Wake::Notified;
+        }
+        if let Some(fiber) = uring::current_fiber() {
+            return self.park_fiber(fiber, deadline);
         }
         if self
             .state
@@ -65,10 +78,49 @@ impl Parker {
         }
     }
 
+    /// Suspends the current fiber until a permit arrives or `deadline` passes.
+    fn park_fiber(&self, fiber: FiberWaker, deadline: Option<Instant>) -> Wake {
+        *self.fiber.lock().unwrap_or_else(|e| e.into_inner()) = Some(fiber);
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED_FIBER, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.state.store(EMPTY, Ordering::Release);
+            return Wake::Notified;
+        }
+        uring::suspend_current(self, deadline);
+        if self.try_consume() {
+            return Wake::Notified;
+        }
+        // Resumed by the deadline's timer: leave PARKED_FIBER, unless a permit raced in.
+        match self.state.swap(EMPTY, Ordering::AcqRel) {
+            NOTIFIED => Wake::Notified,
+            _ => Wake::TimedOut,
+        }
+    }
+
     /// Leaves a permit and wakes the owner if it sleeps.
     pub(crate) fn unpark(&self) {
-        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
-            futex_wake(&self.state);
+        match self.state.swap(NOTIFIED, Ordering::AcqRel) {
+            PARKED => futex_wake(&self.state),
+            PARKED_FIBER => {
+                let waker = self.fiber.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Resumes a fiber parked here with a deadline, if it still waits (its timer fired).
+    pub(crate) fn expire(&self) {
+        if self.state.load(Ordering::Acquire) == PARKED_FIBER {
+            let waker = self.fiber.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 

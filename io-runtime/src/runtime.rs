@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use crate::backend::threaded::{Config, Threaded};
-use crate::backend::Backend as _;
+use crate::backend::uring::{Config as UringConfig, Uring};
 use crate::io::{self as handle, Io, Shared, ThreadEnv};
+use crate::monitor::Monitor;
 use crate::task::{self, TaskCtx};
 
 /// Which backend runs the tasks.
@@ -14,8 +16,8 @@ use crate::task::{self, TaskCtx};
 pub enum Backend {
     /// A pool of OS threads; blocking operations block the task's thread.
     Threaded,
-    /// An io_uring event loop with stackful fibers (not available in this version: building
-    /// such a runtime returns an error saying so).
+    /// An io_uring event loop with stackful fibers, on the thread that calls
+    /// [`Runtime::run`]. Building fails with a reason where the kernel refuses io_uring.
     Uring,
     /// io_uring where the kernel allows it, else threaded.
     #[default]
@@ -80,9 +82,36 @@ pub struct Builder {
     single_threaded: bool,
     async_limit: usize,
     concurrent_limit: usize,
+    deadlock_grace: Option<Duration>,
+    fiber_stack_size: usize,
+    fiber_limit: usize,
 }
 
 impl Builder {
+    /// The stack size of each fiber on the uring backend (default 256 KiB). Stacks are mapped
+    /// lazily: a fiber costs the pages it touches, plus a guard page that costs no memory.
+    pub fn fiber_stack_size(mut self, bytes: usize) -> Self {
+        self.fiber_stack_size = bytes;
+        self
+    }
+
+    /// How many fibers may exist at once on the uring backend (default 1 000 000); past it
+    /// `io_concurrent!` returns [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable) and
+    /// `io_async!` runs inline.
+    pub fn fiber_limit(mut self, fibers: usize) -> Self {
+        self.fiber_limit = fibers;
+        self
+    }
+
+    /// How long every task must have been blocked on the runtime's primitives, with nothing
+    /// able to wake them, before the runtime panics with a deadlock report naming each one
+    /// (default 500 ms; `None` turns diagnosis off). The grace period exists for threads the
+    /// runtime cannot see (ones the program started itself) that may still wake a task.
+    pub fn deadlock_grace(mut self, grace: Option<Duration>) -> Self {
+        self.deadlock_grace = grace;
+        self
+    }
+
     /// Chooses the backend (default: [`Backend::Auto`]).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
@@ -125,14 +154,18 @@ impl Builder {
     /// unavailable backend (the error names why), or a failure to start a thread.
     pub fn build(self) -> Result<Runtime, BuildError> {
         let threads = self.worker_count()?;
-        match self.backend {
-            Backend::Threaded | Backend::Auto => {}
-            Backend::Uring => {
-                return Err(BuildError::new(
-                    "the io_uring backend is not available in this version of io; use Backend::Threaded or Backend::Auto",
-                ))
-            }
-        }
+        let uring = match self.backend {
+            Backend::Threaded => None,
+            Backend::Uring => Some(Uring::new(self.uring_config()).map_err(BuildError::new)?),
+            Backend::Auto => match Uring::new(self.uring_config()) {
+                Ok(uring) => Some(uring),
+                Err(reason) => {
+                    static SAID: Once = Once::new();
+                    SAID.call_once(|| eprintln!("io: {reason}; using the threaded backend"));
+                    None
+                }
+            },
+        };
         let config = Config {
             threads,
             async_limit: self.async_limit,
@@ -140,7 +173,11 @@ impl Builder {
         };
         let shared = Arc::new_cyclic(|weak| Shared {
             id: handle::new_id(),
-            backend: Box::new(Threaded::new(config, ThreadEnv::new(weak.clone()))),
+            backend: match uring {
+                Some(uring) => Box::new(uring),
+                None => Box::new(Threaded::new(config, ThreadEnv::new(weak.clone()))),
+            },
+            monitor: Monitor::new(self.deadlock_grace),
         });
         handle::register(&shared);
         let runtime = Runtime { shared };
@@ -150,6 +187,16 @@ impl Builder {
             .start()
             .map_err(|e| BuildError::new(format!("cannot start the worker threads: {e}")))?;
         Ok(runtime)
+    }
+
+    fn uring_config(&self) -> UringConfig {
+        UringConfig {
+            single_threaded: self.single_threaded,
+            async_limit: self.async_limit,
+            concurrent_limit: self.concurrent_limit,
+            stack_size: self.fiber_stack_size,
+            max_fibers: self.fiber_limit,
+        }
     }
 
     fn worker_count(&self) -> Result<usize, BuildError> {
@@ -174,6 +221,9 @@ impl Default for Builder {
             single_threaded: false,
             async_limit: usize::MAX,
             concurrent_limit: usize::MAX,
+            deadlock_grace: Some(Duration::from_millis(500)),
+            fiber_stack_size: 256 * 1024,
+            fiber_limit: 1_000_000,
         }
     }
 }
@@ -215,7 +265,16 @@ impl Runtime {
     #[track_caller]
     pub fn run<R>(&self, f: impl FnOnce(Io) -> R) -> R {
         let root = Arc::new(TaskCtx::new(Location::caller()));
-        handle::enter_runtime(&self.shared, || task::enter(&root, || f(Io::new(&self.shared))))
+        let io = Io::new(&self.shared);
+        let monitor = &self.shared.monitor;
+        let mut f = Some(f);
+        let mut result = None;
+        let mut body = || {
+            let f = f.take().expect("io: the root task runs once");
+            result = Some(monitor.running_root(&root, || task::enter(&root, || f(io))));
+        };
+        handle::enter_runtime(&self.shared, || self.shared.backend.block_on(&mut body));
+        result.expect("io: the backend returned before the root task finished")
     }
 
     /// The [`Io`] of this runtime, for use on threads inside it.
@@ -228,5 +287,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         handle::unregister(self.shared.id);
         self.shared.backend.shutdown();
+        self.shared.monitor.shutdown();
     }
 }

@@ -97,12 +97,12 @@ impl ScopeCore {
         slot.get_or_insert(panic);
     }
 
-    pub(crate) fn io(&self) -> Io {
-        self.io
-    }
-
     /// Dispatches a registered task through the backend, running it inline if told to.
-    pub(crate) fn dispatch(&self, task: TaskRef, kind: SpawnKind) -> Result<(), ConcurrencyUnavailable> {
+    pub(crate) fn dispatch(
+        &self,
+        task: TaskRef,
+        kind: SpawnKind,
+    ) -> Result<(), ConcurrencyUnavailable> {
         match self.io.with(|shared| shared.backend.spawn(task, kind))? {
             Dispatch::Scheduled => Ok(()),
             Dispatch::RunInline(task) => {
@@ -164,10 +164,15 @@ pub struct Scope<'env> {
 }
 
 impl<'env> Scope<'env> {
-    /// A new scope on the runtime of `io`. Prefer `scope!` or [`Io::scope`], which keep the
-    /// scope where user code cannot forget it.
+    /// A new scope on the runtime of `io`. Use `scope!` or [`Io::scope`], which keep the scope
+    /// where user code cannot reach it.
+    ///
+    /// # Safety
+    /// - The scope must be dropped before anything its tasks borrow (`'env`) ends: it must not
+    ///   be leaked with `mem::forget`, `Box::leak`, a reference cycle, or by living in a Rust
+    ///   future that is forgotten while suspended.
     #[doc(hidden)]
-    pub fn new(io: Io) -> Self {
+    pub unsafe fn new(io: Io) -> Self {
         Self {
             core: ScopeCore {
                 io,
@@ -242,7 +247,12 @@ pub(crate) fn erase<'env>(task: Arc<dyn RawTask + 'env>) -> TaskRef {
 impl Drop for Scope<'_> {
     fn drop(&mut self) {
         self.core.finish();
-        let panic = self.core.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let panic = self
+            .core
+            .panic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(panic) = panic {
             if !std::thread::panicking() {
                 panic::resume_unwind(panic);
@@ -272,7 +282,9 @@ impl Io {
     /// # Panics
     /// Resumes the first panic of a task that no handle joined, after every task ended.
     pub fn scope<'env, R>(self, f: impl for<'s> FnOnce(&'s Scope<'env>) -> R) -> R {
-        let scope = Scope::new(self);
+        // SAFETY: the scope lives in this frame, out of the closure's reach, and is dropped
+        // when the frame ends (also on unwind), before 'env (which outlives this call) ends.
+        let scope = unsafe { Scope::new(self) };
         f(&scope)
     }
 }

@@ -16,9 +16,10 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::block::Deadlines;
 use crate::cancel::CancelState;
 use crate::park::Parker;
 
@@ -36,14 +37,12 @@ pub(crate) struct TaskCtx {
     pub(crate) parker: Parker,
     /// Where the task was spawned (`#[track_caller]`), for diagnostics.
     pub(crate) spawned_at: &'static Location<'static>,
-    /// What the task blocks on right now ("" when running), for diagnostics.
-    waiting_on: AtomicPtr<&'static str>,
     /// A task this one runs inline on its own thread right now (see `join::run_inline`):
     /// canceling this task cancels that one too.
     inline_child: Mutex<Option<Arc<TaskCtx>>>,
+    /// Deadlines of the `Io::timeout` calls the task is inside (see `block`).
+    pub(crate) deadlines: Deadlines,
 }
-
-static RUNNING_LABEL: &str = "";
 
 impl TaskCtx {
     pub(crate) fn new(spawned_at: &'static Location<'static>) -> Self {
@@ -51,8 +50,8 @@ impl TaskCtx {
             cancel: CancelState::default(),
             parker: Parker::default(),
             spawned_at,
-            waiting_on: AtomicPtr::new(std::ptr::null_mut()),
             inline_child: Mutex::new(None),
+            deadlines: Deadlines::default(),
         }
     }
 
@@ -71,28 +70,22 @@ impl TaskCtx {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-
-    /// Records what the task is about to block on (`None`: it runs again).
-    pub(crate) fn set_waiting_on(&self, what: Option<&'static &'static str>) {
-        let ptr = what.map_or(std::ptr::null_mut(), |w| w as *const _ as *mut _);
-        self.waiting_on.store(ptr, Ordering::Relaxed);
-    }
-
-    /// What the task blocks on, or `""` if it runs.
-    pub(crate) fn waiting_on(&self) -> &'static str {
-        let ptr = self.waiting_on.load(Ordering::Relaxed);
-        if ptr.is_null() {
-            RUNNING_LABEL
-        } else {
-            // SAFETY: only `&'static &'static str` values are stored (see set_waiting_on).
-            unsafe { *ptr }
-        }
-    }
 }
 
 thread_local! {
     static CURRENT: Cell<*const TaskCtx> = const { Cell::new(std::ptr::null()) };
     static FOREIGN: Arc<TaskCtx> = Arc::new(TaskCtx::new(Location::caller()));
+}
+
+/// The current task of this thread, as a raw pointer (for a fiber to save across a switch).
+pub(crate) fn current_ptr() -> *const TaskCtx {
+    CURRENT.with(Cell::get)
+}
+
+/// Restores a pointer saved by [`current_ptr`] on the same thread, while the task it points
+/// to is still kept alive by its `enter` frame (which is suspended on a fiber stack).
+pub(crate) fn set_current_ptr(ptr: *const TaskCtx) {
+    CURRENT.with(|c| c.set(ptr));
 }
 
 /// Runs `f` with `ctx` as the current task of this thread, restoring the previous one after
@@ -134,6 +127,12 @@ pub(crate) fn current_arc() -> Arc<TaskCtx> {
             Arc::from_raw(ptr)
         }
     }
+}
+
+fn is_deadlock(payload: &Panic) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .is_some_and(|message| message.starts_with(crate::monitor::DEADLOCK))
 }
 
 /// What happens when a task finishes.
@@ -222,7 +221,10 @@ where
     T: Send,
 {
     fn take_result(&self) -> std::thread::Result<T> {
-        assert!(self.is_done(), "io: task result taken before the task finished");
+        assert!(
+            self.is_done(),
+            "io: task result taken before the task finished"
+        );
         // SAFETY: DONE was observed (acquire), so the runner has stored the result and will
         // not touch it again; the caller is the single owner.
         unsafe { (*self.result.get()).take() }.expect("io: task result taken twice")
@@ -249,7 +251,14 @@ where
         // SAFETY: the compare-exchange above made this thread the only runner.
         let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
         let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
-        self.finish(outcome);
+        match outcome {
+            Err(payload) if is_deadlock(&payload) => {
+                // The deadlock report must reach the root, not wait in a result nobody joins.
+                self.finish(Err(Box::new(crate::monitor::DEADLOCK)));
+                panic::resume_unwind(payload);
+            }
+            outcome => self.finish(outcome),
+        }
         true
     }
 

@@ -76,6 +76,9 @@ impl Io {
     /// # Errors
     /// [`Canceled`] if the task is canceled first.
     pub fn sleep_until(self, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
+        if crate::backend::uring::on_fiber() {
+            return crate::backend::uring::sleep_until(deadline, clock);
+        }
         loop {
             let left = deadline.saturating_sub(clock.read());
             if left.is_zero() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use io::{Io, Runtime};
 
 /// The backends every behaviour test runs on.
-pub const BACKENDS: &[io::Backend] = &[io::Backend::Threaded];
+pub const BACKENDS: &[io::Backend] = &[io::Backend::Threaded, io::Backend::Uring];
 
 /// Runs `f` once per backend (2 workers each), naming the backend on failure.
 pub fn each_backend(f: impl Fn(Io)) {

@@ -7,6 +7,7 @@ use crate::error::ConcurrencyUnavailable;
 use crate::task::RawTask;
 
 pub(crate) mod threaded;
+pub(crate) mod uring;
 
 /// A type-erased task as the run queues hold it.
 pub(crate) type TaskRef = Arc<dyn RawTask>;
@@ -37,6 +38,9 @@ pub(crate) trait Backend: Send + Sync {
     fn start(&self) -> std::io::Result<()>;
     /// Schedules `task` per `kind`.
     fn spawn(&self, task: TaskRef, kind: SpawnKind) -> Result<Dispatch, ConcurrencyUnavailable>;
+    /// Runs `root` (the body of `Runtime::run`) on the calling thread, driving whatever the
+    /// backend needs (an event loop) until it returns.
+    fn block_on(&self, root: &mut dyn FnMut());
     /// Stops the workers; called once, when the runtime is dropped, after every scope ended.
     fn shutdown(&self);
 }

@@ -107,6 +107,10 @@ impl Backend for Threaded {
         }
     }
 
+    fn block_on(&self, root: &mut dyn FnMut()) {
+        root();
+    }
+
     fn shutdown(&self) {
         self.pool.shutdown();
         self.spares.shutdown();

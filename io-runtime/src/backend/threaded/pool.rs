@@ -112,7 +112,10 @@ fn work(inner: &Inner) {
                     .unwrap_or_else(|e| e.into_inner());
             }
         };
-        task.run();
+        crate::io::with_monitor(|monitor| match monitor {
+            Some(monitor) => monitor.running(|| task.run()),
+            None => task.run(),
+        });
         drop(task);
         // SAFETY: see `unsafe impl Send for Queue`: the counter outlives the pool.
         release(unsafe { &*outstanding });

@@ -53,7 +53,12 @@ impl Spares {
     /// Runs `task` on an idle thread, or on a new one.
     pub(crate) fn run(&self, task: TaskRef, outstanding: &AtomicUsize) -> std::io::Result<()> {
         let job = Job { task, outstanding };
-        let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
         if let Some(slot) = idle {
             *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
             slot.ready.notify_one();
@@ -72,8 +77,18 @@ impl Spares {
 
     /// Tells idle threads to exit and joins every thread.
     pub(crate) fn shutdown(&self) {
-        *self.inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        for slot in self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        *self
+            .inner
+            .shutdown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
+        for slot in self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             // Taking the slot's lock orders this notify after the thread's predicate check.
             let _job = slot.job.lock().unwrap_or_else(|e| e.into_inner());
             slot.ready.notify_one();
@@ -89,7 +104,10 @@ fn serve(inner: &Inner, first: Job) {
     let slot = Arc::new(Slot::default());
     let mut job = Some(first);
     while let Some(Job { task, outstanding }) = job.take() {
-        task.run();
+        crate::io::with_monitor(|monitor| match monitor {
+            Some(monitor) => monitor.running(|| task.run()),
+            None => task.run(),
+        });
         drop(task);
         // SAFETY: see `unsafe impl Send for Job`.
         release(unsafe { &*outstanding });

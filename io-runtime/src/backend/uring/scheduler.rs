@@ -1,0 +1,400 @@
+//! The event loop: fibers, the ready queue, wakes from other threads, and the ring.
+//!
+//! One loop runs on the thread that calls `Runtime::run`, for the duration of that call. Every
+//! task is a fiber; a fiber runs until it parks (its parker suspends it), and is resumed when
+//! the one `unpark` that found it parked pushes `(fiber, generation)` onto the ready queue —
+//! directly on the loop thread, through [`Remote`] and the eventfd from any other thread. The
+//! generation changes at every resume, so a wake meant for an earlier park is dropped.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use io_uring::{opcode, squeue, types};
+
+use super::op::{Leftover, Ops, Purpose, EVENTFD, IGNORE};
+use super::ring::Ring;
+use super::Config;
+use crate::backend::{Dispatch, SpawnKind, TaskRef};
+use crate::error::ConcurrencyUnavailable;
+use crate::fiber::{Fiber, Resume, StackPool, Suspender};
+use crate::park::Parker;
+use crate::task::{self, current_arc};
+
+thread_local! {
+    /// The loop running on this thread (null: none).
+    static CURRENT: Cell<*const Loop> = const { Cell::new(std::ptr::null()) };
+    /// The fiber the loop is running right now (`usize::MAX`: none, the loop itself runs).
+    static RUNNING: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Wakes and spawns that other threads hand to a loop.
+pub(crate) struct Remote {
+    wakes: Mutex<Vec<(usize, u64)>>,
+    eventfd: libc::c_int,
+}
+
+impl Remote {
+    fn new() -> std::io::Result<Self> {
+        // SAFETY: eventfd has no memory preconditions; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self {
+            wakes: Mutex::new(Vec::new()),
+            eventfd: fd,
+        })
+    }
+
+    /// Queues a wake from a thread other than the loop's and rings the loop's doorbell.
+    pub(crate) fn wake(&self, fiber: usize, generation: u64) {
+        self.wakes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((fiber, generation));
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+        unsafe { libc::write(self.eventfd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // SAFETY: the eventfd is owned by this Remote and closed once.
+        unsafe { libc::close(self.eventfd) };
+    }
+}
+
+/// How a parked fiber is made runnable again, from any thread.
+#[derive(Clone)]
+pub(crate) struct FiberWaker {
+    remote: Arc<Remote>,
+    fiber: usize,
+    generation: u64,
+}
+
+impl std::fmt::Debug for FiberWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FiberWaker({}@{})", self.fiber, self.generation)
+    }
+}
+
+impl FiberWaker {
+    pub(crate) fn wake(self) {
+        let local = CURRENT.with(Cell::get);
+        // SAFETY: a non-null CURRENT is the loop running on this thread, alive for the call.
+        match unsafe { local.as_ref() } {
+            Some(lp) if Arc::ptr_eq(&lp.remote, &self.remote) => {
+                lp.ready
+                    .borrow_mut()
+                    .push_back((self.fiber, self.generation));
+            }
+            _ => self.remote.wake(self.fiber, self.generation),
+        }
+    }
+}
+
+struct FiberSlot {
+    /// Taken out while the fiber runs (so the loop's tables are free to change meanwhile).
+    fiber: Option<Fiber<()>>,
+    generation: u64,
+    suspender: *const Suspender<'static>,
+}
+
+/// One event loop: its ring, fibers and operations. Lives on the stack of `Runtime::run`.
+pub(crate) struct Loop {
+    config: Config,
+    ring: RefCell<Ring>,
+    ops: RefCell<Ops>,
+    pool: StackPool,
+    fibers: RefCell<Vec<Option<FiberSlot>>>,
+    free_fibers: RefCell<Vec<usize>>,
+    ready: RefCell<VecDeque<(usize, u64)>>,
+    remote: Arc<Remote>,
+    eventfd_buffer: Box<u64>,
+    async_outstanding: Arc<AtomicUsize>,
+    concurrent_outstanding: Arc<AtomicUsize>,
+}
+
+impl Loop {
+    pub(crate) fn new(config: Config, ring: io_uring::IoUring) -> std::io::Result<Self> {
+        Ok(Self {
+            pool: StackPool::new(config.stack_size, config.max_fibers),
+            config,
+            ring: RefCell::new(Ring::new(ring)),
+            ops: RefCell::default(),
+            fibers: RefCell::default(),
+            free_fibers: RefCell::default(),
+            ready: RefCell::default(),
+            remote: Arc::new(Remote::new()?),
+            eventfd_buffer: Box::new(0),
+            async_outstanding: Arc::default(),
+            concurrent_outstanding: Arc::default(),
+        })
+    }
+
+    /// The loop running on this thread, if any.
+    pub(crate) fn current<R>(f: impl FnOnce(Option<&Loop>) -> R) -> R {
+        let ptr = CURRENT.with(Cell::get);
+        // SAFETY: a non-null CURRENT points to the loop whose `run` is on this thread's stack.
+        f(unsafe { ptr.as_ref() })
+    }
+
+    /// Runs `root` as the first fiber and drives the loop until it returns.
+    pub(crate) fn run(&self, root: &mut dyn FnMut()) {
+        struct Leave(*const Loop);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let _leave = Leave(CURRENT.with(|c| c.replace(self)));
+        self.arm_eventfd();
+        let done = Cell::new(false);
+        let mut body = || {
+            root();
+            done.set(true);
+        };
+        // SAFETY: the root fiber borrows `root` and `done`, which live on this stack frame;
+        // the loop below does not return before the fiber finished, and a panic that
+        // unwinds out of the loop drops the fiber (unwinding it) before those locals die.
+        let fiber = unsafe {
+            Fiber::new_unchecked(&self.pool, move |s: &Suspender<'_>| {
+                Loop::current(|lp| lp.expect("io: root fiber outside its loop").register(s));
+                body()
+            })
+        };
+        let fiber = fiber.expect("io: no stack for the root fiber");
+        self.adopt(fiber);
+        while !done.get() {
+            self.run_ready();
+            if !done.get() {
+                self.wait_for_events();
+            }
+        }
+    }
+
+    fn adopt(&self, fiber: Fiber<()>) {
+        let slot = FiberSlot {
+            fiber: Some(fiber),
+            generation: 0,
+            suspender: std::ptr::null(),
+        };
+        let index = match self.free_fibers.borrow_mut().pop() {
+            Some(index) => {
+                self.fibers.borrow_mut()[index] = Some(slot);
+                index
+            }
+            None => {
+                let mut fibers = self.fibers.borrow_mut();
+                fibers.push(Some(slot));
+                fibers.len() - 1
+            }
+        };
+        self.ready.borrow_mut().push_back((index, 0));
+    }
+
+    /// Called by a fiber as it starts: records how to suspend it.
+    fn register(&self, suspender: &Suspender<'_>) {
+        let running = RUNNING.with(Cell::get);
+        if let Some(Some(slot)) = self.fibers.borrow_mut().get_mut(running) {
+            slot.suspender = (suspender as *const Suspender<'_>).cast();
+        }
+    }
+
+    fn run_ready(&self) {
+        loop {
+            let next = self.ready.borrow_mut().pop_front();
+            let Some((index, generation)) = next else {
+                return;
+            };
+            self.resume(index, generation);
+        }
+    }
+
+    fn resume(&self, index: usize, generation: u64) {
+        let fiber = {
+            let mut fibers = self.fibers.borrow_mut();
+            match fibers.get_mut(index) {
+                Some(Some(slot)) if slot.generation == generation && slot.fiber.is_some() => {
+                    slot.generation += 1;
+                    slot.fiber.take()
+                }
+                _ => None,
+            }
+        };
+        let Some(mut fiber) = fiber else {
+            return;
+        };
+        let previous = RUNNING.with(|r| r.replace(index));
+        let task = task::current_ptr();
+        let outcome = fiber.resume();
+        task::set_current_ptr(task);
+        RUNNING.with(|r| r.set(previous));
+        match outcome {
+            Resume::Suspended => {
+                if let Some(Some(slot)) = self.fibers.borrow_mut().get_mut(index) {
+                    slot.fiber = Some(fiber);
+                }
+            }
+            Resume::Finished(()) => {
+                self.fibers.borrow_mut()[index] = None;
+                self.free_fibers.borrow_mut().push(index);
+                drop(fiber);
+            }
+        }
+    }
+
+    fn wait_for_events(&self) {
+        let mut ring = self.ring.borrow_mut();
+        ring.submit_and_wait(1);
+        while let Some(cqe) = ring.next_completion() {
+            match cqe.user_data() {
+                IGNORE => {}
+                EVENTFD => {
+                    drop(ring);
+                    self.drain_remote();
+                    self.arm_eventfd();
+                    ring = self.ring.borrow_mut();
+                }
+                user_data => self.ops.borrow_mut().complete(user_data, cqe.result()),
+            }
+        }
+    }
+
+    fn drain_remote(&self) {
+        let wakes =
+            std::mem::take(&mut *self.remote.wakes.lock().unwrap_or_else(|e| e.into_inner()));
+        self.ready.borrow_mut().extend(wakes);
+    }
+
+    fn arm_eventfd(&self) {
+        let buffer: *const u64 = &*self.eventfd_buffer;
+        let entry = opcode::Read::new(types::Fd(self.remote.eventfd), buffer as *mut u8, 8)
+            .build()
+            .user_data(EVENTFD);
+        // SAFETY: the buffer is boxed in the loop, which outlives the ring's use of it (the
+        // ring is dropped with the loop, and a read on an eventfd never outlives the ring).
+        unsafe { self.ring.borrow_mut().push(&entry) };
+    }
+
+    /// Pushes an entry for the kernel.
+    ///
+    /// # Safety
+    /// The entry's buffers must stay valid until its completion is reaped.
+    pub(crate) unsafe fn push(&self, entry: &squeue::Entry) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.ring.borrow_mut().push(entry) };
+    }
+
+    pub(crate) fn ops(&self) -> std::cell::RefMut<'_, Ops> {
+        self.ops.borrow_mut()
+    }
+
+    /// How the running fiber is woken later, or `None` if no fiber runs.
+    pub(crate) fn current_waker(&self) -> Option<FiberWaker> {
+        let running = RUNNING.with(Cell::get);
+        let fibers = self.fibers.borrow();
+        let slot = fibers.get(running)?.as_ref()?;
+        Some(FiberWaker {
+            remote: Arc::clone(&self.remote),
+            fiber: running,
+            generation: slot.generation,
+        })
+    }
+
+    /// Suspends the running fiber; with a deadline, a ring timeout resumes it then.
+    pub(crate) fn suspend(&self, _parker: &Parker, deadline: Option<Instant>) {
+        let running = RUNNING.with(Cell::get);
+        let suspender = match self.fibers.borrow().get(running) {
+            Some(Some(slot)) => slot.suspender,
+            _ => panic!("io: suspend outside a fiber"),
+        };
+        let timer = deadline.map(|deadline| self.arm_timer(deadline));
+        // The current task is per fiber: keep ours across the switch.
+        let task = task::current_ptr();
+        // SAFETY: the suspender was registered by this very fiber as it started and lives on
+        // its stack, which is the stack we are running on.
+        unsafe { (*suspender).suspend() };
+        task::set_current_ptr(task);
+        if let Some(timer) = timer {
+            self.disarm_timer(timer);
+        }
+    }
+
+    fn arm_timer(&self, deadline: Instant) -> u64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let spec = types::Timespec::new()
+            .sec(left.as_secs())
+            .nsec(left.subsec_nanos());
+        let mut ops = self.ops.borrow_mut();
+        let user_data = ops.insert(current_arc(), Purpose::Deadline, Leftover::Nothing);
+        let spec = ops.timespec(user_data, spec);
+        drop(ops);
+        let entry = opcode::Timeout::new(spec).build().user_data(user_data);
+        // SAFETY: the timespec lives in the op slot (boxed) until the completion is reaped.
+        unsafe { self.push(&entry) };
+        user_data
+    }
+
+    fn disarm_timer(&self, user_data: u64) {
+        let mut ops = self.ops.borrow_mut();
+        ops.orphan(user_data);
+        drop(ops);
+        let entry = opcode::TimeoutRemove::new(user_data)
+            .build()
+            .user_data(IGNORE);
+        // SAFETY: a timeout removal refers to no memory.
+        unsafe { self.push(&entry) };
+    }
+
+    /// Spawns `task` as a new fiber, per `kind` and the loop's limits.
+    pub(crate) fn spawn(
+        &self,
+        task: TaskRef,
+        kind: SpawnKind,
+    ) -> Result<Dispatch, ConcurrencyUnavailable> {
+        let (counter, limit) = match kind {
+            SpawnKind::Async => (&self.async_outstanding, self.config.async_limit),
+            SpawnKind::Concurrent => (&self.concurrent_outstanding, self.config.concurrent_limit),
+        };
+        let refuse = |task| match kind {
+            SpawnKind::Async => Ok(Dispatch::RunInline(task)),
+            SpawnKind::Concurrent => Err(ConcurrencyUnavailable),
+        };
+        if self.config.single_threaded || !claim(counter, limit) {
+            return refuse(task);
+        }
+        let held = Arc::clone(counter);
+        let body_task = Arc::clone(&task);
+        let fiber = Fiber::new(&self.pool, move |s: &Suspender<'_>| {
+            Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
+            crate::io::with_monitor(|monitor| match monitor {
+                Some(monitor) => monitor.running(|| body_task.run()),
+                None => body_task.run(),
+            });
+            held.fetch_sub(1, Ordering::AcqRel);
+        });
+        match fiber {
+            Ok(fiber) => {
+                self.adopt(fiber);
+                Ok(Dispatch::Scheduled)
+            }
+            Err(_) => {
+                counter.fetch_sub(1, Ordering::AcqRel);
+                refuse(task)
+            }
+        }
+    }
+}
+
+fn claim(counter: &AtomicUsize, limit: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_ok()
+}

@@ -1,0 +1,236 @@
+//! Deadlock diagnosis: knowing when every task waits on the runtime's own primitives and
+//! nothing — no timer, no system call, no running thread — can wake any of them.
+//!
+//! # Accounting
+//! `active` counts threads that execute task code and could still wake someone: a thread is
+//! counted while it runs a task (workers, concurrent threads, the thread inside
+//! `Runtime::run`) and uncounted while it parks *without a deadline* on a runtime primitive.
+//! Parks with a deadline and system calls keep a thread counted: a timer or the kernel will
+//! wake it. Every change bumps `epoch`.
+//!
+//! # Diagnosis
+//! When `active` drops to zero with tasks parked, the watchdog thread is woken. It waits a
+//! grace period (a thread the runtime cannot see, such as one the user started, might still
+//! wake a task) and, if `active` is still zero and `epoch` unchanged, writes a report naming
+//! every parked task, where it was spawned and what it waits on. It then wakes the task that
+//! is blocked on the root's own stack — the root task of `Runtime::run`, or the innermost task
+//! it runs inline — and that task panics with the report. The panic passes through inline
+//! runs unchanged (see `task::Task::run`), so it surfaces from `Runtime::run`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::park::Wake;
+use crate::task::TaskCtx;
+
+/// The first words of every deadlock report (panic message).
+pub(crate) const DEADLOCK: &str = "io: deadlock detected";
+
+struct ParkedTask {
+    ctx: Arc<TaskCtx>,
+    what: &'static str,
+}
+
+#[derive(Default)]
+struct Watch {
+    triggered: bool,
+    shutdown: bool,
+}
+
+/// The per-runtime deadlock monitor.
+pub(crate) struct Monitor {
+    active: AtomicIsize,
+    epoch: AtomicU64,
+    parked: Mutex<Vec<ParkedTask>>,
+    roots: Mutex<Vec<Arc<TaskCtx>>>,
+    victim: Mutex<Option<(*const TaskCtx, String)>>,
+    watch: Mutex<Watch>,
+    wake: Condvar,
+    grace: Option<Duration>,
+    watchdog: Mutex<Option<JoinHandle<()>>>,
+}
+
+// SAFETY: the raw pointer in `victim` is only compared for identity, never dereferenced.
+unsafe impl Send for Monitor {}
+// SAFETY: as above; every other field is Sync.
+unsafe impl Sync for Monitor {}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Monitor {
+    /// A monitor that reports after `grace` of total blockage (`None`: never).
+    pub(crate) fn new(grace: Option<Duration>) -> Arc<Self> {
+        let monitor = Arc::new(Self {
+            active: AtomicIsize::new(0),
+            epoch: AtomicU64::new(0),
+            parked: Mutex::default(),
+            roots: Mutex::default(),
+            victim: Mutex::default(),
+            watch: Mutex::default(),
+            wake: Condvar::new(),
+            grace,
+            watchdog: Mutex::default(),
+        });
+        if grace.is_some() {
+            let weak = Arc::downgrade(&monitor);
+            let handle = std::thread::Builder::new()
+                .name("io-deadlock-watch".into())
+                .spawn(move || watch(&weak));
+            *lock(&monitor.watchdog) = handle.ok();
+        }
+        monitor
+    }
+
+    /// Counts the current thread (or fiber) as active while `f` runs task code.
+    pub(crate) fn running<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Leave<'a>(&'a Monitor);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.change(-1);
+            }
+        }
+        self.change(1);
+        let _leave = Leave(self);
+        f()
+    }
+
+    /// Like [`running`](Self::running) for the root task of `Runtime::run`, which receives
+    /// the deadlock report.
+    pub(crate) fn running_root<R>(&self, root: &Arc<TaskCtx>, f: impl FnOnce() -> R) -> R {
+        struct Forget<'a>(&'a Monitor, &'a Arc<TaskCtx>);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.roots).retain(|r| !Arc::ptr_eq(r, self.1));
+            }
+        }
+        lock(&self.roots).push(Arc::clone(root));
+        let _forget = Forget(self, root);
+        self.running(f)
+    }
+
+    /// Parks `ctx` without a deadline, uncounted while it sleeps.
+    ///
+    /// # Panics
+    /// With the deadlock report, if the watchdog chose this task to deliver it.
+    pub(crate) fn park_indefinitely(&self, ctx: &Arc<TaskCtx>, what: &'static str) -> Wake {
+        lock(&self.parked).push(ParkedTask {
+            ctx: Arc::clone(ctx),
+            what,
+        });
+        self.change(-1);
+        let wake = ctx.parker.park(None);
+        self.change(1);
+        lock(&self.parked).retain(|p| !Arc::ptr_eq(&p.ctx, ctx));
+        let mut victim = lock(&self.victim);
+        if victim.as_ref().is_some_and(|(v, _)| *v == Arc::as_ptr(ctx)) {
+            let (_, report) = victim.take().unwrap_or_default();
+            drop(victim);
+            panic!("{report}");
+        }
+        wake
+    }
+
+    fn change(&self, delta: isize) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let now = self.active.fetch_add(delta, Ordering::SeqCst) + delta;
+        if now == 0 && self.grace.is_some() {
+            lock(&self.watch).triggered = true;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Stops the watchdog thread.
+    pub(crate) fn shutdown(&self) {
+        lock(&self.watch).shutdown = true;
+        self.wake.notify_one();
+        if let Some(handle) = lock(&self.watchdog).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Whether the runtime is still blocked as it was at `epoch`, with tasks parked.
+    fn still_blocked(&self, epoch: u64) -> bool {
+        self.active.load(Ordering::SeqCst) == 0
+            && self.epoch.load(Ordering::SeqCst) == epoch
+            && !lock(&self.parked).is_empty()
+    }
+
+    /// Writes the report, picks the task that delivers it, and wakes that task.
+    fn diagnose(&self) {
+        let parked = lock(&self.parked);
+        let roots = lock(&self.roots);
+        let mut report = format!(
+            "{DEADLOCK}: every task is blocked and nothing can wake any of them ({} blocked):",
+            parked.len()
+        );
+        for task in parked.iter() {
+            let at = task.ctx.spawned_at;
+            let _ = write!(
+                report,
+                "\n  - task spawned at {}:{}:{} is blocked in {}",
+                at.file(),
+                at.line(),
+                at.column(),
+                task.what
+            );
+        }
+        // The task blocked on a root's own stack: the root itself, or what it runs inline.
+        let innermost = |root: &Arc<TaskCtx>| {
+            let mut ctx = Arc::clone(root);
+            while let Some(child) = ctx.inline_child() {
+                ctx = child;
+            }
+            ctx
+        };
+        let chosen = roots
+            .iter()
+            .map(innermost)
+            .find_map(|ctx| parked.iter().find(|p| Arc::ptr_eq(&p.ctx, &ctx)))
+            .or_else(|| parked.last());
+        if let Some(chosen) = chosen {
+            *lock(&self.victim) = Some((Arc::as_ptr(&chosen.ctx), report));
+            chosen.ctx.parker.unpark();
+        }
+    }
+}
+
+fn watch(monitor: &std::sync::Weak<Monitor>) {
+    loop {
+        let Some(monitor) = monitor.upgrade() else {
+            return;
+        };
+        let Some(grace) = monitor.grace else {
+            return;
+        };
+        let mut watch = lock(&monitor.watch);
+        while !watch.triggered && !watch.shutdown {
+            watch = monitor.wake.wait(watch).unwrap_or_else(|e| e.into_inner());
+        }
+        if watch.shutdown {
+            return;
+        }
+        watch.triggered = false;
+        drop(watch);
+        let epoch = monitor.epoch.load(Ordering::SeqCst);
+        if !monitor.still_blocked(epoch) {
+            continue;
+        }
+        let watch = lock(&monitor.watch);
+        let (watch, _) = monitor
+            .wake
+            .wait_timeout_while(watch, grace, |w| !w.shutdown)
+            .unwrap_or_else(|e| e.into_inner());
+        if watch.shutdown {
+            return;
+        }
+        drop(watch);
+        if monitor.still_blocked(epoch) {
+            monitor.diagnose();
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! [`TcpListener`]: a socket that accepts TCP connections.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use super::TcpStream;
+use crate::io::Io;
+use crate::os;
+
+/// The listen backlog of [`TcpListener::bind`]: the kernel caps it at `net.core.somaxconn`.
+const DEFAULT_BACKLOG: u32 = 1024;
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+/// ```
+/// use std::io::{Read, Write};
+/// use io::net::{TcpListener, TcpStream};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let echoed = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+///     let listener = TcpListener::bind(io, ([127, 0, 0, 1], 0))?;
+///     let addr = listener.local_addr()?;
+///     io.scope(|s| {
+///         let echo = s.spawn_concurrent(|| -> std::io::Result<u64> {
+///             let (stream, _peer) = listener.accept(io)?;
+///             std::io::copy(&mut &stream, &mut &stream)
+///         }).unwrap();
+///         let mut client = TcpStream::connect(io, addr)?;
+///         client.write_all(io, b"ping")?;
+///         client.shutdown(io, std::net::Shutdown::Write)?;
+///         let mut echoed = Vec::new();
+///         client.read_to_end(&mut echoed)?;
+///         assert_eq!(echo.join(io)?, 4);
+///         Ok(echoed)
+///     })
+/// });
+/// assert_eq!(echoed.unwrap(), b"ping");
+/// ```
+pub struct TcpListener {
+    fd: OwnedFd,
+    local: SocketAddr,
+}
+
+impl TcpListener {
+    /// Listens on `addr` (port 0: the kernel picks one, see [`local_addr`](Self::local_addr)),
+    /// with `SO_REUSEADDR` and a backlog of 1024 (capped by `net.core.somaxconn`).
+    ///
+    /// No name resolution happens here: pass an address, e.g. `([127, 0, 0, 1], 8080)`.
+    ///
+    /// # Errors
+    /// `AddrInUse` if another socket listens on `addr`, `AddrNotAvailable` if no interface has
+    /// that address, `PermissionDenied` for a privileged port; the message names the address
+    /// ("bind 127.0.0.1:80: Permission denied").
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: binding never blocks.
+    pub fn bind(io: Io, addr: impl Into<SocketAddr>) -> io::Result<Self> {
+        Self::bind_with_backlog(io, addr, DEFAULT_BACKLOG)
+    }
+
+    /// Like [`bind`](Self::bind), with the listen `backlog` given: how many connections the
+    /// kernel completes and queues before [`accept`](Self::accept) takes them.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: binding never blocks.
+    pub fn bind_with_backlog(
+        io: Io,
+        addr: impl Into<SocketAddr>,
+        backlog: u32,
+    ) -> io::Result<Self> {
+        let _ = io;
+        let addr = addr.into();
+        let fail = |e| os::annotate("bind", addr, e);
+        let fd = os::tcp_socket(&addr).map_err(fail)?;
+        os::set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1).map_err(fail)?;
+        os::bind_listen(fd.as_fd(), &addr, backlog).map_err(fail)?;
+        let local = os::socket_addr(fd.as_fd(), false).map_err(fail)?;
+        Ok(Self { fd, local })
+    }
+
+    /// The address the listener is bound to (with the port the kernel picked for port 0).
+    ///
+    /// # Errors
+    /// None today (the address is read at bind); `io::Result` keeps the signature of std.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// Waits for a connection and returns it with the peer's address. The new stream blocks,
+    /// is close-on-exec, and uses `io` for its `Read`/`Write` impls.
+    ///
+    /// # Errors
+    /// The errors of accept4(2), e.g. `ConnectionAborted` when a pending connection was reset
+    /// before it was taken, or `EMFILE` when out of descriptors; the message names the
+    /// listener's address.
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while blocked waiting for a connection. A connection that was
+    /// accepted before the cancel arrived is returned, not lost.
+    pub fn accept(&self, io: Io) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, peer) =
+            os::accept(io, self.fd.as_fd()).map_err(|e| os::annotate("accept", self.local, e))?;
+        Ok((TcpStream::from_accepted(io, fd, peer), peer))
+    }
+
+    /// Closes the listener and reports the outcome (dropping it closes it too, silently).
+    ///
+    /// # Errors
+    /// The errors of close(2). The socket is closed either way.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: the socket is always released.
+    pub fn close(self, io: Io) -> io::Result<()> {
+        let local = self.local;
+        os::close(io, self.fd).map_err(|e| os::annotate("close", local, e))
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<TcpListener> for OwnedFd {
+    fn from(listener: TcpListener) -> OwnedFd {
+        listener.fd
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("local", &self.local)
+            .finish()
+    }
+}

@@ -1,0 +1,237 @@
+//! [`TcpStream`]: a connected TCP socket.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use crate::io::Io;
+use crate::os;
+
+/// A connected TCP socket: made by [`TcpStream::connect`] or
+/// [`TcpListener::accept`](super::TcpListener::accept).
+///
+/// Reads and writes take `&self`, so one task can read while another writes. The inherent
+/// methods take the `io` to block on, as everything in this crate does; the stream also keeps
+/// the [`Io`] it was made with for its [`Read`] and [`Write`] impls (on `TcpStream` and on
+/// `&TcpStream`), so `BufReader`, `BufWriter` and `std::io::copy` work on it. Where a method
+/// name exists in both, `stream.write_all(io, buf)` is the inherent one and
+/// `Write::write_all(&mut stream, buf)` the trait's. Dropping the stream closes the socket
+/// without blocking.
+///
+/// # Examples
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use io::net::{TcpListener, TcpStream};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let line = runtime.run(|io| -> std::io::Result<String> {
+///     let listener = TcpListener::bind(io, ([127, 0, 0, 1], 0))?;
+///     let addr = listener.local_addr()?;
+///     io.scope(|s| {
+///         let server = s.spawn_concurrent(|| -> std::io::Result<()> {
+///             let (stream, _peer) = listener.accept(io)?;
+///             stream.write_all(io, b"hello\n")
+///         }).unwrap();
+///         let mut line = String::new();
+///         BufReader::new(TcpStream::connect(io, addr)?).read_line(&mut line)?;
+///         server.join(io)?;
+///         Ok(line)
+///     })
+/// });
+/// assert_eq!(line.unwrap(), "hello\n");
+/// ```
+pub struct TcpStream {
+    fd: OwnedFd,
+    io: Io,
+    peer: SocketAddr,
+}
+
+impl TcpStream {
+    pub(crate) fn from_accepted(io: Io, fd: OwnedFd, peer: SocketAddr) -> Self {
+        Self { fd, io, peer }
+    }
+
+    /// Opens a TCP connection to `addr` (no name resolution: pass an address).
+    ///
+    /// The socket is blocking and close-on-exec.
+    ///
+    /// # Errors
+    /// `ConnectionRefused` if nothing listens there, and the other errors of socket(2) and
+    /// connect(2); the message names the address ("connect 127.0.0.1:1: Connection refused").
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while the connection is being established: the socket is
+    /// closed (which aborts the attempt) and the canceled error is returned.
+    pub fn connect(io: Io, addr: impl Into<SocketAddr>) -> io::Result<Self> {
+        let peer = addr.into();
+        let fail = |e| os::annotate("connect", peer, e);
+        let fd = os::tcp_socket(&peer).map_err(fail)?;
+        // On any error, `fd` is dropped here, closing the socket.
+        os::connect(io, fd.as_fd(), &peer).map_err(fail)?;
+        Ok(Self { fd, io, peer })
+    }
+
+    /// Receives into `buf`; `Ok(0)` means the peer shut down its writing half.
+    ///
+    /// # Errors
+    /// The errors of recv(2), e.g. `ConnectionReset`, naming the peer's address.
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while blocked waiting for data.
+    pub fn read(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
+        os::recv(io, self.fd.as_fd(), buf).map_err(|e| os::annotate("read", self.peer, e))
+    }
+
+    /// Sends some of `buf`, returning how many bytes the kernel took.
+    ///
+    /// # Errors
+    /// The errors of send(2), e.g. `BrokenPipe` once the peer closed (never a `SIGPIPE`).
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while blocked on a full send buffer.
+    pub fn write(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
+        os::send(io, self.fd.as_fd(), buf).map_err(|e| os::annotate("write", self.peer, e))
+    }
+
+    /// Sends all of `buf`.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write); `WriteZero` if the kernel takes nothing. On an error an
+    /// unknown prefix of `buf` was sent.
+    ///
+    /// # Cancelation
+    /// A cancellation point between and during the sends; a cancel leaves a prefix sent.
+    pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(io, buf)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "write: sent nothing",
+                    ))
+                }
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down the reading, writing, or both halves of the connection: after
+    /// `Shutdown::Write` the peer reads end of file.
+    ///
+    /// # Errors
+    /// The errors of shutdown(2), e.g. `NotConnected`.
+    ///
+    /// # Cancelation
+    /// A cancellation point (it returns the canceled error without shutting down if the task
+    /// was already canceled).
+    pub fn shutdown(&self, io: Io, how: Shutdown) -> io::Result<()> {
+        os::shutdown(io, self.fd.as_fd(), how).map_err(|e| os::annotate("shutdown", self.peer, e))
+    }
+
+    /// The address of the other end.
+    ///
+    /// # Errors
+    /// The errors of getpeername(2), e.g. `NotConnected` after a reset.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: it never blocks.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        os::socket_addr(self.fd.as_fd(), true)
+    }
+
+    /// The address of this end.
+    ///
+    /// # Errors
+    /// The errors of getsockname(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: it never blocks.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        os::socket_addr(self.fd.as_fd(), false)
+    }
+
+    /// Turns Nagle's algorithm off (`true`: small writes go out at once) or on.
+    ///
+    /// # Errors
+    /// The errors of setsockopt(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: it never blocks.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let on = libc::c_int::from(nodelay);
+        os::set_int_option(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+    }
+
+    /// Closes the socket and reports the outcome (dropping the stream closes it too, silently).
+    ///
+    /// # Errors
+    /// The errors of close(2). The socket is closed either way.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point: the socket is always released, even in a canceled task.
+    pub fn close(self, io: Io) -> io::Result<()> {
+        let peer = self.peer;
+        os::close(io, self.fd).map_err(|e| os::annotate("close", peer, e))
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, self.io, buf)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, self.io, buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        TcpStream::write(self, self.io, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        TcpStream::write(self, self.io, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<TcpStream> for OwnedFd {
+    fn from(stream: TcpStream) -> OwnedFd {
+        stream.fd
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("peer", &self.peer)
+            .finish()
+    }
+}

@@ -1,0 +1,342 @@
+//! Waiting for the first of several futures ([`Io::select`]) and bounding a call in time
+//! ([`Io::timeout`]).
+//!
+//! # Select
+//! `select` registers the current task as the joiner of every future that is not done (the
+//! same slot `join` uses; the owner of a future is the only one who joins it, so the slot is
+//! free) and parks. A finishing task unparks its joiner, and `select` looks again. A
+//! registration left on a future that did not win only causes a spurious wake-up later, which
+//! every park tolerates; `join` replaces it.
+//!
+//! # Timeout
+//! `timeout` pushes a deadline on the current task (see `block`'s module documentation):
+//! every cancellation point inside the call returns `Canceled` once the earliest enclosing
+//! deadline has passed. No thread or timer is involved: a parked task simply parks with that
+//! deadline.
+
+use std::time::{Duration, Instant};
+
+use crate::block;
+use crate::error::{Canceled, Timeout};
+use crate::future::Future;
+use crate::io::Io;
+use crate::task::{current_arc, TaskCtx};
+
+/// A handle that [`Io::select`] can wait on: a [`Future`].
+///
+/// The trait is sealed: its methods are internal to the runtime.
+pub trait Selectable: sealed::Sealed {}
+
+mod sealed {
+    use crate::task::RawTask;
+
+    /// The task behind a selectable handle.
+    pub struct Hook<'a>(pub(crate) &'a dyn RawTask);
+
+    /// Implemented only inside the runtime.
+    pub trait Sealed {
+        /// The task to poll and to register on.
+        fn hook(&self) -> Hook<'_>;
+    }
+}
+
+impl<T> sealed::Sealed for Future<'_, T> {
+    fn hook(&self) -> sealed::Hook<'_> {
+        sealed::Hook(self.raw_task())
+    }
+}
+
+impl<T> Selectable for Future<'_, T> {}
+
+/// Leaves a `timeout` frame on every way out, also on unwind.
+struct Frame<'a> {
+    ctx: &'a TaskCtx,
+    depth: usize,
+    left: bool,
+}
+
+impl Frame<'_> {
+    /// Leaves the frame; returns whether its deadline fired.
+    fn leave(mut self) -> bool {
+        self.left = true;
+        self.ctx.deadlines.pop(self.depth)
+    }
+}
+
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.ctx.deadlines.pop(self.depth);
+        }
+    }
+}
+
+impl Io {
+    /// Waits until one of `futures` is finished and returns its index; the others keep
+    /// running and stay usable (join or cancel them as usual; the winner's `join` returns at
+    /// once). If several are finished when `select` looks, the lowest index wins.
+    ///
+    /// Unlike `join`, `select` never runs a future's call inline: a future that no worker has
+    /// started yet finishes only once one does. On a busy pool, spawn the futures you select
+    /// over with `io_concurrent!` ([`Scope::spawn_concurrent`](crate::Scope::spawn_concurrent)).
+    ///
+    /// # Errors
+    /// [`Canceled`] if the task is canceled (or its [`timeout`](Self::timeout) expires) first.
+    ///
+    /// # Panics
+    /// If `futures` is empty (the wait could never end).
+    ///
+    /// # Cancelation
+    /// A cancellation point, on entry and while waiting. The futures are not canceled.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::Clock;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let slow = s.spawn_concurrent(|| io.sleep(Duration::from_secs(10), Clock::Awake)).unwrap();
+    ///         let fast = s.spawn_concurrent(|| io.sleep(Duration::from_millis(1), Clock::Awake)).unwrap();
+    ///         assert_eq!(io.select(&[&slow, &fast]), Ok(1));
+    ///         assert_eq!(fast.join(io), Ok(()));
+    ///         assert_eq!(slow.cancel(io), Err(io::Canceled));
+    ///     })
+    /// });
+    /// ```
+    pub fn select(self, futures: &[&dyn Selectable]) -> Result<usize, Canceled> {
+        assert!(
+            !futures.is_empty(),
+            "io: select over no futures would wait forever"
+        );
+        self.check_cancel()?;
+        if let Some(index) = futures.iter().position(|f| f.hook().0.is_done()) {
+            return Ok(index);
+        }
+        let me = current_arc();
+        loop {
+            let done = futures.iter().position(|f| !f.hook().0.set_joiner(&me));
+            if let Some(index) = done {
+                return Ok(index);
+            }
+            let _ = block::park(&"Io::select", None)?;
+        }
+    }
+
+    /// Runs `call` on the current task with a deadline `duration` from now.
+    ///
+    /// Once the deadline passes, every cancellation point inside `call` (sleeps, queue and
+    /// lock waits, `select`, `check_cancel`…) returns [`Canceled`] as if the task had been
+    /// canceled, so `call` typically returns early with `Err(Canceled)`. Timeouts nest: the
+    /// earliest enclosing deadline applies. Code inside [`uncancelable`](Self::uncancelable)
+    /// ignores deadlines, as it ignores cancel requests. No thread or timer is started.
+    ///
+    /// Not cut short by a deadline (on the threaded backend): a task blocked in a system call
+    /// (file or socket I/O) — it sees the deadline at its next cancellation point — and
+    /// [`Future::join`], which waits for the task it joins. To bound a join, bound a `select`
+    /// and cancel on timeout: `if io.timeout(d, || io.select(&[&f])).is_err() { f.cancel(io) }`.
+    ///
+    /// # Errors
+    /// [`Timeout`] if the deadline passed and a cancellation point inside `call` reported it
+    /// (the call's own result, usually `Err(Canceled)`, is dropped). A call that finishes
+    /// without meeting the expired deadline returns `Ok`, even if late. A cancel of the task
+    /// is not a timeout: the call's result, carrying `Canceled`, comes back in `Ok`.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point itself; `call`'s are.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::Clock;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| {
+    ///     let nap = || io.sleep(Duration::from_secs(10), Clock::Awake);
+    ///     assert_eq!(io.timeout(Duration::from_millis(10), nap), Err(io::Timeout));
+    ///     assert_eq!(io.timeout(Duration::from_secs(10), || 6 * 7), Ok(42));
+    /// });
+    /// ```
+    pub fn timeout<T>(self, duration: Duration, call: impl FnOnce() -> T) -> Result<T, Timeout> {
+        let Some(deadline) = Instant::now().checked_add(duration) else {
+            return Ok(call());
+        };
+        let ctx = current_arc();
+        let depth = ctx.deadlines.push(deadline);
+        let frame = Frame {
+            ctx: &ctx,
+            depth,
+            left: false,
+        };
+        let value = call();
+        if frame.leave() {
+            Err(Timeout)
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::{Clock, Runtime};
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    fn runtime() -> Runtime {
+        Runtime::builder().threads(2).build().unwrap()
+    }
+
+    fn sleep(io: Io, millis: u64) -> Result<(), Canceled> {
+        io.sleep(Duration::from_millis(millis), Clock::Awake)
+    }
+
+    #[test]
+    fn select_returns_the_first_finisher_and_the_other_can_still_be_joined() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let slow = s
+                    .spawn_concurrent(|| sleep(io, 200).map(|()| "slow"))
+                    .unwrap();
+                let fast = s
+                    .spawn_concurrent(|| sleep(io, 1).map(|()| "fast"))
+                    .unwrap();
+                let bounded = io.timeout(LONG, || io.select(&[&slow, &fast]));
+                assert_eq!(bounded, Ok(Ok(1)));
+                assert_eq!(fast.join(io), Ok("fast"));
+                assert_eq!(
+                    slow.join(io),
+                    Ok("slow"),
+                    "the loser still runs to completion"
+                );
+            })
+        });
+    }
+
+    #[test]
+    fn select_returns_at_once_if_a_future_already_finished() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let done = s.spawn_async(|| 5);
+                let pending = s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap();
+                assert_eq!(
+                    io.timeout(LONG, || io.select(&[&pending, &done])),
+                    Ok(Ok(1))
+                );
+                assert_eq!(io.select(&[&pending, &done]), Ok(1), "finished: no wait");
+                assert_eq!(done.join(io), 5);
+                assert_eq!(pending.cancel(io), Err(Canceled));
+            })
+        });
+    }
+
+    #[test]
+    fn a_canceled_select_returns_canceled_within_2s() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let selector = s.spawn_concurrent(|| {
+                    io.scope(|inner| {
+                        let never = inner.spawn_concurrent(|| io.sleep(LONG, Clock::Awake));
+                        io.timeout(LONG, || io.select(&[&never.unwrap()]))
+                    })
+                });
+                sleep(io, 20).unwrap();
+                let start = Instant::now();
+                assert_eq!(selector.unwrap().cancel(io), Ok(Err(Canceled)));
+                assert!(start.elapsed() < Duration::from_secs(2));
+            })
+        });
+    }
+
+    #[test]
+    fn timeout_of_a_10s_sleep_returns_timeout_within_2s() {
+        runtime().run(|io| {
+            let start = Instant::now();
+            let slept = io.timeout(Duration::from_millis(20), || io.sleep(LONG, Clock::Awake));
+            assert_eq!(slept, Err(Timeout));
+            assert!(start.elapsed() < Duration::from_secs(2));
+            assert_eq!(sleep(io, 1), Ok(()), "the deadline ends with its timeout");
+        });
+    }
+
+    #[test]
+    fn a_call_that_finishes_in_time_returns_ok() {
+        runtime().run(|io| {
+            assert_eq!(io.timeout(LONG, || sleep(io, 1).map(|()| 42)), Ok(Ok(42)));
+            assert_eq!(io.timeout(Duration::MAX, || 7), Ok(7), "no overflow");
+        });
+    }
+
+    #[test]
+    fn nested_timeouts_the_earliest_deadline_wins() {
+        runtime().run(|io| {
+            let inner_first = io.timeout(LONG, || {
+                let inner = io.timeout(Duration::from_millis(10), || io.sleep(LONG, Clock::Awake));
+                assert_eq!(inner, Err(Timeout));
+                sleep(io, 1)
+            });
+            assert_eq!(
+                inner_first,
+                Ok(Ok(())),
+                "the outer call goes on after the inner timeout"
+            );
+            let outer_first = io.timeout(Duration::from_millis(10), || {
+                let inner = io.timeout(LONG, || io.sleep(LONG, Clock::Awake));
+                assert_eq!(
+                    inner,
+                    Ok(Err(Canceled)),
+                    "the outer deadline is not the inner's"
+                );
+                inner
+            });
+            assert_eq!(outer_first, Err(Timeout));
+        });
+    }
+
+    #[test]
+    fn uncancelable_code_ignores_an_expired_deadline() {
+        runtime().run(|io| {
+            let mut cleanup = None;
+            let result = io.timeout(Duration::from_millis(1), || {
+                std::thread::sleep(Duration::from_millis(5));
+                cleanup = Some(io.uncancelable(|| sleep(io, 5)));
+                io.check_cancel()
+            });
+            assert_eq!(
+                cleanup,
+                Some(Ok(())),
+                "protected code slept through the deadline"
+            );
+            assert_eq!(result, Err(Timeout));
+        });
+    }
+
+    #[test]
+    fn a_cancel_is_not_reported_as_a_timeout() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let task = s.spawn_concurrent(|| io.timeout(LONG, || io.sleep(LONG, Clock::Awake)));
+                sleep(io, 20).unwrap();
+                assert_eq!(task.unwrap().cancel(io), Ok(Err(Canceled)));
+            })
+        });
+    }
+
+    #[test]
+    fn a_timeout_around_select_bounds_a_join() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let stuck = s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap();
+                let start = Instant::now();
+                let waited = io.timeout(Duration::from_millis(20), || io.select(&[&stuck]));
+                assert_eq!(waited, Err(Timeout));
+                assert_eq!(stuck.cancel(io), Err(Canceled));
+                assert!(start.elapsed() < Duration::from_secs(2));
+            })
+        });
+    }
+}

@@ -1,0 +1,183 @@
+//! [`Condition`]: waiting for a change of state protected by a [`Mutex`](super::Mutex).
+//!
+//! # Design
+//! `wait` registers the task in the wait list *before* it unlocks the mutex, so a `signal`
+//! sent by whoever locks the mutex next cannot be missed. `signal` and `broadcast` remove
+//! waiters from the list as they wake them; a waiter that finds itself still registered
+//! after `park` returned was woken spuriously and parks again. A waiter that is canceled after
+//! a `signal` removed it hands that signal on to the next waiter.
+
+use std::sync::{Arc, Mutex as StdMutex};
+
+use super::{lock, MutexGuard, WaitList, Wakeups};
+use crate::block;
+use crate::error::Canceled;
+use crate::io::Io;
+use crate::task::{current_arc, TaskCtx};
+
+/// A condition variable for tasks: [`wait`](Self::wait) unlocks a [`Mutex`](super::Mutex)
+/// guard, parks until [`signal`](Self::signal) or [`broadcast`](Self::broadcast), and locks
+/// again.
+///
+/// As with every condition variable, check the awaited state in a loop around `wait`.
+///
+/// # Examples
+/// ```
+/// use io::{Condition, Mutex};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let ready = Mutex::new(false);
+/// let changed = Condition::new();
+/// runtime.run(|io| {
+///     io.scope(|s| {
+///         let waiter = s.spawn_async(|| -> Result<bool, io::Canceled> {
+///             let mut guard = ready.lock(io)?;
+///             while !*guard {
+///                 changed.wait(io, &mut guard)?;
+///             }
+///             Ok(*guard)
+///         });
+///         *ready.lock_uncancelable(io) = true;
+///         changed.signal();
+///         assert_eq!(waiter.join(io), Ok(true));
+///     })
+/// });
+/// ```
+#[derive(Debug, Default)]
+pub struct Condition {
+    waiters: StdMutex<WaitList>,
+}
+
+impl Condition {
+    /// A condition with no waiters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Unlocks `guard`'s mutex, parks until signaled, then locks the mutex again.
+    ///
+    /// The guard is locked again when this returns, whatever the result, so it stays usable
+    /// (and unlocks on drop as usual). A return does not prove that the awaited state holds:
+    /// check it again.
+    ///
+    /// # Errors
+    /// [`Canceled`] if the task is canceled (or its [`timeout`](Io::timeout) expires) before a
+    /// signal arrives; the mutex is locked again first, ignoring the cancel.
+    ///
+    /// # Cancelation
+    /// A cancellation point, on entry and while waiting for the signal; re-locking is not one.
+    pub fn wait<T>(&self, io: Io, guard: &mut MutexGuard<'_, T>) -> Result<(), Canceled> {
+        io.check_cancel()?;
+        let me = current_arc();
+        lock(&self.waiters).push(&me);
+        guard.unlock();
+        let signaled = self.park_until_signaled(&me);
+        guard.relock(io);
+        signaled
+    }
+
+    fn park_until_signaled(&self, me: &Arc<TaskCtx>) -> Result<(), Canceled> {
+        loop {
+            let parked = block::park(&"Condition::wait", None);
+            let mut wake = Wakeups::default();
+            let mut waiters = lock(&self.waiters);
+            match parked {
+                Err(canceled) => {
+                    if !waiters.remove(me) {
+                        wake.add(waiters.pop());
+                    }
+                    return Err(canceled);
+                }
+                Ok(_) if waiters.contains(me) => continue,
+                Ok(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// Wakes the oldest waiting task, if any.
+    pub fn signal(&self) {
+        let mut wake = Wakeups::default();
+        wake.add(lock(&self.waiters).pop());
+    }
+
+    /// Wakes every waiting task.
+    pub fn broadcast(&self) {
+        let mut wake = Wakeups::default();
+        wake.add_all(lock(&self.waiters).take_all());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::{Clock, Mutex, Runtime};
+
+    fn runtime() -> Runtime {
+        Runtime::builder().threads(2).build().unwrap()
+    }
+
+    /// Waits until the counter reaches `target`, under a 20 s bound.
+    fn wait_for(io: Io, mutex: &Mutex<u32>, cond: &Condition, target: u32) -> Result<(), Canceled> {
+        io.timeout(Duration::from_secs(20), || {
+            let mut guard = mutex.lock(io)?;
+            while *guard < target {
+                cond.wait(io, &mut guard)?;
+            }
+            Ok(())
+        })
+        .unwrap_or(Err(Canceled))
+    }
+
+    #[test]
+    fn signal_and_broadcast_wake_waiters() {
+        let mutex = Mutex::new(0);
+        let cond = Condition::new();
+        runtime().run(|io| {
+            io.scope(|s| {
+                let one = s
+                    .spawn_concurrent(|| wait_for(io, &mutex, &cond, 1))
+                    .unwrap();
+                *mutex.lock(io).unwrap() = 1;
+                cond.signal();
+                assert_eq!(one.join(io), Ok(()));
+                let all: Vec<_> = (0..3)
+                    .map(|_| {
+                        s.spawn_concurrent(|| wait_for(io, &mutex, &cond, 2))
+                            .unwrap()
+                    })
+                    .collect();
+                io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+                *mutex.lock(io).unwrap() = 2;
+                cond.broadcast();
+                for waiter in all {
+                    assert_eq!(waiter.join(io), Ok(()));
+                }
+            })
+        });
+    }
+
+    #[test]
+    fn cancel_of_a_wait_returns_canceled_within_2s_and_relocks() {
+        let mutex = Mutex::new(0);
+        let cond = Condition::new();
+        runtime().run(|io| {
+            io.scope(|s| {
+                let waiter = s.spawn_concurrent(|| {
+                    io.timeout(Duration::from_secs(10), || {
+                        let mut guard = mutex.lock(io)?;
+                        let waited = cond.wait(io, &mut guard);
+                        *guard = 7; // still locked after a canceled wait
+                        waited
+                    })
+                });
+                io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+                let start = Instant::now();
+                assert_eq!(waiter.unwrap().cancel(io), Ok(Err(Canceled)));
+                assert!(start.elapsed() < Duration::from_secs(2));
+                assert_eq!(*mutex.try_lock().expect("unlocked after the wait"), 7);
+            })
+        });
+    }
+}

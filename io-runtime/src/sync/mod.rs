@@ -1,0 +1,106 @@
+//! Synchronization between tasks: [`Mutex`], [`Condition`] and [`Event`].
+//!
+//! Each primitive blocks through the runtime (a task parks; on a fiber backend the fiber
+//! parks, not its thread), and each blocking operation is a cancellation point that returns
+//! [`Canceled`](crate::Canceled), also when an enclosing [`timeout`](crate::Io::timeout)
+//! expires.
+
+// # Protocol
+// Every primitive keeps its state and a `WaitList` under one short-held std mutex. To block, a
+// task registers itself in the list under that lock, releases the lock and parks
+// (`block::park`). A waker removes the task from the list and unparks it, always *after*
+// releasing the lock (`Wakeups`). A task that wakes re-checks its condition under the lock;
+// being absent from the list means "you were woken on purpose". A task that is canceled after
+// it was woken on purpose passes the wake-up on to the next waiter (or, for a queue getter,
+// takes the item it was woken for), so a cancel never swallows a wake-up another task needs.
+
+mod condition;
+mod event;
+mod mutex;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard};
+
+use crate::task::TaskCtx;
+
+pub use condition::Condition;
+pub use event::Event;
+pub use mutex::{Mutex, MutexGuard};
+
+/// Tasks blocked on one primitive, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct WaitList {
+    tasks: VecDeque<Arc<TaskCtx>>,
+}
+
+impl WaitList {
+    /// Registers `task` as the newest waiter.
+    pub(crate) fn push(&mut self, task: &Arc<TaskCtx>) {
+        self.tasks.push_back(Arc::clone(task));
+    }
+
+    /// Removes `task`; `false` if it was not registered (a waker already took it).
+    pub(crate) fn remove(&mut self, task: &Arc<TaskCtx>) -> bool {
+        match self.tasks.iter().position(|t| Arc::ptr_eq(t, task)) {
+            Some(index) => {
+                self.tasks.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `task` is registered.
+    pub(crate) fn contains(&self, task: &Arc<TaskCtx>) -> bool {
+        self.tasks.iter().any(|t| Arc::ptr_eq(t, task))
+    }
+
+    /// Takes the oldest waiter, to be woken.
+    pub(crate) fn pop(&mut self) -> Option<Arc<TaskCtx>> {
+        self.tasks.pop_front()
+    }
+
+    /// Whether nobody waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Takes every waiter, to be woken.
+    pub(crate) fn take_all(&mut self) -> VecDeque<Arc<TaskCtx>> {
+        std::mem::take(&mut self.tasks)
+    }
+}
+
+/// Tasks to unpark once the primitive's lock is released.
+///
+/// Declare it *before* the lock guard: locals drop in reverse order, so the guard is released
+/// first and the woken tasks do not run straight into a held lock.
+#[derive(Default)]
+pub(crate) struct Wakeups {
+    tasks: Vec<Arc<TaskCtx>>,
+}
+
+impl Wakeups {
+    /// Adds a task to wake (if any).
+    pub(crate) fn add(&mut self, task: Option<Arc<TaskCtx>>) {
+        self.tasks.extend(task);
+    }
+
+    /// Adds every task of `tasks`.
+    pub(crate) fn add_all(&mut self, tasks: impl IntoIterator<Item = Arc<TaskCtx>>) {
+        self.tasks.extend(tasks);
+    }
+}
+
+impl Drop for Wakeups {
+    fn drop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.parker.unpark();
+        }
+    }
+}
+
+/// Locks a primitive's state, ignoring poison: no user code runs under these locks.
+pub(crate) fn lock<S>(state: &StdMutex<S>) -> StdMutexGuard<'_, S> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
