@@ -43,6 +43,7 @@ mod io;
 mod join;
 mod monitor;
 pub mod net;
+mod offload;
 mod os;
 mod park;
 mod queue;

@@ -23,6 +23,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 use crate::park::Wake;
 use crate::task::TaskCtx;
 
@@ -42,8 +44,9 @@ struct Watch {
 
 /// The per-runtime deadlock monitor.
 pub(crate) struct Monitor {
-    active: AtomicIsize,
-    epoch: AtomicU64,
+    // Every park and wake of every thread touches these two: keep them on lines of their own.
+    active: CachePadded<AtomicIsize>,
+    epoch: CachePadded<AtomicU64>,
     parked: Mutex<Vec<ParkedTask>>,
     roots: Mutex<Vec<Arc<TaskCtx>>>,
     victim: Mutex<Option<(*const TaskCtx, String)>>,
@@ -66,8 +69,8 @@ impl Monitor {
     /// A monitor that reports after `grace` of total blockage (`None`: never).
     pub(crate) fn new(grace: Option<Duration>) -> Arc<Self> {
         let monitor = Arc::new(Self {
-            active: AtomicIsize::new(0),
-            epoch: AtomicU64::new(0),
+            active: CachePadded::new(AtomicIsize::new(0)),
+            epoch: CachePadded::new(AtomicU64::new(0)),
             parked: Mutex::default(),
             roots: Mutex::default(),
             victim: Mutex::default(),

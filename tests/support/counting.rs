@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 static LIVE_BLOCKS: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
 
 /// The counting allocator (delegates to the system allocator).
 pub struct Counting;
@@ -20,6 +21,7 @@ unsafe impl GlobalAlloc for Counting {
         if !ptr.is_null() {
             LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
             LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         ptr
     }
@@ -35,6 +37,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded contract of GlobalAlloc::realloc.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if !new.is_null() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
             LIVE_BYTES.fetch_add(
                 new_size as isize - layout.size() as isize,
                 Ordering::Relaxed,
@@ -52,4 +55,9 @@ pub fn live_bytes() -> isize {
 /// Allocations currently live.
 pub fn live_blocks() -> isize {
     LIVE_BLOCKS.load(Ordering::Relaxed)
+}
+
+/// Allocations (and reallocations) made so far, freed or not.
+pub fn allocations() -> isize {
+    ALLOCATIONS.load(Ordering::Relaxed)
 }

@@ -74,27 +74,37 @@ impl WaitList {
 /// Tasks to unpark once the primitive's lock is released.
 ///
 /// Declare it *before* the lock guard: locals drop in reverse order, so the guard is released
-/// first and the woken tasks do not run straight into a held lock.
+/// first and the woken tasks do not run straight into a held lock. The first task is kept
+/// inline: waking one task — the common case — allocates nothing.
 #[derive(Default)]
 pub(crate) struct Wakeups {
-    tasks: Vec<Arc<TaskCtx>>,
+    first: Option<Arc<TaskCtx>>,
+    rest: Vec<Arc<TaskCtx>>,
 }
 
 impl Wakeups {
     /// Adds a task to wake (if any).
     pub(crate) fn add(&mut self, task: Option<Arc<TaskCtx>>) {
-        self.tasks.extend(task);
+        let Some(task) = task else {
+            return;
+        };
+        match self.first {
+            None => self.first = Some(task),
+            Some(_) => self.rest.push(task),
+        }
     }
 
     /// Adds every task of `tasks`.
     pub(crate) fn add_all(&mut self, tasks: impl IntoIterator<Item = Arc<TaskCtx>>) {
-        self.tasks.extend(tasks);
+        for task in tasks {
+            self.add(Some(task));
+        }
     }
 }
 
 impl Drop for Wakeups {
     fn drop(&mut self) {
-        for task in self.tasks.drain(..) {
+        for task in self.first.take().into_iter().chain(self.rest.drain(..)) {
             task.parker.unpark();
         }
     }
