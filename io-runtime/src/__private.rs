@@ -58,12 +58,32 @@ fn env_threads() -> Result<Option<usize>, crate::BuildError> {
     }
 }
 
-/// Runs one `#[io::test]` body on the named backend.
-pub fn run_test<R>(backend: &'static str, f: fn(Io) -> R) -> R {
+/// What a `#[io::test]` body returns when its backend cannot run here: the test passes as
+/// skipped (with the reason printed), as `()` or `Ok(())`.
+pub trait Skippable {
+    /// The value of a skipped test.
+    fn skipped() -> Self;
+}
+
+impl Skippable for () {
+    fn skipped() -> Self {}
+}
+
+impl<E> Skippable for Result<(), E> {
+    fn skipped() -> Self {
+        Ok(())
+    }
+}
+
+/// Runs one `#[io::test]` body on the named backend; a backend the kernel refuses (io_uring
+/// disabled) skips the test with the reason on stderr.
+pub fn run_test<R: Skippable>(backend: &'static str, f: fn(Io) -> R) -> R {
     let backend = Backend::from_name(backend).unwrap_or_else(|e| panic!("io::test: {e}"));
-    let runtime = crate::Runtime::builder()
-        .backend(backend)
-        .build()
-        .unwrap_or_else(|e| panic!("io::test: cannot start the {backend:?} runtime: {e}"));
-    runtime.run(f)
+    match crate::Runtime::builder().backend(backend).build() {
+        Ok(runtime) => runtime.run(f),
+        Err(reason) => {
+            eprintln!("io::test: skipped on {backend:?}: {reason}");
+            R::skipped()
+        }
+    }
 }

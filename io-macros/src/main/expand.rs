@@ -7,9 +7,7 @@ use syn::{Attribute, ItemFn, Path, Visibility};
 use super::parse::Args;
 
 /// The backends every `#[io::test]` runs on, one generated `#[test]` each, named after it.
-///
-/// A seam: `"uring"` joins when that backend lands.
-pub(crate) const TEST_BACKENDS: &[&str] = &["threaded"];
+pub(crate) const TEST_BACKENDS: &[&str] = &["threaded", "uring"];
 
 /// The path of the io crate: `crate = "…"`, else `::io`.
 fn krate(path: Option<&Path>) -> TokenStream {

@@ -240,7 +240,7 @@ fn main_with_errors_still_defines_main() {
 
 #[test]
 fn test_expands_to_a_module_with_one_test_per_backend() {
-    assert_eq!(TEST_BACKENDS, ["threaded"]);
+    assert_eq!(TEST_BACKENDS, ["threaded", "uring"]);
     let item = quote! {
         /// Docs.
         #[should_panic]
@@ -259,6 +259,11 @@ fn test_expands_to_a_module_with_one_test_per_backend() {
             #[should_panic]
             fn threaded() -> Result<(), E> {
                 ::io::__private::run_test("threaded", __io_body)
+            }
+            #[test]
+            #[should_panic]
+            fn uring() -> Result<(), E> {
+                ::io::__private::run_test("uring", __io_body)
             }
         }
     };

@@ -17,7 +17,7 @@
 //!     let __io_scope = unsafe { io::__private::Scope::new(__io_handle) }; // mixed-site names
 //!     let __io_result = {
 //!         let a = io_async!(@__io_rewritten {
-//!             __io_scope.spawn_async({ let __io_args = (io, "a",); move || … })
+//!             (&__io_scope).spawn_async({ let __io_args = (io, "a",); move || … })
 //!         });
 //!         …
 //!     };

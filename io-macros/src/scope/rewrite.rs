@@ -17,7 +17,8 @@ use crate::spawn::{self, Kind};
 
 /// The error for `.await` in a scope body.
 pub(crate) const AWAIT: &str = "scope! cannot contain `.await`: io tasks block their caller, \
-     they are not Rust futures; a suspended scope could be forgotten with its tasks still running";
+     they are not Rust futures; a suspended scope could be forgotten with its tasks still running. \
+     Call io's blocking operations without `.await`, or move the `.await` out of the scope";
 
 /// Rewrites `body` for the scope guarded by `guard`; returns the new tokens and the errors found.
 pub(crate) fn rewrite(body: TokenStream, guard: &Ident) -> (TokenStream, Errors) {

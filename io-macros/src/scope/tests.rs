@@ -42,7 +42,7 @@ fn rewrite_reaches_inside_other_macro_calls() {
         out.starts_with("println ! (\"{}\" , io_async ! (@ __io_rewritten {"),
         "{out}"
     );
-    assert!(out.contains("__io_scope . spawn_async"), "{out}");
+    assert!(out.contains("(& __io_scope) . spawn_async"), "{out}");
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn rewrite_keeps_the_path_the_user_wrote() {
         "{out}"
     );
     assert!(
-        out.contains("io :: io_group ! (@ __io_rewritten { __io_scope . group () })"),
+        out.contains("io :: io_group ! (@ __io_rewritten { (& __io_scope) . group () })"),
         "{out}"
     );
 }
@@ -173,7 +173,7 @@ fn scope_expands_to_guard_body_and_result() {
             let __io_scope = unsafe { $crate::__private::Scope::new(__io_handle) };
             let __io_result = {
                 io_async!(@__io_rewritten {
-                    __io_scope.spawn_async({
+                    (&__io_scope).spawn_async({
                         let __io_args = (a,);
                         move || { let (__a0,) = __io_args; f(__a0) }
                     })

@@ -3,34 +3,40 @@
 use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{quote_spanned, ToTokens};
 
-use super::parse::{Call, Spawn, Target};
+use super::parse::{Call, CallSpan, Spawn, Target};
 use super::Kind;
 
-/// The replacement of a parsed spawn of `kind` in the scope guarded by `guard`.
-pub(crate) fn expand(kind: Kind, guard: &Ident, spawn: &Spawn) -> TokenStream {
+/// The replacement of a parsed spawn of `kind` in the scope guarded by `guard`; `site` spans the
+/// macro call as the user wrote it, from its name to its closing delimiter.
+pub(crate) fn expand(kind: Kind, guard: &Ident, spawn: &Spawn, site: CallSpan) -> TokenStream {
     match spawn {
-        Spawn::Group(at) => {
-            let guard = relocated(guard, *at);
-            quote_spanned!(*at=> #guard.group())
-        }
+        Spawn::Group => on_guard(guard, "group", TokenStream::new(), site),
         Spawn::Call(call) => {
             let method = match kind {
                 Kind::Concurrent => "spawn_concurrent",
                 Kind::Async | Kind::Group => "spawn_async",
             };
-            spawn_call(method, guard, call)
+            let closure = group(Delimiter::Brace, closure_block(call), call.span.end);
+            on_guard(guard, method, closure.into(), site)
         }
     }
 }
 
-/// `guard.method({ …evaluate…; move || call })`, spanning the user's call.
-fn spawn_call(method: &str, guard: &Ident, call: &Call) -> TokenStream {
-    let start = call.span.start;
-    let guard = relocated(guard, start);
-    let method = Ident::new(method, start);
-    let closure = group(Delimiter::Brace, closure_block(call), call.span.end);
-    let args = group(Delimiter::Parenthesis, closure.into(), call.span.end);
-    quote_spanned!(start=> #guard.#method #args)
+/// `(&guard).method(args)`, spanning the user's `io_async!(…)`.
+///
+/// The receiver's parentheses carry the span of the macro's name and the argument list that of
+/// its closing delimiter, so the method call as a whole spans the macro call: a diagnostic about
+/// the spawn's value (an unused `#[must_use]` result, a type mismatch) points there, and a fix
+/// such as `let _ = …` goes before the macro. The guard keeps its mixed-site hygiene inside the
+/// parentheses; `guard.method(…)` would span from a macro-generated token to a user token, which
+/// the compiler widens to the whole `scope!` call.
+fn on_guard(guard: &Ident, method: &str, args: TokenStream, site: CallSpan) -> TokenStream {
+    let guard = relocated(guard, site.start);
+    let borrow = quote_spanned!(guard.span()=> &#guard);
+    let receiver = group(Delimiter::Parenthesis, borrow, site.start);
+    let method = Ident::new(method, site.start);
+    let args = group(Delimiter::Parenthesis, args, site.end);
+    quote_spanned!(site.start=> #receiver.#method #args)
 }
 
 /// `let …; let __io_args = (a, b,); move || { let (__a0, __a1,) = __io_args; f(__a0, __a1) }`.

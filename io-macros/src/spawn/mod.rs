@@ -13,7 +13,7 @@
 //! Inside a scope, `io_async!(f(a, b))` becomes
 //!
 //! ```text
-//! __io_scope.spawn_async({
+//! (&__io_scope).spawn_async({
 //!     let __io_args = (a, b,);
 //!     move || { let (__a0, __a1,) = __io_args; f(__a0, __a1) }
 //! })
@@ -29,11 +29,12 @@
 //! - Any other callee expression (`(self.handler)(req)`) is evaluated, by value, before the
 //!   arguments.
 //! - The guard and the temporaries are `Span::mixed_site()` identifiers: user code cannot name
-//!   them. Everything else carries the span of the user's call, so a non-`Send` capture or a
-//!   too-short borrow is reported on the call the user wrote.
+//!   them. The closure carries the span of the user's call, so a non-`Send` capture or a
+//!   too-short borrow is reported on the call the user wrote; the spawn as a whole spans the
+//!   macro call (`io_async!(…)`), so an unused result or a type mismatch is reported there.
 //!
 //! `io_concurrent!` is the same with `spawn_concurrent` (which returns a `Result`), and
-//! `io_group!()` becomes `__io_scope.group()`.
+//! `io_group!()` becomes `(&__io_scope).group()`.
 
 mod expand;
 mod parse;
@@ -114,7 +115,13 @@ pub(crate) fn in_scope(
     rewritten: TokenStream,
 ) -> Group {
     let expansion = match parse::parse(kind, rewritten, name.span()) {
-        Ok(spawn) => expand::expand(kind, guard, &spawn),
+        Ok(spawn) => {
+            let site = parse::CallSpan {
+                start: name.span(),
+                end: args.span_close(),
+            };
+            expand::expand(kind, guard, &spawn, site)
+        }
         Err(error) => diag::error_expr(&error),
     };
     let at = Punct::new('@', Spacing::Alone);

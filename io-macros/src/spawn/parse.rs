@@ -11,8 +11,8 @@ use crate::diag;
 pub(crate) enum Spawn {
     /// `io_async!(call)` or `io_concurrent!(call)`.
     Call(Box<Call>),
-    /// `io_group!()`, at the span of the macro name.
-    Group(Span),
+    /// `io_group!()`.
+    Group,
 }
 
 /// The call to run in a task.
@@ -62,7 +62,7 @@ pub(crate) fn parse(kind: Kind, tokens: TokenStream, name_span: Span) -> syn::Re
         if !tokens.is_empty() {
             return Err(diag::spanned(tokens, GROUP_HINT));
         }
-        return Ok(Spawn::Group(name_span));
+        return Ok(Spawn::Group);
     }
     let not_a_call = |tokens: TokenStream| {
         if tokens.is_empty() {

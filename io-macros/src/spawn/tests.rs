@@ -99,7 +99,7 @@ fn io_group_takes_no_arguments() {
 fn io_async_evaluates_arguments_then_moves_them_into_the_task() {
     let expected = quote! {
         @__io_rewritten {
-            __io_scope.spawn_async({
+            (&__io_scope).spawn_async({
                 let __io_args = (io, "hard",);
                 move || { let (__a0, __a1,) = __io_args; do_work(__a0, __a1) }
             })
@@ -115,7 +115,7 @@ fn io_async_evaluates_arguments_then_moves_them_into_the_task() {
 fn io_concurrent_borrows_the_receiver_first() {
     let expected = quote! {
         @__io_rewritten {
-            __io_scope.spawn_concurrent({
+            (&__io_scope).spawn_concurrent({
                 let __io_recv = &self.q;
                 let __io_args = (io,);
                 move || { let (__a0,) = __io_args; __io_recv.get::<u8>(__a0) }
@@ -132,7 +132,7 @@ fn io_concurrent_borrows_the_receiver_first() {
 fn a_callee_expression_is_evaluated_first() {
     let expected = quote! {
         @__io_rewritten {
-            __io_scope.spawn_async({
+            (&__io_scope).spawn_async({
                 let __io_callee = self.handler;
                 let __io_args = ();
                 move || { let () = __io_args; __io_callee() }
@@ -147,7 +147,7 @@ fn a_callee_expression_is_evaluated_first() {
 
 #[test]
 fn io_group_asks_the_guard() {
-    let expected = quote!(@__io_rewritten { __io_scope.group() });
+    let expected = quote!(@__io_rewritten { (&__io_scope).group() });
     assert_eq!(expanded(Kind::Group, quote!()), expected.to_string());
 }
 

@@ -1,0 +1,7 @@
+// The backends are "threaded", "uring" and "auto".
+use io::Io;
+
+#[io::main(backend = "epoll")]
+fn main(io: Io) {
+    let _ = io;
+}
