@@ -9,9 +9,10 @@
 //! wake it. Every change bumps `epoch`.
 //!
 //! # Diagnosis
-//! When `active` drops to zero with tasks parked, the watchdog thread is woken. It waits a
-//! grace period (a thread the runtime cannot see, such as one the user started, might still
-//! wake a task) and, if `active` is still zero and `epoch` unchanged, writes a report naming
+//! The hot path only counts: a watchdog thread samples `active` and `epoch` a few times per
+//! grace period. When it has seen `active` at zero with tasks parked and `epoch` unchanged for
+//! a whole grace period (a thread the runtime cannot see, such as one the user started, might
+//! still wake a task meanwhile), it writes a report naming
 //! every parked task, where it was spawned and what it waits on. It then wakes the task that
 //! is blocked on the root's own stack — the root task of `Runtime::run`, or the innermost task
 //! it runs inline — and that task panics with the report. The panic passes through inline
@@ -21,7 +22,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
@@ -36,12 +37,6 @@ struct ParkedTask {
     what: &'static str,
 }
 
-#[derive(Default)]
-struct Watch {
-    triggered: bool,
-    shutdown: bool,
-}
-
 /// The per-runtime deadlock monitor.
 pub(crate) struct Monitor {
     // Every park and wake of every thread touches these two: keep them on lines of their own.
@@ -50,7 +45,7 @@ pub(crate) struct Monitor {
     parked: Mutex<Vec<ParkedTask>>,
     roots: Mutex<Vec<Arc<TaskCtx>>>,
     victim: Mutex<Option<(*const TaskCtx, String)>>,
-    watch: Mutex<Watch>,
+    shutdown: Mutex<bool>,
     wake: Condvar,
     grace: Option<Duration>,
     watchdog: Mutex<Option<JoinHandle<()>>>,
@@ -74,7 +69,7 @@ impl Monitor {
             parked: Mutex::default(),
             roots: Mutex::default(),
             victim: Mutex::default(),
-            watch: Mutex::default(),
+            shutdown: Mutex::default(),
             wake: Condvar::new(),
             grace,
             watchdog: Mutex::default(),
@@ -140,27 +135,33 @@ impl Monitor {
 
     fn change(&self, delta: isize) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        let now = self.active.fetch_add(delta, Ordering::SeqCst) + delta;
-        if now == 0 && self.grace.is_some() {
-            lock(&self.watch).triggered = true;
-            self.wake.notify_one();
-        }
+        self.active.fetch_add(delta, Ordering::SeqCst);
     }
 
     /// Stops the watchdog thread.
     pub(crate) fn shutdown(&self) {
-        lock(&self.watch).shutdown = true;
+        *lock(&self.shutdown) = true;
         self.wake.notify_one();
         if let Some(handle) = lock(&self.watchdog).take() {
             let _ = handle.join();
         }
     }
 
-    /// Whether the runtime is still blocked as it was at `epoch`, with tasks parked.
-    fn still_blocked(&self, epoch: u64) -> bool {
-        self.active.load(Ordering::SeqCst) == 0
-            && self.epoch.load(Ordering::SeqCst) == epoch
-            && !lock(&self.parked).is_empty()
+    /// The epoch, if nothing runs and tasks are parked right now.
+    fn blocked_epoch(&self) -> Option<u64> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let idle = self.active.load(Ordering::SeqCst) == 0;
+        (idle && !lock(&self.parked).is_empty()).then_some(epoch)
+    }
+
+    /// Sleeps for `period`; `false` once the runtime shuts down.
+    fn nap(&self, period: Duration) -> bool {
+        let shutdown = lock(&self.shutdown);
+        let (shutdown, _) = self
+            .wake
+            .wait_timeout_while(shutdown, period, |stop| !*stop)
+            .unwrap_or_else(|e| e.into_inner());
+        !*shutdown
     }
 
     /// Writes the report, picks the task that delivers it, and wakes that task.
@@ -203,37 +204,30 @@ impl Monitor {
 }
 
 fn watch(monitor: &std::sync::Weak<Monitor>) {
+    let Some(grace) = monitor.upgrade().and_then(|m| m.grace) else {
+        return;
+    };
+    let period = (grace / 5).clamp(Duration::from_millis(1), Duration::from_millis(100));
+    // The epoch at which the runtime was first seen blocked, and when.
+    let mut blocked: Option<(u64, Instant)> = None;
     loop {
         let Some(monitor) = monitor.upgrade() else {
             return;
         };
-        let Some(grace) = monitor.grace else {
+        if !monitor.nap(period) {
             return;
+        }
+        blocked = match (monitor.blocked_epoch(), blocked) {
+            (Some(epoch), Some((seen, since))) if epoch == seen => {
+                if since.elapsed() >= grace {
+                    monitor.diagnose();
+                    None
+                } else {
+                    Some((seen, since))
+                }
+            }
+            (Some(epoch), _) => Some((epoch, Instant::now())),
+            (None, _) => None,
         };
-        let mut watch = lock(&monitor.watch);
-        while !watch.triggered && !watch.shutdown {
-            watch = monitor.wake.wait(watch).unwrap_or_else(|e| e.into_inner());
-        }
-        if watch.shutdown {
-            return;
-        }
-        watch.triggered = false;
-        drop(watch);
-        let epoch = monitor.epoch.load(Ordering::SeqCst);
-        if !monitor.still_blocked(epoch) {
-            continue;
-        }
-        let watch = lock(&monitor.watch);
-        let (watch, _) = monitor
-            .wake
-            .wait_timeout_while(watch, grace, |w| !w.shutdown)
-            .unwrap_or_else(|e| e.into_inner());
-        if watch.shutdown {
-            return;
-        }
-        drop(watch);
-        if monitor.still_blocked(epoch) {
-            monitor.diagnose();
-        }
     }
 }

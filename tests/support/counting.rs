@@ -3,11 +3,23 @@
 //! and run the measured scenarios from one `#[test]`, so no other test allocates meanwhile.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 static LIVE_BLOCKS: AtomicIsize = AtomicIsize::new(0);
 static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Allocations made by this thread (const-initialized: reading it never allocates).
+    static THREAD_ALLOCATIONS: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    // `try_with`: a thread being torn down has no thread-locals left; its count no longer matters.
+    let _ = THREAD_ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
 
 /// The counting allocator (delegates to the system allocator).
 pub struct Counting;
@@ -21,7 +33,7 @@ unsafe impl GlobalAlloc for Counting {
         if !ptr.is_null() {
             LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
             LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            count_allocation();
         }
         ptr
     }
@@ -37,7 +49,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded contract of GlobalAlloc::realloc.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if !new.is_null() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            count_allocation();
             LIVE_BYTES.fetch_add(
                 new_size as isize - layout.size() as isize,
                 Ordering::Relaxed,
@@ -60,4 +72,9 @@ pub fn live_blocks() -> isize {
 /// Allocations (and reallocations) made so far, freed or not.
 pub fn allocations() -> isize {
     ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Allocations (and reallocations) made so far by the calling thread.
+pub fn thread_allocations() -> isize {
+    THREAD_ALLOCATIONS.with(Cell::get)
 }
