@@ -15,6 +15,12 @@ use crate::io::ThreadEnv;
 struct Queue {
     tasks: VecDeque<(TaskRef, *const AtomicUsize)>,
     shutdown: bool,
+    /// Workers asleep on `available`.
+    sleeping: usize,
+    /// Wake-ups sent and not yet taken by a worker: a push wakes a worker only if more sleep
+    /// than are already being woken (a futex wake is a system call, and an IPI to the other
+    /// core, for a task that its joiner will often run inline before any worker gets to it).
+    waking: usize,
 }
 
 // SAFETY: the raw pointer is the backend's outstanding-task counter, which outlives the pool
@@ -39,6 +45,8 @@ impl Pool {
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
                 shutdown: false,
+                sleeping: 0,
+                waking: 0,
             }),
             available: Condvar::new(),
         });
@@ -72,8 +80,14 @@ impl Pool {
     pub(crate) fn push(&self, task: TaskRef, outstanding: &AtomicUsize) {
         let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.tasks.push_back((task, outstanding));
+        let wake = queue.sleeping > queue.waking;
+        if wake {
+            queue.waking += 1;
+        }
         drop(queue);
-        self.inner.available.notify_one();
+        if wake {
+            self.inner.available.notify_one();
+        }
     }
 
     /// Lets the workers finish what is queued, then joins them.
@@ -106,10 +120,13 @@ fn work(inner: &Inner) {
                 if queue.shutdown {
                     return;
                 }
+                queue.sleeping += 1;
                 queue = inner
                     .available
                     .wait(queue)
                     .unwrap_or_else(|e| e.into_inner());
+                queue.sleeping -= 1;
+                queue.waking = queue.waking.saturating_sub(1);
             }
         };
         crate::io::with_monitor(|monitor| match monitor {
