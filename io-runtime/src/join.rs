@@ -1,7 +1,7 @@
 //! Waiting for a task to finish: the one routine behind `join`, `cancel`, and every scope or
 //! group that ends with tasks still running.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::block::{cancel_task, park_ctx};
 use crate::cancel::Interrupter;
@@ -30,7 +30,7 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
 /// is the task's result, so the task must finish either way. While `task` has a cancel request
 /// and sits in a system call, the cancel signal is re-sent with back-off until it leaves.
 pub(crate) fn wait_for(task: &dyn RawTask) {
-    if run_inline(task) || task.is_done() {
+    if run_inline(task) || task.is_done() || spin_until_done(task) {
         return;
     }
     let me = current_arc();
@@ -48,5 +48,25 @@ pub(crate) fn wait_for(task: &dyn RawTask) {
             None
         };
         let _ = park_ctx(&me, &"Future::join", poke.map(|wait| Instant::now() + wait));
+    }
+}
+
+/// How long a joiner spins on a task that runs elsewhere before it parks: a park and its
+/// wake-up cost a futex round trip and, across cores, an interrupt — far more than a short task.
+const SPIN: Duration = Duration::from_micros(20);
+
+/// Spins for up to [`SPIN`] until `task` is done; returns whether it is.
+fn spin_until_done(task: &dyn RawTask) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..32 {
+            if task.is_done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN {
+            return false;
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! later pops the stale entry finds it claimed and moves on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::release;
 use crate::backend::TaskRef;
@@ -30,7 +31,13 @@ unsafe impl Send for Queue {}
 struct Inner {
     queue: Mutex<Queue>,
     available: Condvar,
+    /// Tasks in `queue`, readable without the lock: an idle worker spins on it for a while
+    /// before it sleeps, so a burst of spawns finds it awake and needs no wake-up.
+    queued: AtomicUsize,
 }
+
+/// How long an idle worker spins, watching `queued`, before it sleeps on the condvar.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// A fixed pool of worker threads.
 pub(crate) struct Pool {
@@ -49,6 +56,7 @@ impl Pool {
                 waking: 0,
             }),
             available: Condvar::new(),
+            queued: AtomicUsize::new(0),
         });
         Self {
             inner,
@@ -80,6 +88,7 @@ impl Pool {
     pub(crate) fn push(&self, task: TaskRef, outstanding: &AtomicUsize) {
         let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.tasks.push_back((task, outstanding));
+        self.inner.queued.fetch_add(1, Ordering::Release);
         let wake = queue.sleeping > queue.waking;
         if wake {
             queue.waking += 1;
@@ -115,10 +124,17 @@ fn work(inner: &Inner) {
             let mut queue = inner.queue.lock().unwrap_or_else(|e| e.into_inner());
             loop {
                 if let Some(next) = queue.tasks.pop_front() {
+                    inner.queued.fetch_sub(1, Ordering::Release);
                     break next;
                 }
                 if queue.shutdown {
                     return;
+                }
+                drop(queue);
+                let found = spin_for_work(inner);
+                queue = inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if found || !queue.tasks.is_empty() || queue.shutdown {
+                    continue;
                 }
                 queue.sleeping += 1;
                 queue = inner
@@ -136,5 +152,21 @@ fn work(inner: &Inner) {
         drop(task);
         // SAFETY: see `unsafe impl Send for Queue`: the counter outlives the pool.
         release(unsafe { &*outstanding });
+    }
+}
+
+/// Spins for up to [`SPIN`] until a task is queued; returns whether one was.
+fn spin_for_work(inner: &Inner) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if inner.queued.load(Ordering::Acquire) > 0 {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN {
+            return false;
+        }
     }
 }
