@@ -167,7 +167,9 @@ impl Loop {
                 body()
             })
         };
-        let fiber = fiber.expect("io: no stack for the root fiber");
+        let fiber = fiber
+            .expect("io: no stack for the root fiber")
+            .with_name("root of Runtime::run");
         self.adopt(fiber);
         while !done.get() {
             self.run_ready();
@@ -380,7 +382,9 @@ impl Loop {
         });
         match fiber {
             Ok(fiber) => {
-                self.adopt(fiber);
+                // Named after the file that spawned it, for stack overflow reports (a static
+                // string: naming allocates nothing).
+                self.adopt(fiber.with_name(task.ctx().spawned_at.file()));
                 Ok(Dispatch::Scheduled)
             }
             Err(_) => {
