@@ -75,3 +75,38 @@ fn uncancelable_cleanup_runs_to_the_end() {
         });
     });
 }
+
+#[test]
+fn a_timeout_bounds_a_group_wait() {
+    each_backend(|io| {
+        let (result, elapsed) = timed(|| {
+            io.timeout(Duration::from_millis(50), || {
+                io.scope(|s| {
+                    let group = s.group();
+                    for _ in 0..2 {
+                        group.spawn(io, || {
+                            let _ = io.sleep(LONG, Clock::Awake);
+                        });
+                    }
+                    group.wait(io)
+                })
+            })
+        });
+        assert_eq!(result, Err(io::Timeout));
+        assert!(elapsed < PROMPT, "took {elapsed:?}");
+    });
+}
+
+#[test]
+fn a_timeout_reaches_a_task_run_inline_by_its_caller() {
+    let runtime = io::Runtime::builder().single_threaded().build().unwrap();
+    runtime.run(|io| {
+        let (result, elapsed) = timed(|| {
+            io.timeout(Duration::from_millis(50), || {
+                io.scope(|s| s.spawn_async(|| io.sleep(LONG, Clock::Awake)).join(io))
+            })
+        });
+        assert_eq!(result, Err(io::Timeout));
+        assert!(elapsed < PROMPT, "took {elapsed:?}");
+    });
+}

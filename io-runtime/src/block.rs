@@ -89,7 +89,20 @@ pub(crate) fn check(ctx: &TaskCtx) -> Result<(), Canceled> {
     if ctx.cancel.is_protected() {
         return Ok(());
     }
-    ctx.deadlines.check()
+    ctx.deadlines.check()?;
+    // A task run inline is inside its runner's `timeout`s too: the runner waits for it.
+    match ctx.inline_parent() {
+        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(&parent),
+        _ => Ok(()),
+    }
+}
+
+fn check_deadlines_upwards(ctx: &TaskCtx) -> Result<(), Canceled> {
+    ctx.deadlines.check()?;
+    match ctx.inline_parent() {
+        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(&parent),
+        _ => Ok(()),
+    }
 }
 
 /// The earliest `Io::timeout` deadline that applies to `ctx` (the current task) now; none while
@@ -97,10 +110,10 @@ pub(crate) fn check(ctx: &TaskCtx) -> Result<(), Canceled> {
 /// then and calls [`check`].
 pub(crate) fn timer(ctx: &TaskCtx) -> Option<Instant> {
     if ctx.cancel.is_protected() {
-        None
-    } else {
-        ctx.deadlines.earliest()
+        return None;
     }
+    let outer = ctx.inline_parent().and_then(|parent| timer(&parent));
+    earliest(ctx.deadlines.earliest(), outer)
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::{SpawnKind, TaskRef};
 use crate::block::{self, cancel_task};
-use crate::error::Canceled;
+use crate::error::{Canceled, ConcurrencyUnavailable};
 use crate::io::Io;
 use crate::join::run_inline;
 use crate::scope::{erase, ScopeCore};
@@ -75,7 +75,8 @@ impl GroupInner {
         self.help();
         let me = current_arc();
         loop {
-            if me.cancel.check().is_err() {
+            // A cancel, or the deadline of an enclosing `Io::timeout`.
+            if block::check(&me).is_err() {
                 self.cancel_and_wait();
                 return Err(Canceled);
             }
@@ -84,7 +85,9 @@ impl GroupInner {
                 if state.running.is_empty() {
                     return Ok(());
                 }
-                state.waiters.push(Arc::clone(&me));
+                if !state.waiters.iter().any(|w| Arc::ptr_eq(w, &me)) {
+                    state.waiters.push(Arc::clone(&me));
+                }
             }
             // Woken, canceled or spurious: the loop re-checks both conditions.
             let _ = block::park(&"Group::wait", None);
@@ -150,6 +153,29 @@ impl<'scope, 'env> Group<'scope, 'env> {
     where
         F: FnOnce() + Send + 'env,
     {
+        let spawned = self.spawn_as(io, call, SpawnKind::Async);
+        debug_assert!(spawned.is_ok(), "async spawns never need concurrency");
+    }
+
+    /// Spawns `call` into the group to run at the same time as the caller (Zig's
+    /// `Group.concurrent`): a connection handler that blocks must not wait for a free worker.
+    ///
+    /// # Errors
+    /// [`ConcurrencyUnavailable`] on a single-threaded runtime, past `concurrent_limit`, or
+    /// when fibers run out; `call` is then dropped without running.
+    #[track_caller]
+    pub fn spawn_concurrent<F>(&self, io: Io, call: F) -> Result<(), ConcurrencyUnavailable>
+    where
+        F: FnOnce() + Send + 'env,
+    {
+        self.spawn_as(io, call, SpawnKind::Concurrent)
+    }
+
+    #[track_caller]
+    fn spawn_as<F>(&self, io: Io, call: F, kind: SpawnKind) -> Result<(), ConcurrencyUnavailable>
+    where
+        F: FnOnce() + Send + 'env,
+    {
         let _ = io;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let weak: Weak<GroupInner> = self.scope.group_link(self.inner);
@@ -165,8 +191,12 @@ impl<'scope, 'env> Group<'scope, 'env> {
         ));
         let erased = erase(task as Arc<dyn RawTask + 'env>);
         self.inner.lock().running.insert(id, Arc::clone(&erased));
-        let dispatched = self.scope.dispatch(erased, SpawnKind::Async);
-        debug_assert!(dispatched.is_ok(), "async spawns never need concurrency");
+        let dispatched = self.scope.dispatch(erased, kind);
+        if dispatched.is_err() {
+            let refused = self.inner.lock().running.remove(&id);
+            drop(refused);
+        }
+        dispatched
     }
 
     /// Waits until every task of the group finished.

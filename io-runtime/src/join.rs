@@ -5,21 +5,24 @@ use std::time::{Duration, Instant};
 
 use crate::block::{cancel_task, park_ctx};
 use crate::cancel::Interrupter;
-use crate::task::{current_arc, with_current, RawTask};
+use std::sync::Arc;
+
+use crate::task::{current_arc, RawTask};
 
 /// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
 /// current task: a cancel of the current task reaches `task` while it runs here.
 pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
-    with_current(|me| {
-        let outer = me.swap_inline_child(Some(task.ctx().clone()));
-        // A cancel that came before the link was set has not reached `task`: pass it on.
-        if me.cancel.check().is_err() {
-            cancel_task(task.ctx());
-        }
-        let ran = task.run();
-        me.swap_inline_child(outer);
-        ran
-    })
+    let me = current_arc();
+    let outer = me.swap_inline_child(Some(task.ctx().clone()));
+    task.ctx().set_inline_parent(Some(Arc::clone(&me)));
+    // A cancel that came before the link was set has not reached `task`: pass it on.
+    if me.cancel.check().is_err() {
+        cancel_task(task.ctx());
+    }
+    let ran = task.run();
+    task.ctx().set_inline_parent(None);
+    me.swap_inline_child(outer);
+    ran
 }
 
 /// Blocks until `task` is done.

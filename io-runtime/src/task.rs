@@ -40,6 +40,9 @@ pub(crate) struct TaskCtx {
     /// A task this one runs inline on its own thread right now (see `join::run_inline`):
     /// canceling this task cancels that one too.
     inline_child: Mutex<Option<Arc<TaskCtx>>>,
+    /// The task that runs this one inline on its thread right now, if any: its `timeout`
+    /// deadlines apply here too (see `block::check`).
+    inline_parent: Mutex<Option<Arc<TaskCtx>>>,
     /// Deadlines of the `Io::timeout` calls the task is inside (see `block`).
     pub(crate) deadlines: Deadlines,
 }
@@ -51,6 +54,7 @@ impl TaskCtx {
             parker: Parker::default(),
             spawned_at,
             inline_child: Mutex::new(None),
+            inline_parent: Mutex::new(None),
             deadlines: Deadlines::default(),
         }
     }
@@ -61,6 +65,19 @@ impl TaskCtx {
             &mut *self.inline_child.lock().unwrap_or_else(|e| e.into_inner()),
             child,
         )
+    }
+
+    /// Sets (or clears) the task that runs this one inline.
+    pub(crate) fn set_inline_parent(&self, parent: Option<Arc<TaskCtx>>) {
+        *self.inline_parent.lock().unwrap_or_else(|e| e.into_inner()) = parent;
+    }
+
+    /// The task that runs this one inline right now, if any.
+    pub(crate) fn inline_parent(&self) -> Option<Arc<TaskCtx>> {
+        self.inline_parent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The task this one runs inline right now, if any.

@@ -1,0 +1,462 @@
+//! The real programs of `examples/` run as child processes, on each backend: `echo_server` serves
+//! `echo_client` and shuts down cleanly with its summary; `hash_files` hashes a directory right,
+//! and on timeout cancels its tasks, reports the partial result and exits with status 2.
+//!
+//! The examples are built once per test binary by running cargo (the one building these tests)
+//! into the target directory this binary lives in, with its profile. Every child is bounded:
+//! it is killed when it outlives its limit (and when a test panics), so no test hangs.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The programs these tests run.
+const EXAMPLES: &[&str] = &["echo_server", "echo_client", "hash_files"];
+
+/// How long building the examples may take (from scratch on a slow machine).
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
+
+/// How long a child that should end on its own may run before it is killed.
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Building and locating the examples
+
+/// The path of the example `name`, built (once per test binary) in this binary's target
+/// directory and profile.
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(build_examples);
+    match dir {
+        Ok(dir) => dir.join(name),
+        Err(why) => panic!("cannot build the examples: {why}"),
+    }
+}
+
+/// Builds [`EXAMPLES`] with the cargo that builds this test, into the directory this binary's
+/// profile writes to (`<target>/<profile>/deps/<this test>`: its examples are in
+/// `<target>/<profile>/examples`). Returns that examples directory.
+fn build_examples() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let deps = exe.parent().ok_or("the test binary has no directory")?;
+    let profile_dir = deps.parent().ok_or("no profile directory above deps/")?;
+    let target_dir = profile_dir
+        .parent()
+        .ok_or("no target directory above the profile directory")?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or("the profile directory has no name")?;
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--package", env!("CARGO_PKG_NAME")])
+        .arg("--target-dir")
+        .arg(target_dir);
+    // `<target>/debug` holds the dev (and test) profile, `<target>/release` the release (and
+    // bench) profile, `<target>/NAME` a custom profile NAME.
+    match profile {
+        "debug" => {}
+        "release" => {
+            cargo.arg("--release");
+        }
+        custom => {
+            cargo.args(["--profile", custom]);
+        }
+    }
+    for name in EXAMPLES {
+        cargo.args(["--example", name]);
+    }
+    let finished = run_bounded(cargo, BUILD_LIMIT);
+    if !finished.status.success() {
+        return Err(format!(
+            "cargo build of the examples failed ({}):\n{}",
+            finished.status, finished.stderr
+        ));
+    }
+    let examples = profile_dir.join("examples");
+    for name in EXAMPLES {
+        if !examples.join(name).is_file() {
+            return Err(format!("cargo built no {}", examples.join(name).display()));
+        }
+    }
+    Ok(examples)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded children
+
+/// A child process that is killed when this is dropped (e.g. when a test panics).
+struct Running {
+    child: Child,
+    what: String,
+    stdout: Option<Reader>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// The child's standard output, line by line as it comes, and all of it at the end.
+struct Reader {
+    lines: mpsc::Receiver<String>,
+    all: JoinHandle<String>,
+}
+
+/// What a finished child did.
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Self {
+        let what = format!("{command:?}");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = child.stdout.take().map(|out| {
+            let (send, lines) = mpsc::channel();
+            let all = std::thread::spawn(move || {
+                let mut all = String::new();
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    all.push_str(&line);
+                    all.push('\n');
+                    let _ = send.send(line);
+                }
+                all
+            });
+            Reader { lines, all }
+        });
+        let stderr = child.stderr.take().map(|mut err| {
+            std::thread::spawn(move || {
+                let mut all = String::new();
+                let _ = err.read_to_string(&mut all);
+                all
+            })
+        });
+        Self {
+            child,
+            what,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The next line of standard output, within `limit`; panics otherwise.
+    fn next_line(&mut self, limit: Duration) -> String {
+        let lines = &self.stdout.as_ref().expect("stdout is read once").lines;
+        match lines.recv_timeout(limit) {
+            Ok(line) => line,
+            Err(why) => {
+                let _ = self.child.kill();
+                let finished = self.finish();
+                panic!("{}: no line of output ({why:?}): {finished:?}", self.what)
+            }
+        }
+    }
+
+    /// Waits for the child to exit, for at most `limit`; kills it and panics after that.
+    fn wait(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return self.finish(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let finished = self.finish();
+                    panic!(
+                        "{} still ran after {limit:?}, killed: {finished:?}",
+                        self.what
+                    );
+                }
+                Err(e) => panic!("{}: wait: {e}", self.what),
+            }
+        }
+    }
+
+    /// Reaps the child (which has exited or been killed) and collects its output.
+    fn finish(&mut self) -> Finished {
+        let status = self.child.wait().expect("wait for a child");
+        // All of standard output, including the lines `next_line` already returned.
+        let stdout = self
+            .stdout
+            .take()
+            .map_or_else(String::new, |reader| reader.all.join().unwrap_or_default());
+        let stderr = self
+            .stderr
+            .take()
+            .map_or_else(String::new, |reader| reader.join().unwrap_or_default());
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `command` to its end, for at most `limit`.
+fn run_bounded(command: Command, limit: Duration) -> Finished {
+    Running::spawn(command).wait(limit)
+}
+
+/// Whether this machine can run `backend`; if not, the test is skipped (as `#[io::test]` does)
+/// with the reason on stderr.
+fn available(backend: &str) -> bool {
+    let built = io::Backend::from_name(backend)
+        .and_then(|backend| io::Runtime::builder().backend(backend).threads(1).build());
+    match built {
+        Ok(_) => true,
+        Err(reason) => {
+            eprintln!("skipped on {backend}: {reason}");
+            false
+        }
+    }
+}
+
+/// `program` with `IO_BACKEND=backend`.
+fn command(program: &str, backend: &str) -> Command {
+    let mut command = Command::new(example(program));
+    command.env("IO_BACKEND", backend).env_remove("IO_THREADS");
+    command
+}
+
+// ---------------------------------------------------------------------------------------------
+// The echo server and its client
+
+/// The numbers of `N connections, R round trips in S s: X round trips/s`.
+fn parse_client_report(line: &str) -> Option<(u64, u64)> {
+    let (connections, rest) = line.split_once(" connections, ")?;
+    let (round_trips, _) = rest.split_once(" round trips in ")?;
+    Some((connections.parse().ok()?, round_trips.parse().ok()?))
+}
+
+/// The numbers of `served N connections, M bytes`.
+fn parse_server_summary(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("served ")?;
+    let (connections, rest) = rest.split_once(" connections, ")?;
+    let bytes = rest.strip_suffix(" bytes")?;
+    Some((connections.parse().ok()?, bytes.parse().ok()?))
+}
+
+fn echo_server_serves_the_client_then_shuts_down(backend: &'static str) {
+    if !available(backend) {
+        return;
+    }
+    const CONNECTIONS: u64 = 20;
+    const SIZE: u64 = 64;
+    let mut server = command("echo_server", backend);
+    server.args(["--addr", "127.0.0.1:0", "--seconds", "5"]);
+    let mut server = Running::spawn(server);
+    let first = server.next_line(Duration::from_secs(20));
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the server's first line: {first:?}"))
+        .to_owned();
+
+    let mut client = command("echo_client", backend);
+    client.args(["--addr", &addr, "--connections", "20", "--seconds", "1"]);
+    let client = run_bounded(client, Duration::from_secs(30));
+    assert!(client.status.success(), "the client failed: {client:?}");
+    let report = client.stdout.lines().last().unwrap_or_default();
+    let (connections, round_trips) =
+        parse_client_report(report).unwrap_or_else(|| panic!("the client's report: {report:?}"));
+    assert_eq!(connections, CONNECTIONS, "{report}");
+    assert!(round_trips > 0, "no round trip: {client:?}");
+    assert!(
+        !client.stderr.contains("no round trip"),
+        "the server left connections unserved: {client:?}"
+    );
+
+    let started = Instant::now();
+    let server = server.wait(Duration::from_secs(30));
+    assert!(
+        server.status.success(),
+        "the server did not exit cleanly: {server:?}"
+    );
+    let summary = server.stdout.lines().last().unwrap_or_default();
+    let (served, bytes) = parse_server_summary(summary)
+        .unwrap_or_else(|| panic!("the server's summary: {summary:?} in {server:?}"));
+    assert_eq!(served, CONNECTIONS, "{summary}");
+    assert!(
+        bytes >= round_trips * SIZE,
+        "{summary}: fewer bytes than the client's {round_trips} round trips of {SIZE}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the server took {:?} to stop after its 5 s",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn echo_server_serves_the_client_then_shuts_down_threaded() {
+    echo_server_serves_the_client_then_shuts_down("threaded");
+}
+
+#[test]
+fn echo_server_serves_the_client_then_shuts_down_uring() {
+    echo_server_serves_the_client_then_shuts_down("uring");
+}
+
+#[test]
+fn echo_client_refuses_a_non_loopback_address() {
+    let mut client = command("echo_client", "threaded");
+    client.args(["--addr", "192.0.2.1:7", "--seconds", "1"]);
+    let client = run_bounded(client, Duration::from_secs(10));
+    assert_eq!(client.status.code(), Some(1), "{client:?}");
+    assert!(client.stderr.contains("loopback"), "{client:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file hasher
+
+/// A directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("io-examples-real-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `len` bytes of reproducible noise (xorshift64*), different for each `seed`.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn write_file(path: &Path, contents: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut file = std::fs::File::create(path).unwrap();
+    file.write_all(contents).unwrap();
+}
+
+fn hash_files_hashes_every_file(backend: &'static str) {
+    if !available(backend) {
+        return;
+    }
+    let dir = TempDir::new(&format!("hash-{backend}"));
+    let mut expected = HashMap::new();
+    for i in 0..20u64 {
+        // Empty, tiny, around the 64 KiB chunk, and several chunks; some in subdirectories.
+        let len = [0, 1, 4095, 65_535, 65_536, 65_537, 300_000][i as usize % 7] + i as usize;
+        let path = match i % 3 {
+            0 => dir.0.join(format!("file-{i}")),
+            1 => dir.0.join("sub").join(format!("file-{i}")),
+            _ => dir.0.join("sub").join("deeper").join(format!("file-{i}")),
+        };
+        let contents = noise(i, len);
+        write_file(&path, &contents);
+        expected.insert(path, format!("{:x}", Sha256::digest(&contents)));
+    }
+
+    let mut hasher = command("hash_files", backend);
+    hasher.arg(&dir.0);
+    let hashed = run_bounded(hasher, CHILD_LIMIT);
+    assert!(hashed.status.success(), "{hashed:?}");
+    let mut seen = HashMap::new();
+    for line in hashed.stdout.lines() {
+        let (hash, path) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("not `HASH  PATH`: {line:?}"));
+        seen.insert(PathBuf::from(path), hash.to_owned());
+    }
+    assert_eq!(seen.len(), expected.len(), "one line per file: {hashed:?}");
+    for (path, hash) in &expected {
+        assert_eq!(seen.get(path), Some(hash), "the hash of {}", path.display());
+    }
+}
+
+#[test]
+fn hash_files_hashes_every_file_threaded() {
+    hash_files_hashes_every_file("threaded");
+}
+
+#[test]
+fn hash_files_hashes_every_file_uring() {
+    hash_files_hashes_every_file("uring");
+}
+
+fn hash_files_times_out_with_a_partial_result(backend: &'static str) {
+    if !available(backend) {
+        return;
+    }
+    const FILES: u64 = 4;
+    let dir = TempDir::new(&format!("timeout-{backend}"));
+    for i in 0..FILES {
+        // Real data (no holes): reading and hashing 16 MiB takes well over 1 ms.
+        write_file(&dir.0.join(format!("big-{i}")), &noise(100 + i, 16 << 20));
+    }
+    let mut hasher = command("hash_files", backend);
+    hasher.arg(&dir.0).args(["--timeout-ms", "1"]);
+    let started = Instant::now();
+    let hashed = run_bounded(hasher, CHILD_LIMIT);
+    let elapsed = started.elapsed();
+    assert_eq!(hashed.status.code(), Some(2), "{hashed:?}");
+    let report = hashed.stdout.lines().last().unwrap_or_default();
+    let partial = report
+        .strip_prefix("timed out after 1 ms: ")
+        .and_then(|rest| rest.strip_suffix(&format!(" of {FILES} files hashed")))
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("the report: {report:?} in {hashed:?}"));
+    assert!(
+        partial < FILES,
+        "the timeout canceled nothing: {hashed:?} after {elapsed:?}"
+    );
+    assert_eq!(
+        hashed.stdout.lines().count() as u64,
+        partial + 1,
+        "one line per hashed file, then the report: {hashed:?}"
+    );
+}
+
+#[test]
+fn hash_files_times_out_with_a_partial_result_threaded() {
+    hash_files_times_out_with_a_partial_result("threaded");
+}
+
+#[test]
+fn hash_files_times_out_with_a_partial_result_uring() {
+    hash_files_times_out_with_a_partial_result("uring");
+}
