@@ -33,7 +33,9 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
 /// is the task's result, so the task must finish either way. While `task` has a cancel request
 /// and sits in a system call, the cancel signal is re-sent with back-off until it leaves.
 pub(crate) fn wait_for(task: &dyn RawTask) {
-    if run_inline(task) || task.is_done() || spin_until_done(task) {
+    // On a fiber the task can only progress once this fiber parks: spinning would be waste.
+    let spin = || !crate::backend::uring::on_fiber() && spin_until_done(task);
+    if run_inline(task) || task.is_done() || spin() {
         return;
     }
     let me = current_arc();

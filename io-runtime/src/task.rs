@@ -169,6 +169,8 @@ pub(crate) trait RawTask: Send + Sync {
     fn ctx(&self) -> &Arc<TaskCtx>;
     /// Whether the result is stored.
     fn is_done(&self) -> bool;
+    /// Whether no runner has claimed the task yet.
+    fn is_queued(&self) -> bool;
     /// Registers `joiner` to be unparked at completion; `false` if already done.
     fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool;
     /// Drops the stored result; returns the panic it held, if any. Only after `is_done`.
@@ -285,6 +287,10 @@ where
 
     fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
+    }
+
+    fn is_queued(&self) -> bool {
+        self.state.load(Ordering::Acquire) == QUEUED
     }
 
     fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool {

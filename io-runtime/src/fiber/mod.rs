@@ -119,9 +119,18 @@ impl<R> Fiber<R> {
         F: FnOnce(&Suspender<'_>) -> R + 'static,
         R: 'static,
     {
-        let stack = pool.get()?;
+        Ok(Self::on_stack(pool.get()?, f))
+    }
+
+    /// Creates a fiber on a stack taken from a pool earlier (a scheduler reserves the stack
+    /// when it accepts a task, and builds the fiber only if the task still needs one).
+    pub fn on_stack<F>(stack: PooledStack, f: F) -> Self
+    where
+        F: FnOnce(&Suspender<'_>) -> R + 'static,
+        R: 'static,
+    {
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| f(&Suspender { yielder }));
-        Ok(Self::from_coroutine(coroutine))
+        Self::from_coroutine(coroutine)
     }
 
     /// Like [`new`](Self::new) for a function that borrows from its caller (scoped tasks).

@@ -5,6 +5,10 @@
 //! the one `unpark` that found it parked pushes `(fiber, generation)` onto the ready queue —
 //! directly on the loop thread, through [`Remote`] and the eventfd from any other thread. The
 //! generation changes at every resume, so a wake meant for an earlier park is dropped.
+//!
+//! A spawned task reserves a stack at once (so `io_concurrent!` can say whether concurrency is
+//! available) but becomes a fiber only when the loop starts it: a task that its joiner ran
+//! inline meanwhile gives the stack back without a fiber ever being built.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -19,7 +23,7 @@ use super::ring::Ring;
 use super::Config;
 use crate::backend::{Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
-use crate::fiber::{Fiber, Resume, StackPool, Suspender};
+use crate::fiber::{Fiber, PooledStack, Resume, StackPool, Suspender};
 use crate::park::Parker;
 use crate::task::{self, current_arc};
 
@@ -90,11 +94,19 @@ impl FiberWaker {
             Some(lp) if Arc::ptr_eq(&lp.remote, &self.remote) => {
                 lp.ready
                     .borrow_mut()
-                    .push_back((self.fiber, self.generation));
+                    .push_back(Ready::Resume(self.fiber, self.generation));
             }
             _ => self.remote.wake(self.fiber, self.generation),
         }
     }
+}
+
+/// An entry of the ready queue.
+enum Ready {
+    /// Resume a parked fiber, if it still is at this generation.
+    Resume(usize, u64),
+    /// Start a spawned task on the stack reserved for it, unless it already ran inline.
+    Start(TaskRef, PooledStack, Arc<AtomicUsize>),
 }
 
 struct FiberSlot {
@@ -112,7 +124,7 @@ pub(crate) struct Loop {
     pool: StackPool,
     fibers: RefCell<Vec<Option<FiberSlot>>>,
     free_fibers: RefCell<Vec<usize>>,
-    ready: RefCell<VecDeque<(usize, u64)>>,
+    ready: RefCell<VecDeque<Ready>>,
     remote: Arc<Remote>,
     eventfd_buffer: Box<u64>,
     async_outstanding: Arc<AtomicUsize>,
@@ -196,7 +208,7 @@ impl Loop {
                 fibers.len() - 1
             }
         };
-        self.ready.borrow_mut().push_back((index, 0));
+        self.ready.borrow_mut().push_back(Ready::Resume(index, 0));
     }
 
     /// Called by a fiber as it starts: records how to suspend it.
@@ -210,11 +222,47 @@ impl Loop {
     fn run_ready(&self) {
         loop {
             let next = self.ready.borrow_mut().pop_front();
-            let Some((index, generation)) = next else {
-                return;
-            };
-            self.resume(index, generation);
+            match next {
+                None => return,
+                Some(Ready::Resume(index, generation)) => self.resume(index, generation),
+                Some(Ready::Start(task, stack, held)) => self.start(task, stack, held),
+            }
         }
+    }
+
+    /// Gives back the stacks of the newest spawns that their joiners already ran inline, so a
+    /// loop of spawn-and-join that never parks does not pile them up.
+    fn drop_stale_starts(&self) {
+        let mut ready = self.ready.borrow_mut();
+        while let Some(Ready::Start(task, ..)) = ready.back() {
+            if task.is_queued() {
+                return;
+            }
+            if let Some(Ready::Start(_, stack, held)) = ready.pop_back() {
+                drop(stack);
+                held.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Builds the fiber of a spawned task and runs it, unless the task already ran inline.
+    fn start(&self, task: TaskRef, stack: PooledStack, held: Arc<AtomicUsize>) {
+        if !task.is_queued() {
+            held.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let name = task.ctx().spawned_at.file();
+        let fiber = Fiber::on_stack(stack, move |s: &Suspender<'_>| {
+            Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
+            crate::io::with_monitor(|monitor| match monitor {
+                Some(monitor) => monitor.running(|| task.run()),
+                None => task.run(),
+            });
+            held.fetch_sub(1, Ordering::AcqRel);
+        });
+        // Named after the file that spawned it, for stack overflow reports (a static string:
+        // naming allocates nothing). `adopt` queues it; it runs in its turn.
+        self.adopt(fiber.with_name(name));
     }
 
     fn resume(&self, index: usize, generation: u64) {
@@ -270,6 +318,9 @@ impl Loop {
     fn drain_remote(&self) {
         let wakes =
             std::mem::take(&mut *self.remote.wakes.lock().unwrap_or_else(|e| e.into_inner()));
+        let wakes = wakes
+            .into_iter()
+            .map(|(fiber, gen)| Ready::Resume(fiber, gen));
         self.ready.borrow_mut().extend(wakes);
     }
 
@@ -370,21 +421,12 @@ impl Loop {
         if self.config.single_threaded || !claim(counter, limit) {
             return refuse(task);
         }
-        let held = Arc::clone(counter);
-        let body_task = Arc::clone(&task);
-        let fiber = Fiber::new(&self.pool, move |s: &Suspender<'_>| {
-            Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
-            crate::io::with_monitor(|monitor| match monitor {
-                Some(monitor) => monitor.running(|| body_task.run()),
-                None => body_task.run(),
-            });
-            held.fetch_sub(1, Ordering::AcqRel);
-        });
-        match fiber {
-            Ok(fiber) => {
-                // Named after the file that spawned it, for stack overflow reports (a static
-                // string: naming allocates nothing).
-                self.adopt(fiber.with_name(task.ctx().spawned_at.file()));
+        self.drop_stale_starts();
+        match self.pool.get() {
+            Ok(stack) => {
+                let held = Arc::clone(counter);
+                let start = Ready::Start(task, stack, held);
+                self.ready.borrow_mut().push_back(start);
                 Ok(Dispatch::Scheduled)
             }
             Err(_) => {
