@@ -61,8 +61,12 @@ impl GroupInner {
     }
 
     /// Runs inline every task no runner has claimed yet (helping, so a wait never depends on
-    /// a free worker).
+    /// a free worker). Not on a fiber: the loop starts every task on a fiber of its own, and
+    /// running them inline here, one after the other, would serialize them.
     fn help(&self) {
+        if crate::backend::uring::on_fiber() {
+            return;
+        }
         let queued: Vec<TaskRef> = self.lock().running.values().cloned().collect();
         for task in queued {
             run_inline(&*task);
