@@ -9,6 +9,7 @@ use io::{Backend, Runtime};
 const CHILD: &str = "IO_OVERFLOW_CHILD";
 
 #[inline(never)]
+#[allow(unconditional_recursion)] // on purpose: it ends in a stack overflow
 fn recurse(depth: u64, sink: &mut [u8; 512]) -> u64 {
     sink[(depth % 512) as usize] = depth as u8;
     let mut local = [0u8; 512];

@@ -14,24 +14,34 @@
 //! task's cancellation points, so cleanup code can block without being cut short.
 //!
 //! # Interrupting a system call (threaded backend)
-//! The task does: publish `tid`, set `IN_SYSCALL`, re-check `REQUESTED` (return `Canceled`
-//! without entering the call if set), enter the call; on `EINTR` it returns `Canceled` if
-//! `REQUESTED` is set, otherwise it retries. The canceler does: set `REQUESTED`, then — for as
-//! long as the task has not finished and `IN_SYSCALL` is set — send [`CANCEL_SIGNAL`] to `tid`,
-//! waiting with a growing back-off between sends ([`Interrupter`]).
+//! The task does: publish `tid`, set `IN_SYSCALL` with a `fetch_or` and look at the value it
+//! replaced (return `Canceled` without entering the call if `REQUESTED` was in it), enter the
+//! call; on `EINTR` it returns `Canceled` if `REQUESTED` is set, otherwise it retries. The
+//! canceler does: set `REQUESTED` with a `fetch_or`, then — for as long as the task has not
+//! finished and `IN_SYSCALL` is set — send [`CANCEL_SIGNAL`] to `tid`, waiting with a growing
+//! back-off between sends ([`Interrupter`]).
 //!
-//! Both sides use `SeqCst` on the flag word, so either the task's re-check sees `REQUESTED`, or
-//! the canceler sees `IN_SYSCALL` and signals. The one remaining window — the signal lands after
-//! the re-check but before the kernel entered the call, so nothing is interrupted — is closed by
-//! re-sending until the task acknowledges by leaving the call: the canceler never relies on a
-//! single signal, and never sleeps in place of a protocol. The handler is installed without
-//! `SA_RESTART`, so the kernel returns `EINTR` instead of silently restarting the call.
+//! Both flags live in one word, and read-modify-writes of one word are totally ordered (its
+//! modification order; no `SeqCst` needed): if the canceler's `fetch_or(REQUESTED)` came first,
+//! the task's `fetch_or(IN_SYSCALL)` returns `REQUESTED`; otherwise the canceler's later loads
+//! see `IN_SYSCALL` (until the task clears it on leaving the call), and it signals. The
+//! `fetch_or` releases `tid` to the canceler's acquiring load of the flags. The accesses stay
+//! `SeqCst`, but this argument needs only acquire/release, and the loom models at the end of
+//! this file check it that way (loom treats `SeqCst` as `AcqRel`).
+//!
+//! The one remaining window — the signal lands after the `fetch_or` but before the kernel
+//! entered the call, so nothing is interrupted — is closed by re-sending until the task
+//! acknowledges by leaving the call: the canceler never relies on a single signal, and never
+//! sleeps in place of a protocol (the loom model deadlocks if the canceler signals only once).
+//! The handler is installed without `SA_RESTART`, so the kernel returns `EINTR` instead of
+//! silently restarting the call.
 
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Once;
 use std::time::Duration;
 
 use crate::error::Canceled;
+use crate::loom::{AtomicI32, AtomicU32};
 
 const REQUESTED: u32 = 1;
 const IN_SYSCALL: u32 = 2;
@@ -101,8 +111,9 @@ impl CancelState {
         loop {
             self.check()?;
             self.tid.store(current_tid(), Ordering::Relaxed);
-            self.flags.fetch_or(IN_SYSCALL, Ordering::SeqCst);
-            if self.check().is_err() {
+            // Decide on the value this fetch_or replaced: see "Interrupting a system call".
+            let flags = self.flags.fetch_or(IN_SYSCALL, Ordering::SeqCst);
+            if flags & REQUESTED != 0 && !self.is_protected() {
                 self.flags.fetch_and(!IN_SYSCALL, Ordering::SeqCst);
                 return Err(Canceled);
             }
@@ -188,7 +199,7 @@ pub(crate) fn install_signal_handler() {
     });
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -217,5 +228,127 @@ mod tests {
         );
         assert!(matches!(result, Err(Canceled)));
         assert!(!entered);
+    }
+}
+
+/// Loom models of the syscall protocol. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p io-runtime --release --lib loom_tests` (see
+/// `crate::loom`). The task runs the real [`CancelState::syscall`] and the canceler the real
+/// [`CancelState::request`] and [`Interrupter`]; only the kernel is modelled. (`interrupt` still
+/// sends its real, harmless signal: loom runs every model thread on this one OS thread, whose
+/// handler does nothing.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::{Arc, Condvar, Mutex};
+    use loom::thread;
+
+    /// The kernel's side of one blocking system call: a signal that arrives while the caller is
+    /// inside makes it fail with `EINTR`; one that arrives before it entered is lost.
+    struct Kernel {
+        signals: Mutex<u32>,
+        delivered: Condvar,
+    }
+
+    impl Kernel {
+        fn new() -> Self {
+            Self {
+                signals: Mutex::new(0),
+                delivered: Condvar::new(),
+            }
+        }
+
+        /// A call that never completes on its own (a read of an idle socket).
+        fn blocking_call(&self) -> i32 {
+            let mut signals = self.signals.lock().unwrap();
+            let at_entry = *signals;
+            while *signals == at_entry {
+                signals = self.delivered.wait(signals).unwrap();
+            }
+            // SAFETY: `__errno_location` returns this thread's errno, valid for the thread's
+            // life; `syscall` reads it back before any other model thread runs.
+            unsafe { *libc::__errno_location() = libc::EINTR };
+            -1
+        }
+
+        /// The delivery of the signal that `CancelState::interrupt` sent.
+        fn signal(&self) {
+            *self.signals.lock().unwrap() += 1;
+            self.delivered.notify_all();
+        }
+    }
+
+    /// Model 3: the task enters a call that only a signal ends while the canceler requests and
+    /// then pokes it the way `join` does. Either the task sees `REQUESTED` before entering, or
+    /// the canceler sees `IN_SYSCALL` and its signals reach the task inside the call. A
+    /// violation leaves the task in the call forever: a loom deadlock.
+    #[test]
+    fn cancel_reaches_a_task_entering_a_blocking_call() {
+        crate::loom::model(|| {
+            let state = Arc::new(CancelState::default());
+            let kernel = Arc::new(Kernel::new());
+            let task = {
+                let (state, kernel) = (Arc::clone(&state), Arc::clone(&kernel));
+                thread::spawn(move || {
+                    let mut entered = false;
+                    let result = state.syscall(
+                        || {
+                            entered = true;
+                            kernel.blocking_call()
+                        },
+                        |rc| *rc < 0,
+                    );
+                    (result.map(|_| ()), entered)
+                })
+            };
+            state.request();
+            let mut interrupter = Interrupter::new();
+            let mut sent = 0;
+            while interrupter.poke(&state).is_some() {
+                kernel.signal();
+                sent += 1;
+                thread::yield_now();
+            }
+            let (result, entered) = task.join().unwrap();
+            assert_eq!(result, Err(Canceled));
+            assert!(
+                !entered || sent > 0,
+                "the task entered but nobody signaled it"
+            );
+        });
+    }
+
+    /// The task's call completes by itself while a cancel races it: the result is the call's
+    /// (it entered before the request) or `Canceled` (it did not enter), and the canceler stops
+    /// poking once the task left the call.
+    #[test]
+    fn cancel_racing_a_call_that_completes() {
+        crate::loom::model(|| {
+            let state = Arc::new(CancelState::default());
+            let task = {
+                let state = Arc::clone(&state);
+                thread::spawn(move || {
+                    let mut entered = false;
+                    let result = state.syscall(
+                        || {
+                            entered = true;
+                            7
+                        },
+                        |rc| *rc < 0,
+                    );
+                    (result.map(|r| r.ok()), entered)
+                })
+            };
+            state.request();
+            let mut interrupter = Interrupter::new();
+            while interrupter.poke(&state).is_some() {
+                thread::yield_now();
+            }
+            let (result, entered) = task.join().unwrap();
+            match result {
+                Ok(value) => assert!(entered && value == Some(7)),
+                Err(Canceled) => assert!(!entered),
+            }
+        });
     }
 }

@@ -41,6 +41,7 @@ mod future;
 mod group;
 mod io;
 mod join;
+mod loom;
 mod monitor;
 pub mod net;
 mod offload;

@@ -16,11 +16,14 @@
 //! futex. On the uring backend the fiber is suspended instead, and the single `unpark` that
 //! observes `PARKED_FIBER` schedules it: a fiber is resumed at most once per park.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::backend::uring::{self, FiberWaker};
+use crate::loom::AtomicU32;
+#[cfg(all(test, loom))]
+use crate::loom::{futex_wait, futex_wake};
 
 const EMPTY: u32 = 0;
 const PARKED: u32 = 1;
@@ -59,8 +62,11 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire)
             .is_err()
         {
-            // The only other state is NOTIFIED: an unpark raced in.
-            self.state.store(EMPTY, Ordering::Release);
+            // The only other state is NOTIFIED: an unpark raced in. Consume it with a swap, not
+            // a store: another unpark may have landed since the failed exchange, and the swap
+            // reads (so synchronizes with) the latest one instead of erasing it (loom:
+            // `two_unparks_wake_a_parker_waiting_for_both`).
+            let _ = self.state.swap(EMPTY, Ordering::AcqRel);
             return Wake::Notified;
         }
         loop {
@@ -86,7 +92,8 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_FIBER, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            self.state.store(EMPTY, Ordering::Release);
+            // NOTIFIED: consume it by a swap, as in `park`.
+            let _ = self.state.swap(EMPTY, Ordering::AcqRel);
             return Wake::Notified;
         }
         uring::suspend_current(self, deadline);
@@ -139,6 +146,7 @@ impl Parker {
     }
 }
 
+#[cfg(not(all(test, loom)))]
 fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) {
     let spec = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
@@ -161,6 +169,7 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Durati
     }
 }
 
+#[cfg(not(all(test, loom)))]
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is live for the call.
     unsafe {
@@ -173,7 +182,7 @@ fn futex_wake(word: &AtomicU32) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;
@@ -200,5 +209,97 @@ mod tests {
         while parker.park(Some(deadline)) != Wake::Notified {}
         assert!(Instant::now() < deadline);
         waker.join().unwrap();
+    }
+}
+
+/// Loom models of the parker: no lost wake-up, and one `unpark` leaves exactly one permit.
+/// Run with `RUSTFLAGS="--cfg loom" cargo test -p io-runtime --release --lib loom_tests` (see
+/// `crate::loom`). The futex is loom's model of it; the fiber path (`PARKED_FIBER`) needs a
+/// uring loop and is not modelled.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// The caller's side of every wait in the runtime: park until `flag` is set, re-checking
+    /// after each return. Returns how many permits it consumed. The flag is `Relaxed`, so the
+    /// parker alone must make the setter's store visible (unpark synchronizes with park).
+    fn park_until(parker: &Parker, flag: &AtomicBool) -> usize {
+        let mut consumed = 0;
+        while !flag.load(Ordering::Relaxed) {
+            if parker.park(None) == Wake::Notified {
+                consumed += 1;
+            }
+        }
+        consumed
+    }
+
+    /// Sets `flag`, then unparks `parker`, on a new thread.
+    fn set_and_unpark(parker: &Arc<Parker>, flag: &Arc<AtomicBool>) -> thread::JoinHandle<()> {
+        let (parker, flag) = (Arc::clone(parker), Arc::clone(flag));
+        thread::spawn(move || {
+            flag.store(true, Ordering::Relaxed);
+            parker.unpark();
+        })
+    }
+
+    /// Model 1: whether the unpark lands before the park, between its compare-exchange and the
+    /// futex wait, or while it sleeps, the parker wakes and sees the flag. A lost wake-up would
+    /// leave it asleep: a loom deadlock.
+    #[test]
+    fn unpark_is_never_lost() {
+        crate::loom::model(|| {
+            let parker = Arc::new(Parker::default());
+            let flag = Arc::new(AtomicBool::new(false));
+            let setter = set_and_unpark(&parker, &flag);
+            park_until(&parker, &flag);
+            setter.join().unwrap();
+        });
+    }
+
+    /// Model 1, three threads: two unparks coalesce into one permit, and the parker still
+    /// sees both flags.
+    #[test]
+    fn two_unparks_wake_a_parker_waiting_for_both() {
+        crate::loom::model(|| {
+            let parker = Arc::new(Parker::default());
+            let first = Arc::new(AtomicBool::new(false));
+            let second = Arc::new(AtomicBool::new(false));
+            let setters = [
+                set_and_unpark(&parker, &first),
+                set_and_unpark(&parker, &second),
+            ];
+            park_until(&parker, &first);
+            park_until(&parker, &second);
+            for setter in setters {
+                setter.join().unwrap();
+            }
+        });
+    }
+
+    /// Model 2: a park whose deadline has passed (so it goes `EMPTY -> PARKED` and straight to
+    /// the `leave_parked` swap) races one unpark. The permit is consumed by exactly one park or
+    /// left in the word for the next: never lost, never counted twice. The park that follows,
+    /// waiting for the flag, therefore never sleeps forever.
+    #[test]
+    fn a_timed_out_park_neither_loses_nor_duplicates_the_permit() {
+        crate::loom::model(|| {
+            let parker = Arc::new(Parker::default());
+            let flag = Arc::new(AtomicBool::new(false));
+            let setter = set_and_unpark(&parker, &flag);
+            let timed = parker.park(Some(Instant::now()));
+            let consumed = usize::from(timed == Wake::Notified) + park_until(&parker, &flag);
+            setter.join().unwrap();
+            let state = parker.state.load(Ordering::Relaxed);
+            assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");
+            let left = usize::from(state == NOTIFIED);
+            assert_eq!(
+                consumed + left,
+                1,
+                "one unpark is one permit (timed park: {timed:?})"
+            );
+        });
     }
 }
