@@ -49,6 +49,8 @@ fn main() {
          task spawned with spawn_async on a pool of 2; std peers: two std threads"
     ));
     table.note("tokio::sync::mpsc refuses capacity 0, so its rendezvous row uses capacity 1");
+    table
+        .note("TODO(uring): add the io_uring backend's rows (both tasks as fibers) once it exists");
     table.print();
 }
 

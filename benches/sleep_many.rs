@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use common::{reps, Table, Value};
 
 const NAP: Duration = Duration::from_millis(100);
+/// The backend measured. TODO(uring): a runner per backend once the io_uring backend exists.
+const IO_BACKEND: io::Backend = io::Backend::Threaded;
 /// How long a child may run before it stops and reports how far it got.
 const BUDGET: Duration = Duration::from_secs(5);
 
@@ -259,8 +261,8 @@ fn child(runner: Runner, tasks: usize) {
         std::process::exit(0);
     });
     match runner {
-        Runner::IoAsync => io_async(tasks),
-        Runner::IoConcurrent => io_concurrent(tasks),
+        Runner::IoAsync => io_async(IO_BACKEND, tasks),
+        Runner::IoConcurrent => io_concurrent(IO_BACKEND, tasks),
         Runner::Tokio => tokio_tasks(tasks),
         Runner::StdThreads => std_threads(tasks),
         Runner::Idle => {}
@@ -281,9 +283,9 @@ fn nap_io(io: io::Io) -> Result<(), io::Canceled> {
     slept
 }
 
-fn io_async(tasks: usize) {
+fn io_async(backend: io::Backend, tasks: usize) {
     let rt = io::Runtime::builder()
-        .backend(io::Backend::Threaded)
+        .backend(backend)
         .build()
         .expect("io runtime");
     rt.run(|io| {
@@ -298,9 +300,9 @@ fn io_async(tasks: usize) {
     });
 }
 
-fn io_concurrent(tasks: usize) {
+fn io_concurrent(backend: io::Backend, tasks: usize) {
     let rt = io::Runtime::builder()
-        .backend(io::Backend::Threaded)
+        .backend(backend)
         .build()
         .expect("io runtime");
     rt.run(|io| {

@@ -92,6 +92,7 @@ fn main() {
         "median of {reps} repetitions after a warm-up; io: Runtime::builder().threads(2), \
          s.spawn_async(..) then join(io); batches spawn {BATCH} handles, then join them in order"
     ));
+    table.note("TODO(uring): add the io_uring backend's rows (fibers on one ring) once it exists");
     table.print();
 }
 

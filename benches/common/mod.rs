@@ -3,6 +3,10 @@
 //! io/peer.
 //!
 //! Each bench target includes this file with `mod common;` and uses only part of it.
+//!
+//! Seams (issue 6, second half): every io measurement takes a built `io::Runtime`, so the
+//! io_uring rows are the same functions called with `Backend::Uring` (see the `TODO(uring)`
+//! notes); `tcp_echo.rs` comes with io's TCP support and uses this table the same way.
 #![allow(dead_code)]
 
 use std::fmt;

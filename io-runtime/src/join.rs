@@ -73,5 +73,7 @@ fn spin_until_done(task: &dyn RawTask) -> bool {
         if start.elapsed() >= SPIN {
             return false;
         }
+        // Let the task we wait for run now if it was woken on this CPU.
+        std::thread::yield_now();
     }
 }

@@ -168,5 +168,7 @@ fn spin_for_work(inner: &Inner) -> bool {
         if start.elapsed() >= SPIN {
             return false;
         }
+        // Let a task woken on this CPU run now rather than after the whole spin.
+        std::thread::yield_now();
     }
 }
