@@ -1,6 +1,7 @@
 //! Backends: what runs tasks. [`Backend`] is the vtable behind [`Io`](crate::Io); user code
 //! never sees which one it talks to.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::ConcurrencyUnavailable;
@@ -11,6 +12,24 @@ pub(crate) mod uring;
 
 /// A type-erased task as the run queues hold it.
 pub(crate) type TaskRef = Arc<dyn RawTask>;
+
+/// Takes one unit of `counter` if it stays within `limit` (a spawn limit).
+pub(crate) fn claim(counter: &AtomicUsize, limit: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Runs a task that a backend thread or fiber took up, counted by the deadlock monitor as
+/// active while it runs.
+pub(crate) fn run_counted(task: &dyn RawTask) {
+    crate::io::with_monitor(|monitor| match monitor {
+        Some(monitor) => monitor.running(|| task.run()),
+        None => task.run(),
+    });
+}
 
 /// How a spawn asks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

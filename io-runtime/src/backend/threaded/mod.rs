@@ -11,7 +11,7 @@ mod spare;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Backend, Dispatch, SpawnKind, TaskRef};
+use super::{claim, Backend, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::io::ThreadEnv;
 
@@ -76,15 +76,6 @@ impl Threaded {
             }
         }
     }
-}
-
-/// Takes one unit of `counter` if it stays within `limit`.
-fn claim(counter: &AtomicUsize, limit: usize) -> bool {
-    counter
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < limit).then_some(n + 1)
-        })
-        .is_ok()
 }
 
 fn release(counter: &AtomicUsize) {

@@ -145,10 +145,7 @@ fn work(inner: &Inner) {
                 queue.waking = queue.waking.saturating_sub(1);
             }
         };
-        crate::io::with_monitor(|monitor| match monitor {
-            Some(monitor) => monitor.running(|| task.run()),
-            None => task.run(),
-        });
+        crate::backend::run_counted(&*task);
         drop(task);
         // SAFETY: see `unsafe impl Send for Queue`: the counter outlives the pool.
         release(unsafe { &*outstanding });

@@ -104,10 +104,7 @@ fn serve(inner: &Inner, first: Job) {
     let slot = Arc::new(Slot::default());
     let mut job = Some(first);
     while let Some(Job { task, outstanding }) = job.take() {
-        crate::io::with_monitor(|monitor| match monitor {
-            Some(monitor) => monitor.running(|| task.run()),
-            None => task.run(),
-        });
+        crate::backend::run_counted(&*task);
         drop(task);
         // SAFETY: see `unsafe impl Send for Job`.
         release(unsafe { &*outstanding });

@@ -21,7 +21,7 @@ use io_uring::{opcode, squeue, types};
 use super::op::{Leftover, Ops, Purpose, EVENTFD, IGNORE};
 use super::ring::Ring;
 use super::Config;
-use crate::backend::{Dispatch, SpawnKind, TaskRef};
+use crate::backend::{claim, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::fiber::{Fiber, PooledStack, Resume, StackPool, Suspender};
 use crate::park::Parker;
@@ -254,10 +254,7 @@ impl Loop {
         let name = task.ctx().spawned_at.file();
         let fiber = Fiber::on_stack(stack, move |s: &Suspender<'_>| {
             Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
-            crate::io::with_monitor(|monitor| match monitor {
-                Some(monitor) => monitor.running(|| task.run()),
-                None => task.run(),
-            });
+            crate::backend::run_counted(&*task);
             held.fetch_sub(1, Ordering::AcqRel);
         });
         // Named after the file that spawned it, for stack overflow reports (a static string:
@@ -435,12 +432,4 @@ impl Loop {
             }
         }
     }
-}
-
-fn claim(counter: &AtomicUsize, limit: usize) -> bool {
-    counter
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < limit).then_some(n + 1)
-        })
-        .is_ok()
 }
