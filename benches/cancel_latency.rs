@@ -34,8 +34,13 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
+    let uring_rt = io::Runtime::builder()
+        .backend(io::Backend::Uring)
+        .build()
+        .expect("io uring runtime");
+
     let sample = |spawn| Value::from_duration(measure(reps, || io_cancel_sleep(&io_rt, spawn)));
-    let op = "cancel a task in a 10 s sleep";
+    let op = "cancel a task in a 10 s sleep (io-threaded)";
     let io_async = sample(Spawn::Async);
     table.row(
         op,
@@ -50,16 +55,31 @@ fn main() {
         tokio_sleep(&tokio_rt, reps, false),
     );
     let io_concurrent = sample(Spawn::Concurrent);
-    let op = "cancel a task in a 10 s sleep (io: spawn_concurrent)";
+    let op = "cancel a task in a 10 s sleep (io-threaded, spawn_concurrent)";
     table.row(
         op,
         "tokio abort+await (block_on)",
         &io_concurrent,
         tokio_sleep(&tokio_rt, reps, false),
     );
+    let io_uring =
+        Value::from_duration(measure(reps, || io_uring_cancel(&uring_rt, Blocked::Sleep)));
+    let op = "cancel a task in a 10 s sleep (io-uring)";
+    table.row(
+        op,
+        "tokio abort+await (from a task)",
+        &io_uring,
+        tokio_sleep(&tokio_rt, reps, true),
+    );
+    table.row(
+        op,
+        "tokio abort+await (block_on)",
+        &io_uring,
+        tokio_sleep(&tokio_rt, reps, false),
+    );
 
     let io_read = Value::from_duration(measure(reps, || io_cancel_read(&io_rt)));
-    let op = "cancel a task in read(idle socket)";
+    let op = "cancel a task in read(idle socket) (io-threaded)";
     table.row(
         op,
         "tokio abort+await (from a task)",
@@ -78,19 +98,42 @@ fn main() {
         &io_read,
         Value::from_duration(measure(reps, std_shutdown_read)),
     );
+    let io_uring =
+        Value::from_duration(measure(reps, || io_uring_cancel(&uring_rt, Blocked::Read)));
+    let op = "cancel a task in read(idle socket) (io-uring)";
+    table.row(
+        op,
+        "tokio abort+await (from a task)",
+        &io_uring,
+        tokio_read(&tokio_rt, reps, true),
+    );
+    table.row(
+        op,
+        "tokio abort+await (block_on)",
+        &io_uring,
+        tokio_read(&tokio_rt, reps, false),
+    );
+    table.row(
+        op,
+        "std thread: shutdown(2)+join",
+        &io_uring,
+        Value::from_duration(measure(reps, std_shutdown_read)),
+    );
 
     table.note(format!(
-        "median of {reps} repetitions; io: f.cancel(io) on a task spawned with spawn_async \
-         (pool of 2) unless noted; the read is io.read_fd on a UnixStream pair, interrupted by \
-         the cancel signal (SIGURG, tgkill)"
+        "median of {reps} repetitions; io-threaded: f.cancel(io) on a task spawned with \
+         spawn_async (pool of 2) unless noted; the read is io.read_fd on a UnixStream pair, \
+         interrupted by the cancel signal (SIGURG, tgkill)"
     ));
+    table.note(
+        "io-uring: the task is a fiber (spawn_concurrent) on the loop thread, and the root waits \
+         for it with io.sleep(1 ms) (a std sleep would hold the loop); the cancel unparks the \
+         fiber, which pushes IORING_OP_ASYNC_CANCEL for its sleep or read and waits for the CQE",
+    );
     table.note(
         "tokio's read waits in its reactor (readable().await on tokio::net::UnixStream); \
          'from a task' measures inside a spawned task, 'block_on' from the main thread like \
          io's root task",
-    );
-    table.note(
-        "TODO(uring): add the io_uring backend's rows (IORING_OP_ASYNC_CANCEL) once it exists",
     );
     table.print();
 }
@@ -125,6 +168,47 @@ fn io_cancel_sleep(rt: &io::Runtime, spawn: Spawn) -> Duration {
             let outcome = future.cancel(io);
             let elapsed = start.elapsed();
             assert!(outcome.is_err(), "the sleep must end canceled");
+            elapsed
+        })
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Blocked {
+    Sleep,
+    Read,
+}
+
+/// On the uring backend: a fiber blocked in a sleep or a read, canceled from the root fiber.
+fn io_uring_cancel(rt: &io::Runtime, blocked: Blocked) -> Duration {
+    let (idle, _peer) = UnixStream::pair().expect("socketpair");
+    rt.run(|io| {
+        let ready = AtomicBool::new(false);
+        io.scope(|s| {
+            let future = s
+                .spawn_concurrent(|| {
+                    ready.store(true, Ordering::Release);
+                    match blocked {
+                        Blocked::Sleep => io.sleep(LONG, io::Clock::Awake).map(|()| 0),
+                        Blocked::Read => {
+                            let mut buf = [0u8; 64];
+                            io.read_fd(idle.as_fd(), &mut buf).map_err(|e| {
+                                assert!(io::is_canceled(&e), "read must end canceled: {e:?}");
+                                io::Canceled
+                            })
+                        }
+                    }
+                })
+                .expect("a fiber");
+            // The fiber runs only when the root parks: sleep on the ring, not on the thread.
+            while !ready.load(Ordering::Acquire) {
+                io.sleep(SETTLE, io::Clock::Awake).expect("not canceled");
+            }
+            io.sleep(SETTLE, io::Clock::Awake).expect("not canceled");
+            let start = Instant::now();
+            let outcome = future.cancel(io);
+            let elapsed = start.elapsed();
+            assert!(outcome.is_err(), "the task must end canceled");
             elapsed
         })
     })

@@ -1,6 +1,6 @@
 //! Queue ping-pong: one task puts a number into `ping`, a second task takes it and puts it
 //! into `pong`, the first takes it back. Time per round trip, with capacity 0 (a rendezvous)
-//! and 64. io's `Queue` (threaded backend, 2 workers) against crossbeam-channel and
+//! and 64. io's `Queue` (threaded backend, 2 workers; uring backend, two fibers) against crossbeam-channel and
 //! `std::sync::mpsc::sync_channel` between two std threads, and `tokio::sync::mpsc` between two
 //! tokio tasks (2 workers).
 
@@ -25,13 +25,14 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
+    let uring_rt = io::Runtime::builder()
+        .backend(io::Backend::Uring)
+        .build()
+        .expect("io uring runtime");
+
     for capacity in [0, 64] {
-        let io = measure_per_op(reps, trips, |n| io_pingpong(&io_rt, capacity, n));
-        let op = format!("ping-pong, capacity {capacity}");
         let crossbeam = measure_per_op(reps, trips, |n| crossbeam_pingpong(capacity, n));
-        table.row(&op, "crossbeam_channel::bounded", &io, crossbeam);
         let std = measure_per_op(reps, trips, |n| std_pingpong(capacity, n));
-        table.row(&op, "std::sync::mpsc::sync_channel", &io, std);
         let (tokio, peer) = match capacity {
             0 => (
                 measure_per_op(reps, trips, |n| tokio_pingpong(&tokio_rt, 1, n)),
@@ -42,30 +43,48 @@ fn main() {
                 "tokio::sync::mpsc",
             ),
         };
-        table.row(&op, peer, &io, tokio);
+        for (name, rt, spawn) in [
+            ("io-threaded", &io_rt, Spawn::Async),
+            ("io-uring", &uring_rt, Spawn::Concurrent),
+        ] {
+            let io = measure_per_op(reps, trips, |n| io_pingpong(rt, spawn, capacity, n));
+            let op = format!("ping-pong, capacity {capacity} ({name})");
+            table.row(&op, "crossbeam_channel::bounded", &io, crossbeam.clone());
+            table.row(&op, "std::sync::mpsc::sync_channel", &io, std.clone());
+            table.row(&op, peer, &io, tokio.clone());
+        }
     }
     table.note(format!(
-        "median of {reps} repetitions of {trips} round trips; io: two io::Queue, the echoing \
-         task spawned with spawn_async on a pool of 2; std peers: two std threads"
+        "median of {reps} repetitions of {trips} round trips; io: two io::Queue; io-threaded: \
+         the echoing task spawned with spawn_async on a pool of 2; io-uring: spawned with \
+         spawn_concurrent, both tasks fibers on the loop thread; std peers: two std threads"
     ));
     table.note("tokio::sync::mpsc refuses capacity 0, so its rendezvous row uses capacity 1");
-    table
-        .note("TODO(uring): add the io_uring backend's rows (both tasks as fibers) once it exists");
     table.print();
 }
 
-fn io_pingpong(rt: &io::Runtime, capacity: usize, n: u64) -> Duration {
+#[derive(Clone, Copy)]
+enum Spawn {
+    Async,
+    Concurrent,
+}
+
+fn io_pingpong(rt: &io::Runtime, spawn: Spawn, capacity: usize, n: u64) -> Duration {
     let ping = io::Queue::new(capacity);
     let pong = io::Queue::new(capacity);
     rt.run(|io| {
         io.scope(|s| {
-            let echo = s.spawn_async(|| {
+            let echo_loop = || {
                 while let Ok(value) = ping.get_one(io) {
                     if pong.put_one(io, value).is_err() {
                         break;
                     }
                 }
-            });
+            };
+            let echo = match spawn {
+                Spawn::Async => s.spawn_async(echo_loop),
+                Spawn::Concurrent => s.spawn_concurrent(echo_loop).expect("a fiber"),
+            };
             let start = Instant::now();
             for i in 0..n {
                 ping.put_one(io, i).expect("put");

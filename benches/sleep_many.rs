@@ -8,7 +8,8 @@
 //! io's threaded backend runs an async task on a pool thread, and a sleep blocks that thread,
 //! so with the default pool (one worker per core) the sleeps queue: a run that could not finish
 //! within [`BUDGET`] is stopped, and its total is projected from the tasks done by then (marked
-//! `≈`). `spawn_concurrent` gives every task a thread of its own instead (10 000 only: a
+//! `≈`). The uring backend runs every task as a fiber whose sleep is a timeout on the ring.
+//! `spawn_concurrent` gives every task a thread of its own instead (10 000 only: a
 //! thread per task is bounded by the kernel's pid and map limits).
 
 mod common;
@@ -21,8 +22,6 @@ use std::time::{Duration, Instant};
 use common::{reps, Table, Value};
 
 const NAP: Duration = Duration::from_millis(100);
-/// The backend measured. TODO(uring): a runner per backend once the io_uring backend exists.
-const IO_BACKEND: io::Backend = io::Backend::Threaded;
 /// How long a child may run before it stops and reports how far it got.
 const BUDGET: Duration = Duration::from_secs(5);
 
@@ -44,15 +43,17 @@ fn main() {
 enum Runner {
     IoAsync,
     IoConcurrent,
+    IoUring,
     Tokio,
     StdThreads,
     Idle,
 }
 
 impl Runner {
-    const ALL: [(Runner, &'static str); 5] = [
+    const ALL: [(Runner, &'static str); 6] = [
         (Runner::IoAsync, "io-async"),
         (Runner::IoConcurrent, "io-concurrent"),
+        (Runner::IoUring, "io-uring"),
         (Runner::Tokio, "tokio"),
         (Runner::StdThreads, "std-threads"),
         (Runner::Idle, "idle"),
@@ -100,10 +101,25 @@ fn parent(reps: usize) {
             median_child(Runner::IoAsync, tasks, reps)
         };
         if let Some(stopped) = &io.stopped {
-            table.note(format!("io, {tasks} tasks: {stopped}"));
+            table.note(format!("io-threaded, {tasks} tasks: {stopped}"));
         }
         let tokio = median_child(Runner::Tokio, tasks, reps);
         let op = format!("{tasks} × sleep 100 ms");
+        let uring = median_child(Runner::IoUring, tasks, reps);
+        let op_uring = format!("{op} (io-uring)");
+        table.row(
+            format!("{op_uring}: wall"),
+            "tokio::spawn",
+            &uring.wall,
+            tokio.wall.clone(),
+        );
+        table.row(
+            format!("{op_uring}: peak RSS"),
+            "tokio::spawn",
+            &Value::Bytes(uring.peak_rss),
+            Value::Bytes(tokio.peak_rss),
+        );
+        let op = format!("{op} (io-threaded)");
         table.row(format!("{op}: wall"), "tokio::spawn", &io.wall, tokio.wall);
         table.row(
             format!("{op}: peak RSS"),
@@ -113,6 +129,18 @@ fn parent(reps: usize) {
         );
         if tasks == 10_000 {
             let threads = median_child(Runner::StdThreads, tasks, reps);
+            table.row(
+                format!("{op_uring}: wall"),
+                "std::thread::spawn",
+                &uring.wall,
+                threads.wall.clone(),
+            );
+            table.row(
+                format!("{op_uring}: peak RSS"),
+                "std::thread::spawn",
+                &Value::Bytes(uring.peak_rss),
+                Value::Bytes(threads.peak_rss),
+            );
             table.row(
                 format!("{op}: wall"),
                 "std::thread::spawn",
@@ -127,7 +155,7 @@ fn parent(reps: usize) {
                 rss.clone(),
             );
             let concurrent = median_child(Runner::IoConcurrent, tasks, reps);
-            let op = format!("{op} (io: spawn_concurrent)");
+            let op = format!("{tasks} × sleep 100 ms (io-threaded, spawn_concurrent)");
             table.row(
                 format!("{op}: wall"),
                 "std::thread::spawn",
@@ -143,7 +171,7 @@ fn parent(reps: usize) {
         }
     }
     table.note(
-        "io: Runtime::builder().backend(Threaded).build() (default pool: one worker per core, \
+        "io-threaded: Runtime::builder().backend(Threaded).build() (default pool: one worker per core, \
          here 2), s.spawn_async(|| io.sleep(100 ms)) for every task, then join them in order; \
          tokio: 2 workers, tokio::spawn(sleep(100 ms)); std: one thread per task",
     );
@@ -160,7 +188,9 @@ fn parent(reps: usize) {
         idle.peak_rss as f64 / (1024.0 * 1024.0)
     ));
     table.note(
-        "TODO(uring): add the io_uring backend (timeouts on the ring, fibers) once it exists",
+        "io-uring: Runtime::builder().backend(Uring).build(), s.spawn_async(|| io.sleep(100 ms)) \
+         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep an \
+         IORING_OP_TIMEOUT), then join them in order",
     );
     table.print();
 }
@@ -261,8 +291,9 @@ fn child(runner: Runner, tasks: usize) {
         std::process::exit(0);
     });
     match runner {
-        Runner::IoAsync => io_async(IO_BACKEND, tasks),
-        Runner::IoConcurrent => io_concurrent(IO_BACKEND, tasks),
+        Runner::IoAsync => io_async(io::Backend::Threaded, tasks),
+        Runner::IoConcurrent => io_concurrent(io::Backend::Threaded, tasks),
+        Runner::IoUring => io_async(io::Backend::Uring, tasks),
         Runner::Tokio => tokio_tasks(tasks),
         Runner::StdThreads => std_threads(tasks),
         Runner::Idle => {}

@@ -1,5 +1,6 @@
 //! Spawn and join a trivial task: one at a time, and in batches of 1000 (spawn all, then join
-//! all). io's threaded backend (async spawns on a pool of 2 workers) against std threads,
+//! all). io's threaded backend (async spawns on a pool of 2 workers) and its uring backend (every
+//! task a fiber on the loop thread) against std threads,
 //! scoped std threads, rayon (2 threads) and tokio (multi-thread, 2 workers).
 //!
 //! Every peer is measured from where its own tasks run: io from its root task, rayon from inside
@@ -31,68 +32,47 @@ fn main() {
         .build()
         .expect("rayon pool");
 
+    let uring_rt = io::Runtime::builder()
+        .backend(io::Backend::Uring)
+        .build()
+        .expect("io uring runtime");
+    let runtimes = [("io-threaded", &io_rt), ("io-uring", &uring_rt)];
+
     let one = ops(100_000);
-    let io = measure_per_op(reps, one, |n| io_one_at_a_time(&io_rt, n));
-    let op = "spawn+join, one at a time";
-    table.row(
-        op,
-        "std::thread::spawn",
-        &io,
-        measure_per_op(reps, ops(2_000), std_spawn_one),
-    );
-    table.row(
-        op,
-        "std::thread::scope",
-        &io,
-        measure_per_op(reps, ops(2_000), std_scope_one),
-    );
-    table.row(
-        op,
-        "rayon::scope",
-        &io,
-        measure_per_op(reps, one, |n| rayon_one(&rayon_pool, n)),
-    );
-    table.row(
-        op,
-        "tokio::spawn",
-        &io,
-        measure_per_op(reps, one, |n| tokio_one(&tokio_rt, n)),
-    );
+    let std_one = measure_per_op(reps, ops(2_000), std_spawn_one);
+    let scope_one = measure_per_op(reps, ops(2_000), std_scope_one);
+    let rayon_one_v = measure_per_op(reps, one, |n| rayon_one(&rayon_pool, n));
+    let tokio_one_v = measure_per_op(reps, one, |n| tokio_one(&tokio_rt, n));
+    for (name, rt) in runtimes {
+        let io = measure_per_op(reps, one, |n| io_one_at_a_time(rt, n));
+        let op = format!("spawn+join, one at a time ({name})");
+        table.row(&op, "std::thread::spawn", &io, std_one.clone());
+        table.row(&op, "std::thread::scope", &io, scope_one.clone());
+        table.row(&op, "rayon::scope", &io, rayon_one_v.clone());
+        table.row(&op, "tokio::spawn", &io, tokio_one_v.clone());
+    }
 
     let batched = ops(100 * BATCH);
-    let io = measure_per_op(reps, batched, |n| io_batches(&io_rt, n));
-    let op = "spawn 1000, then join 1000";
     let threads = ops(2 * BATCH).max(BATCH);
-    table.row(
-        op,
-        "std::thread::spawn",
-        &io,
-        measure_per_op(reps, threads, std_spawn_batches),
-    );
-    table.row(
-        op,
-        "std::thread::scope",
-        &io,
-        measure_per_op(reps, threads, std_scope_batches),
-    );
-    table.row(
-        op,
-        "rayon::scope",
-        &io,
-        measure_per_op(reps, batched, |n| rayon_batches(&rayon_pool, n)),
-    );
-    table.row(
-        op,
-        "tokio::spawn",
-        &io,
-        measure_per_op(reps, batched, |n| tokio_batches(&tokio_rt, n)),
-    );
+    let std_batches = measure_per_op(reps, threads, std_spawn_batches);
+    let scope_batches = measure_per_op(reps, threads, std_scope_batches);
+    let rayon_batches_v = measure_per_op(reps, batched, |n| rayon_batches(&rayon_pool, n));
+    let tokio_batches_v = measure_per_op(reps, batched, |n| tokio_batches(&tokio_rt, n));
+    for (name, rt) in runtimes {
+        let io = measure_per_op(reps, batched, |n| io_batches(rt, n));
+        let op = format!("spawn 1000, then join 1000 ({name})");
+        table.row(&op, "std::thread::spawn", &io, std_batches.clone());
+        table.row(&op, "std::thread::scope", &io, scope_batches.clone());
+        table.row(&op, "rayon::scope", &io, rayon_batches_v.clone());
+        table.row(&op, "tokio::spawn", &io, tokio_batches_v.clone());
+    }
 
     table.note(format!(
-        "median of {reps} repetitions after a warm-up; io: Runtime::builder().threads(2), \
-         s.spawn_async(..) then join(io); batches spawn {BATCH} handles, then join them in order"
+        "median of {reps} repetitions after a warm-up; io-threaded: \
+         Runtime::builder().backend(Threaded).threads(2); io-uring: backend(Uring) (every task a \
+         fiber on the thread that calls run); both s.spawn_async(..) then join(io); batches \
+         spawn {BATCH} handles, then join them in order"
     ));
-    table.note("TODO(uring): add the io_uring backend's rows (fibers on one ring) once it exists");
     table.print();
 }
 

@@ -4,9 +4,8 @@
 //!
 //! Each bench target includes this file with `mod common;` and uses only part of it.
 //!
-//! Seams (issue 6, second half): every io measurement takes a built `io::Runtime`, so the
-//! io_uring rows are the same functions called with `Backend::Uring` (see the `TODO(uring)`
-//! notes); `tcp_echo.rs` comes with io's TCP support and uses this table the same way.
+//! Every io measurement takes a built `io::Runtime`, so each table has an "io-threaded" and an
+//! "io-uring" row per operation (the backend is named in the operation column).
 #![allow(dead_code)]
 
 use std::fmt;
