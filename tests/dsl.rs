@@ -394,6 +394,304 @@ fn forgetting_a_handle_leaves_no_task_running_after_the_scope(io: Io) {
     assert!(elapsed < PROMPT, "took {elapsed:?}");
 }
 
+/// What `?` inside a scope converts `OutOfMemory` into through `From`.
+#[derive(Debug, PartialEq, Eq)]
+enum AppError {
+    Memory(OutOfMemory),
+}
+
+impl From<OutOfMemory> for AppError {
+    fn from(error: OutOfMemory) -> Self {
+        AppError::Memory(error)
+    }
+}
+
+/// `?` on a joined `Result<_, OutOfMemory>` in a fn returning `Result<_, AppError>`.
+fn converts_with_from(io: Io, sleeper: &Sleeper) -> Result<u32, AppError> {
+    scope!(io, {
+        let _sleeping = io_async!(sleep_long(io, sleeper));
+        let value = io_async!(fail(io)).join(io)?;
+        Ok(value)
+    })
+}
+
+/// `?` on a `std::io::Error` in a fn returning `Box<dyn Error>`.
+fn converts_into_a_box(io: Io, sleeper: &Sleeper) -> Result<(), Box<dyn Error>> {
+    scope!(io, {
+        let _sleeping = io_async!(sleep_long(io, sleeper));
+        Err(std::io::Error::other("disk on fire"))?;
+        Ok(())
+    })
+}
+
+#[io::test]
+fn question_mark_converts_the_error_like_a_native_one(io: Io) {
+    let sleeper = Sleeper::default();
+    let (result, elapsed) = timed(|| converts_with_from(io, &sleeper));
+    assert_eq!(result, Err(AppError::Memory(OutOfMemory)));
+    assert!(sleeper.was_canceled(), "the sleeper still ran after `?`");
+    let boxed = Sleeper::default();
+    let error = converts_into_a_box(io, &boxed).unwrap_err();
+    assert!(error.is::<std::io::Error>(), "{error}");
+    assert!(boxed.was_canceled());
+    assert!(elapsed < PROMPT, "took {elapsed:?}");
+}
+
+/// The first even value, through `?` on an `Option`.
+fn first_even(io: Io, values: &[u32], sleeper: &Sleeper) -> Option<u32> {
+    scope!(io, {
+        let _sleeping = io_async!(sleep_long(io, sleeper));
+        let even = values.iter().find(|v| *v % 2 == 0)?;
+        Some(io_async!(add(io, *even, 0)).join(io))
+    })
+}
+
+#[io::test]
+fn question_mark_on_an_option_returns_none(io: Io) {
+    let (none, some) = (Sleeper::default(), Sleeper::default());
+    assert_eq!(first_even(io, &[1, 3], &none), None);
+    assert!(none.was_canceled());
+    assert_eq!(first_even(io, &[1, 4], &some), Some(4));
+    assert!(
+        some.was_canceled(),
+        "the unjoined sleeper is canceled on the tail too"
+    );
+}
+
+/// `return;` in a fn returning `()`: `reached` is set only when it does not return.
+fn returns_nothing(io: Io, sleeper: &Sleeper, early: bool, reached: &AtomicBool) {
+    scope!(io, {
+        let _sleeping = io_async!(sleep_long(io, sleeper));
+        if early {
+            return;
+        }
+    });
+    reached.store(true, Ordering::SeqCst);
+}
+
+#[io::test]
+fn return_without_a_value_returns_from_the_enclosing_fn(io: Io) {
+    let (sleeper, reached) = (Sleeper::default(), AtomicBool::new(false));
+    returns_nothing(io, &sleeper, true, &reached);
+    assert!(
+        !reached.load(Ordering::SeqCst),
+        "`return;` did not leave the fn"
+    );
+    assert!(sleeper.was_canceled());
+    let (sleeper, reached) = (Sleeper::default(), AtomicBool::new(false));
+    returns_nothing(io, &sleeper, false, &reached);
+    assert!(reached.load(Ordering::SeqCst));
+    assert!(sleeper.was_canceled());
+}
+
+#[io::test]
+fn labeled_break_and_continue_act_on_the_labeled_loop(io: Io) {
+    let sleepers: Vec<Sleeper> = (0..6).map(|_| Sleeper::default()).collect();
+    let mut visited = Vec::new();
+    'rows: for row in 0..3 {
+        for col in 0..2 {
+            let sleeper = &sleepers[row * 2 + col];
+            scope!(io, {
+                let _sleeping = io_async!(sleep_long(io, sleeper));
+                if row == 0 && col == 0 {
+                    continue 'rows;
+                }
+                if row == 2 {
+                    break 'rows;
+                }
+                visited.push((row, col));
+            });
+        }
+    }
+    assert_eq!(visited, [(1, 0), (1, 1)]);
+    let ran: Vec<bool> = sleepers.iter().map(Sleeper::was_canceled).collect();
+    assert_eq!(ran, [true, false, true, true, true, false]);
+    // With a value, out of two loops, and out of a labeled block.
+    let sleepers: Vec<Sleeper> = (0..2).map(|_| Sleeper::default()).collect();
+    let mut round = 0;
+    let value = 'outer: loop {
+        for sleeper in &sleepers[round..=round] {
+            scope!(io, {
+                let _sleeping = io_async!(sleep_long(io, sleeper));
+                if round == 1 {
+                    break 'outer io_async!(add(io, 20, 22)).join(io);
+                }
+            });
+        }
+        round += 1;
+    };
+    assert_eq!((value, round), (42, 1));
+    assert!(sleepers.iter().all(Sleeper::was_canceled));
+    let left = 'block: {
+        scope!(io, {
+            if value == 42 {
+                break 'block "left";
+            }
+        });
+        "stayed"
+    };
+    assert_eq!(left, "left");
+}
+
+/// `return` from a scope nested in another one: both scopes end, inner first.
+fn returns_from_the_inner_scope(io: Io, outer: &Sleeper, inner: &Sleeper) -> u32 {
+    let value = scope!(io, {
+        let _outer = io_async!(sleep_long(io, outer));
+        let doubled = scope!(io, {
+            let _inner = io_async!(sleep_long(io, inner));
+            let value = io_async!(add(io, 2, 2)).join(io);
+            if value == 4 {
+                return value * 10;
+            }
+            value * 2
+        });
+        doubled + 1
+    });
+    value + 1000
+}
+
+#[io::test]
+fn return_in_a_nested_scope_returns_from_the_outer_fn(io: Io) {
+    let (outer, inner) = (Sleeper::default(), Sleeper::default());
+    assert_eq!(returns_from_the_inner_scope(io, &outer, &inner), 40);
+    assert!(outer.was_canceled() && inner.was_canceled());
+    let (inner_end, outer_end) = (
+        inner.ended.load(Ordering::SeqCst),
+        outer.ended.load(Ordering::SeqCst),
+    );
+    assert!(
+        inner_end < outer_end,
+        "inner {inner_end}, outer {outer_end}"
+    );
+}
+
+#[io::test]
+fn jumps_pass_through_nested_scopes_to_the_right_loop(io: Io) {
+    let mut seen = Vec::new();
+    let mut round = 0;
+    let value = 'rounds: loop {
+        round += 1;
+        for i in 0..3 {
+            scope!(io, {
+                for j in 0..3 {
+                    scope!(io, {
+                        if j == 1 {
+                            continue; // the `for j` loop, in the outer scope's body
+                        }
+                        if i == 1 && round == 1 {
+                            continue 'rounds; // out of both scopes
+                        }
+                        if i == 2 {
+                            break 'rounds io_async!(add(io, i, j)).join(io) + 100;
+                        }
+                        seen.push((i, j));
+                    });
+                }
+            });
+        }
+    };
+    assert_eq!(value, 102);
+    assert_eq!(seen, [(0, 0), (0, 2), (0, 0), (0, 2), (1, 0), (1, 2)]);
+}
+
+/// `?` in the arguments of `println!`, `format!` and `io_async!`: `Err` at step `failing`.
+fn question_marks_in_macros(io: Io, failing: u32, sleeper: &Sleeper) -> Result<String, AppError> {
+    let step = |n: u32| {
+        if n == failing {
+            Err(OutOfMemory)
+        } else {
+            Ok(n)
+        }
+    };
+    scope!(io, {
+        let _sleeping = io_async!(sleep_long(io, sleeper));
+        println!("step {}", step(1)?);
+        let sum = io_async!(add(io, step(2)?, 10));
+        let text = format!("{}+{}", step(3)?, sum.join(io));
+        Ok(text)
+    })
+}
+
+#[io::test]
+fn question_marks_in_macro_arguments_leave_the_fn(io: Io) {
+    for failing in 1..=3 {
+        let sleeper = Sleeper::default();
+        let result = question_marks_in_macros(io, failing, &sleeper);
+        assert_eq!(result, Err(AppError::Memory(OutOfMemory)), "step {failing}");
+        assert!(sleeper.was_canceled(), "step {failing}");
+    }
+    let sleeper = Sleeper::default();
+    assert_eq!(
+        question_marks_in_macros(io, 0, &sleeper).as_deref(),
+        Ok("3+12")
+    );
+}
+
+#[io::test]
+fn the_scope_is_an_expression_anywhere(io: Io) {
+    // Its type is inferred from later use.
+    let mut later = scope!(io, { Vec::new() });
+    later.push(io_async_free_value());
+    assert_eq!(later, [7_u8]);
+    // Inside a closure, and as a statement.
+    let in_closure = |n: u32| scope!(io, { io_async!(add(io, n, 1)).join(io) });
+    assert_eq!(in_closure(1), 2);
+    scope!(io, {});
+}
+
+/// A value with no spawn involved.
+fn io_async_free_value() -> u8 {
+    7
+}
+
+/// Sleeps (until canceled), then reads `data` and raises `done`: run after its scope ended,
+/// it would read freed memory.
+fn sleep_then_read(io: Io, data: &[u32], done: &AtomicBool) -> u32 {
+    let _ = io.sleep(LONG, Clock::Awake);
+    let sum = data.iter().sum();
+    done.store(true, Ordering::SeqCst);
+    sum
+}
+
+/// The attack on the former expansion: capture the scope's identifier from the tokens that
+/// `scope!` writes into a spawn, and forget what it names.
+macro_rules! steal {
+    ($m:ident ! ( @ $k:ident { ( & $g:ident ) . $($rest:tt)* } )) => {
+        ::std::mem::forget($g)
+    };
+}
+
+/// The same, searching any tokens for the first `(& ident)`.
+macro_rules! steal_anywhere {
+    () => {};
+    (( & $g:ident ) $($rest:tt)*) => { ::std::mem::forget($g) };
+    (( $($inner:tt)* ) $($rest:tt)*) => { steal_anywhere!($($inner)* $($rest)*) };
+    ({ $($inner:tt)* } $($rest:tt)*) => { steal_anywhere!($($inner)* $($rest)*) };
+    ([ $($inner:tt)* ] $($rest:tt)*) => { steal_anywhere!($($inner)* $($rest)*) };
+    ($other:tt $($rest:tt)*) => { steal_anywhere!($($rest)*) };
+}
+
+// The lint says it: what the macros can capture is a `&Scope`, forgetting it does nothing.
+#[allow(forgetting_references)]
+#[io::test]
+fn a_macro_capturing_the_scope_can_only_forget_a_reference(io: Io) {
+    let data = vec![1, 2, 3];
+    let done = AtomicBool::new(false);
+    let ((), elapsed) = timed(|| {
+        scope!(io, {
+            steal!(io_async!(add(io, 1, 2)));
+            steal_anywhere!(io_async!(add(io, 3, 4)));
+            std::mem::forget(io_async!(sleep_then_read(io, &data, &done)));
+        })
+    });
+    assert!(
+        done.load(Ordering::SeqCst),
+        "the scope ended before its task"
+    );
+    assert!(elapsed < PROMPT, "took {elapsed:?}");
+    drop(data);
+}
+
 /// The backend a builder from `main_builder` ends up running.
 fn backend_of(builder: io::Builder) -> &'static str {
     let runtime = builder.build().expect("the runtime starts");
@@ -476,4 +774,201 @@ fn main_builder_applies_io_backend_and_io_threads_unless_pinned() {
         );
     }
     env::remove_var("IO_THREADS");
+}
+
+/// A trait with by-value impls for both `u32` and `&u32`: which one a call picks shows how the
+/// receiver was resolved.
+trait Which {
+    /// The type whose impl ran.
+    fn which(self) -> &'static str;
+}
+
+impl Which for u32 {
+    fn which(self) -> &'static str {
+        "u32"
+    }
+}
+
+impl Which for &u32 {
+    fn which(self) -> &'static str {
+        "&u32"
+    }
+}
+
+/// Compiles only when `plain` and `spawned` have the same type; asserts they are equal.
+fn same<T: PartialEq + fmt::Debug>(plain: T, spawned: T) {
+    assert_eq!(plain, spawned);
+}
+
+#[io::test]
+fn method_spawns_resolve_like_the_plain_call(io: Io) -> Result<(), Canceled> {
+    let owned = String::from("text");
+    let x: &String = &owned;
+    let n: u32 = 7;
+    let mut v = vec![1_u32, 2, 3];
+    let mut words = vec![String::from("a"), String::from("bc")];
+    let i = 1;
+    let text = "42";
+    scope!(io, {
+        // Each spawn next to the same call written without the macro.
+        let cloned = io_async!(x.clone());
+        let least = io_async!(n.min(2));
+        let which = io_async!(n.which());
+        let which_ref = io_async!((&n).which());
+        let len = io_async!(v.len());
+        let word = io_async!(words[i].len());
+        let first = io_async!(words[0].clone());
+        let through = io_async!((*x).len());
+        let parsed = io_async!(text.parse::<u32>());
+        let literal = io_async!("42".parse::<u8>());
+        let collected = io_async!(v.iter().rev().collect::<Vec<_>>());
+        let slept = io_async!(io.sleep(Duration::from_millis(1), Clock::Awake));
+        same(x.clone(), cloned.join(io));
+        same(n.min(2), least.join(io));
+        same(n.which(), which.join(io));
+        same((&n).which(), which_ref.join(io));
+        same(v.len(), len.join(io));
+        same(words[i].len(), word.join(io));
+        same(words[0].clone(), first.join(io));
+        same((*x).len(), through.join(io));
+        same(text.parse::<u32>(), parsed.join(io));
+        same("42".parse::<u8>(), literal.join(io));
+        same(v.iter().rev().collect::<Vec<_>>(), collected.join(io));
+        same(Ok(()), slept.join(io));
+    });
+    assert_eq!(n.which(), "u32");
+    // Only borrowed by the tasks: free again after the scope.
+    v.push(4);
+    words.push(owned);
+    assert_eq!((v.len(), words.len()), (4, 3));
+    Ok(())
+}
+
+/// A log a method spawn appends to through `&mut self`.
+struct Log(String);
+
+impl Log {
+    /// Spawns a `&mut self` method on a field of `self` and a `&self` one on another local.
+    fn spawn_on_fields(&mut self, io: Io, other: &Log) -> usize {
+        scope!(io, {
+            let pushed = io_async!(self.0.push_str("!"));
+            let len = io_async!(other.0.len());
+            pushed.join(io);
+            len.join(io)
+        })
+    }
+}
+
+#[io::test]
+fn method_spawns_borrow_mutably_or_move_like_the_plain_call(io: Io) {
+    let mut buf = String::new();
+    let mut lines = vec![String::from("a"), String::from("b")];
+    let s = String::from("moved");
+    let bytes = scope!(io, {
+        // `&mut self`: the task holds the only borrow until the scope ends.
+        let pushed = io_async!(buf.push_str("x"));
+        let line = io_async!(lines[1].push_str("c"));
+        // By-value `self` of a non-`Copy` local: moved into the task, as the plain call would.
+        let bytes = io_async!(s.into_bytes());
+        pushed.join(io);
+        line.join(io);
+        bytes.join(io)
+    });
+    assert_eq!((buf.as_str(), bytes.as_slice()), ("x", b"moved".as_slice()));
+    assert_eq!(lines, ["a", "bc"]);
+    let mut log = Log(String::from("log"));
+    let len = log.spawn_on_fields(io, &Log(String::from("other")));
+    assert_eq!((log.0.as_str(), len), ("log!", 5));
+}
+
+/// A receiver built on the caller; its method records when the task runs it.
+struct Adder<'a> {
+    base: u32,
+    order: &'a Mutex<Vec<&'static str>>,
+}
+
+impl Adder<'_> {
+    /// `base + a + b`, noting "call".
+    fn add(&self, a: u32, b: u32) -> u32 {
+        self.order.lock().unwrap().push("call");
+        self.base + a + b
+    }
+}
+
+#[io::test]
+fn method_receivers_and_arguments_are_evaluated_at_the_spawn_in_order(io: Io) {
+    let order = Mutex::new(Vec::new());
+    // Not Send (it borrows a Cell): usable only because the caller evaluates it.
+    let counter = Cell::new(0_usize);
+    let noted = |what: &'static str| {
+        order.lock().unwrap().push(what);
+        counter.set(counter.get() + 1);
+        counter.get()
+    };
+    let table = [0_u32, 0, 0, 0, 40];
+    let (sum, len, total, looked_up) = scope!(io, {
+        let sum = io_async!(Adder {
+            base: noted("receiver") as u32,
+            order: &order,
+        }
+        .add(noted("first") as u32, noted("second") as u32));
+        let len = io_async!(String::from("ab").len());
+        let total = io_async!(vec![1, 2].into_iter().sum::<i32>());
+        let looked_up = io_async!(table[noted("index")].min(noted("argument") as u32));
+        assert_eq!(counter.get(), 5);
+        counter.set(100);
+        (
+            sum.join(io),
+            len.join(io),
+            total.join(io),
+            looked_up.join(io),
+        )
+    });
+    assert_eq!((sum, len, total, looked_up), (1 + 2 + 3, 2, 3, 5));
+    let mut order = order.into_inner().unwrap();
+    let call = order.iter().position(|&what| what == "call").unwrap();
+    assert!(
+        call > 2,
+        "the task ran before its arguments were evaluated: {order:?}"
+    );
+    order.remove(call);
+    assert_eq!(order, ["receiver", "first", "second", "index", "argument"]);
+}
+
+#[io::test]
+fn move_makes_a_method_spawn_take_its_receiver(io: Io) {
+    let total = scope!(io, {
+        let mut tasks = Vec::new();
+        for i in 0..3_u32 {
+            // `i` dies with its iteration: the task takes a copy of it.
+            tasks.push(io_async!(move i.min(1)));
+        }
+        // `local` dies before the scope ends: the task takes it.
+        let local = String::from("dies first");
+        let len = io_async!(move local.len());
+        // A no-op where nothing is captured.
+        let sum = io_async!(move add(io, 1, 2));
+        let mins: u32 = tasks.into_iter().map(|task| task.join(io)).sum();
+        mins + sum.join(io) + u32::try_from(len.join(io)).unwrap()
+    });
+    assert_eq!(total, (1 + 1) + 3 + 10);
+}
+
+#[io::test]
+fn method_spawns_on_variables_declared_in_the_scope(io: Io) {
+    let words = vec![String::from("a"), String::from("bc")];
+    let (lengths, bytes) = scope!(io, {
+        let mut lengths = Vec::new();
+        for word in &words {
+            // `word` dies with its iteration, but `len` only needs `*word`, which outlives the
+            // scope: the closure reborrows through the reference.
+            lengths.push(io_async!(word.len()));
+        }
+        // A by-value method takes a local of the scope into the task.
+        let local = String::from("local");
+        let bytes = io_async!(local.into_bytes());
+        let lengths: Vec<usize> = lengths.into_iter().map(|task| task.join(io)).collect();
+        (lengths, bytes.join(io))
+    });
+    assert_eq!((lengths, bytes), (vec![1, 2], b"local".to_vec()));
 }

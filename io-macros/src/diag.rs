@@ -25,6 +25,13 @@ impl Errors {
         }
     }
 
+    /// Records every error of `other` too.
+    pub(crate) fn extend(&mut self, other: Errors) {
+        if let Some(error) = other.combined {
+            self.push(error);
+        }
+    }
+
     /// Whether nothing was recorded.
     pub(crate) fn is_empty(&self) -> bool {
         self.combined.is_none()

@@ -1,7 +1,45 @@
 //! Support for the macros. Not a public API: names here change without notice.
 
+pub use crate::control_flow::{Branch, FromResidual};
 pub use crate::scope::Scope;
 pub use io_macros::{io_async_impl, io_concurrent_impl, io_group_impl, scope_impl};
+
+/// The body of `scope!`: runs `body` with a scope that the library owns, in this frame, where no
+/// token of the user's can reach it; every task is canceled and joined before this returns.
+pub fn scope<'env, R>(io: Io, body: impl for<'s> FnOnce(&'s Scope<'env>) -> R) -> R {
+    io.scope(body)
+}
+
+/// What a `scope!` body may give back: anything but a task handle ([`crate::Future`],
+/// [`crate::Group`]), which would outlive the scope that joins its task. Checked as a trait bound
+/// so that the first error says so (instead of a lifetime error about a temporary).
+///
+/// It rests on `Unpin`: the handles are the only `!Unpin` types of this crate, and a value that
+/// is not `Unpin` (in practice a Rust future, which a `scope!` body has no use for) cannot be
+/// returned either; `Box::pin` it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot leave the `scope!` that owns its task",
+    label = "a task handle here would outlive its scope",
+    note = "the scope cancels and joins every task when it ends: join (or cancel) the handle \
+            inside the scope and return its result",
+    note = "a value that is not `Unpin` cannot leave a `scope!` either: `Box::pin` it"
+)]
+pub trait MayLeaveScope {}
+
+#[diagnostic::do_not_recommend]
+impl<V: Unpin> MayLeaveScope for V {}
+
+/// The value of a `scope!` body, checked by [`MayLeaveScope`].
+pub fn may_leave_scope<V: MayLeaveScope>(value: V) -> V {
+    value
+}
+
+/// Called by `scope!` as its body is left (tail, `return`, `?`, `break`, `continue`): from now
+/// on, handles dropped with the body's locals only request cancellation, and the scope joins
+/// them all at once (one cancel latency, not one per handle).
+pub fn body_ends(scope: &Scope<'_>) {
+    scope.body_ends();
+}
 
 use crate::runtime::{Backend, Builder};
 use crate::Io;

@@ -2,7 +2,7 @@
 //! cancellation and then behaves exactly like `join`.
 
 use std::fmt;
-use std::marker::PhantomData;
+use std::marker::{PhantomData, PhantomPinned};
 use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::NonNull;
@@ -31,6 +31,9 @@ pub struct Future<'scope, T> {
     scope: &'scope ScopeCore,
     slot: usize,
     _owns: PhantomData<T>,
+    /// Makes handles `!Unpin`: that is how `scope!` tells them from values that may leave it
+    /// (`__private::MayLeaveScope`). Nothing pins a handle.
+    _stays: PhantomPinned,
 }
 
 // SAFETY: the handle only reaches the task through `ResultCell`, whose cells are Sync for
@@ -56,6 +59,7 @@ impl<'scope, T> Future<'scope, T> {
             scope,
             slot,
             _owns: PhantomData,
+            _stays: PhantomPinned,
         }
     }
 
@@ -102,9 +106,16 @@ impl<'scope, T> Future<'scope, T> {
 }
 
 impl<T> Drop for Future<'_, T> {
+    /// Cancels the task. While the scope's body is being left (its tail, `?`, `return`,
+    /// `break`, or a panic), that is all: the scope joins every such task at once when it ends.
+    /// Anywhere else the drop also waits for the task and drops its result, so that a loop that
+    /// drops handles does not pile up tasks until the scope ends.
     fn drop(&mut self) {
         let task = self.cell().as_raw();
         cancel_task(task.ctx());
+        if self.scope.is_ending() || std::thread::panicking() {
+            return;
+        }
         wait_for(task);
         let panic = task.discard_result();
         self.scope.release(self.slot);

@@ -1,7 +1,7 @@
 //! [`Group`]: any number of tasks without handles, reclaimed as they finish.
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
+use std::marker::{PhantomData, PhantomPinned};
 use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -12,7 +12,7 @@ use crate::error::{Canceled, ConcurrencyUnavailable};
 use crate::io::Io;
 use crate::join::run_inline;
 use crate::scope::{erase, ScopeCore};
-use crate::task::{current_arc, Completion, Panic, RawTask, Task, TaskCtx};
+use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, Task, TaskCtx};
 
 #[derive(Default)]
 struct State {
@@ -42,12 +42,19 @@ impl GroupInner {
     }
 
     /// Called by a finishing task: reclaims it and wakes waiters if it was the last.
+    ///
+    /// Never unwinds (it runs on the task's worker or fiber): a second panic payload is dropped
+    /// with `drop_payload`, outside the lock.
     fn finished(&self, id: usize, panic: Option<Panic>) {
         let mut state = self.lock();
         let task = state.running.remove(&id);
-        if let Some(panic) = panic {
-            state.panic.get_or_insert(panic);
-        }
+        let extra = match panic {
+            Some(panic) if state.panic.is_none() => {
+                state.panic = Some(panic);
+                None
+            }
+            extra => extra,
+        };
         let waiters = if state.running.is_empty() {
             std::mem::take(&mut state.waiters)
         } else {
@@ -55,6 +62,9 @@ impl GroupInner {
         };
         drop(state);
         drop(task);
+        if let Some(extra) = extra {
+            drop_payload(extra);
+        }
         for waiter in waiters {
             waiter.parker.unpark();
         }
@@ -98,7 +108,8 @@ impl GroupInner {
         }
     }
 
-    fn request_cancel(&self) {
+    /// Requests cancellation of every running task, without waiting.
+    pub(crate) fn request_cancel(&self) {
         for task in self.lock().running.values() {
             cancel_task(task.ctx());
         }
@@ -140,6 +151,8 @@ pub struct Group<'scope, 'env> {
     inner: &'scope GroupInner,
     scope: &'scope ScopeCore,
     _env: PhantomData<&'env mut &'env ()>,
+    /// `!Unpin`, like [`Future`](crate::Future): a group cannot leave its `scope!`.
+    _stays: PhantomPinned,
 }
 
 impl<'scope, 'env> Group<'scope, 'env> {
@@ -148,6 +161,7 @@ impl<'scope, 'env> Group<'scope, 'env> {
             inner: scope.adopt_group(),
             scope,
             _env: PhantomData,
+            _stays: PhantomPinned,
         }
     }
 

@@ -11,6 +11,11 @@ use crate::task::{current_arc, RawTask};
 
 /// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
 /// current task: a cancel of the current task reaches `task` while it runs here.
+///
+/// # Panics
+/// With the deadlock report that `task` received while it ran here, so that the report
+/// reaches the root through every inline run — unless the current task is ending a scope,
+/// which must not unwind (the report then stays `task`'s result, resumed by its owner).
 pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
     let me = current_arc();
     let outer = me.swap_inline_child(Some(task.ctx().clone()));
@@ -22,6 +27,13 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
     let ran = task.run();
     task.ctx().set_inline_parent(None);
     me.swap_inline_child(outer);
+    if let Some(report) = task.ctx().take_deadlock_report() {
+        if me.may_unwind() {
+            // `task` is done and still owned by its scope or group: unwinding from here
+            // leaves nothing running.
+            std::panic::panic_any(report);
+        }
+    }
     ran
 }
 
@@ -41,7 +53,7 @@ pub(crate) fn wait_for(task: &dyn RawTask) {
     let me = current_arc();
     let mut interrupter = Interrupter::new();
     let mut passed_on = false;
-    while task.set_joiner(&me) {
+    while task.add_waiter(&me) {
         if !passed_on && me.cancel.check().is_err() {
             cancel_task(task.ctx());
             passed_on = true;

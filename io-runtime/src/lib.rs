@@ -34,6 +34,7 @@
 mod backend;
 mod block;
 mod cancel;
+mod control_flow;
 mod error;
 pub mod fiber;
 pub mod fs;
@@ -85,6 +86,14 @@ pub use io_macros::test;
 /// `?`, `return`, `break` and `continue` act on the enclosing function or loop; on every way
 /// out the scope cancels (newest first) and joins whatever still runs and drops unclaimed
 /// results. Tasks may borrow locals declared before the scope.
+///
+/// The body runs in a closure that the library calls with a reference to the scope it owns,
+/// so the scope cannot be forgotten, and the body cannot `.await` (a suspended scope could
+/// be). Its `return`, `?` (on `Result` or `Option`), `break` and `continue` are carried out of
+/// the closure and re-applied after the scope ended, also when written in the arguments of a
+/// macro (`println!("{}", x?)`); one that a macro's own expansion contains would act on the
+/// closure, and does not compile. As in any closure, a variable declared before the scope
+/// without a value cannot be initialized inside it.
 ///
 /// # Examples
 /// ```

@@ -15,8 +15,18 @@
 //! still wake a task meanwhile), it writes a report naming
 //! every parked task, where it was spawned and what it waits on. It then wakes the task that
 //! is blocked on the root's own stack — the root task of `Runtime::run`, or the innermost task
-//! it runs inline — and that task panics with the report. The panic passes through inline
-//! runs unchanged (see `task::Task::run`), so it surfaces from `Runtime::run`.
+//! it runs inline — and that task panics with the report. The panic becomes that task's result
+//! like any other (no panic unwinds into a worker or the event loop), and each task that ran
+//! it inline raises the report again (`join::run_inline`), so it surfaces from `Runtime::run`.
+//!
+//! # Scope ends do not unwind
+//! A task that is ending a scope (`ScopeCore::finish`) waits for the scope's tasks and must not
+//! unwind before they are done: they borrow what the unwinding would free. The report then goes
+//! to another parked task that may unwind (its panic ends it, which lets the scope end go on);
+//! if every parked task is ending a scope, the report is printed on stderr once and the runtime
+//! keeps waiting. Waiting rather than aborting: a thread the monitor cannot see (a plain
+//! `std::thread`, a signal handler) may still wake a task, and a hang after a printed report is
+//! recoverable by the user, while a report that unwound would be undefined behaviour.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -128,7 +138,12 @@ impl Monitor {
         if victim.as_ref().is_some_and(|(v, _)| *v == Arc::as_ptr(ctx)) {
             let (_, report) = victim.take().unwrap_or_default();
             drop(victim);
-            panic!("{report}");
+            if ctx.may_unwind() {
+                ctx.set_deadlock_report(report.clone());
+                std::panic::panic_any(report);
+            }
+            // Woken by someone else meanwhile and now ending a scope: report, keep waiting.
+            eprintln!("{report}");
         }
         wake
     }
@@ -183,22 +198,35 @@ impl Monitor {
                 task.what
             );
         }
-        // The task blocked on a root's own stack: the root itself, or what it runs inline.
-        let innermost = |root: &Arc<TaskCtx>| {
-            let mut ctx = Arc::clone(root);
-            while let Some(child) = ctx.inline_child() {
-                ctx = child;
+        // The report is a panic of one parked task. Preferred: the task blocked on a root's own
+        // stack (the innermost of what the root runs inline), so the report reaches
+        // `Runtime::run`. Never a task that is ending a scope: unwinding there would let the
+        // scope's tasks outlive their borrows.
+        let may_receive = |ctx: &Arc<TaskCtx>| {
+            parked
+                .iter()
+                .find(|p| Arc::ptr_eq(&p.ctx, ctx) && p.ctx.may_unwind())
+        };
+        let on_root_stack = |root: &Arc<TaskCtx>| {
+            let mut chain = vec![Arc::clone(root)];
+            while let Some(child) = chain[chain.len() - 1].inline_child() {
+                chain.push(child);
             }
-            ctx
+            chain.iter().rev().find_map(may_receive)
         };
         let chosen = roots
             .iter()
-            .map(innermost)
-            .find_map(|ctx| parked.iter().find(|p| Arc::ptr_eq(&p.ctx, &ctx)))
-            .or_else(|| parked.last());
-        if let Some(chosen) = chosen {
-            *lock(&self.victim) = Some((Arc::as_ptr(&chosen.ctx), report));
-            chosen.ctx.parker.unpark();
+            .find_map(on_root_stack)
+            .or_else(|| parked.iter().rev().find(|p| p.ctx.may_unwind()));
+        match chosen {
+            Some(chosen) => {
+                *lock(&self.victim) = Some((Arc::as_ptr(&chosen.ctx), report));
+                chosen.ctx.parker.unpark();
+            }
+            None => eprintln!(
+                "{report}\n  every blocked task is ending a scope, which must not unwind while \
+                 its tasks run: the runtime reports and keeps waiting"
+            ),
         }
     }
 }
@@ -210,6 +238,8 @@ fn watch(monitor: &std::sync::Weak<Monitor>) {
     let period = (grace / 5).clamp(Duration::from_millis(1), Duration::from_millis(100));
     // The epoch at which the runtime was first seen blocked, and when.
     let mut blocked: Option<(u64, Instant)> = None;
+    // The blockage last reported: reported once, however long it lasts.
+    let mut reported: Option<u64> = None;
     loop {
         let Some(monitor) = monitor.upgrade() else {
             return;
@@ -218,9 +248,11 @@ fn watch(monitor: &std::sync::Weak<Monitor>) {
             return;
         }
         blocked = match (monitor.blocked_epoch(), blocked) {
+            (Some(epoch), _) if reported == Some(epoch) => None,
             (Some(epoch), Some((seen, since))) if epoch == seen => {
                 if since.elapsed() >= grace {
                     monitor.diagnose();
+                    reported = Some(epoch);
                     None
                 } else {
                     Some((seen, since))

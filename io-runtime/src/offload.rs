@@ -38,7 +38,7 @@ impl Io {
         let task = Arc::new(Task::new(
             f,
             Location::caller(),
-            Completion::Joiner(Mutex::new(None)),
+            Completion::Waiters(Mutex::default()),
         ));
         let runner = erase(Arc::clone(&task) as Arc<dyn RawTask + '_>);
         std::thread::Builder::new()
@@ -49,7 +49,7 @@ impl Io {
             .expect("io: cannot start an offload thread");
         let me = current_arc();
         // The helper thread wakes us: this wait is not a deadlock, so it bypasses the monitor.
-        while task.set_joiner(&me) {
+        while task.add_waiter(&me) {
             let _ = me.parker.park(None);
         }
         task.take_result()

@@ -262,8 +262,14 @@ impl Runtime {
 
     /// Runs `f` as the root task of this runtime, on the calling thread, and returns its
     /// result.
+    ///
+    /// # Panics
+    /// Resumes a panic of `f`; panics with a deadlock report when every task is blocked and
+    /// nothing can wake any of them; and refuses to run on a thread that drives an io_uring
+    /// runtime's event loop (a task of it), which this call would stop.
     #[track_caller]
     pub fn run<R>(&self, f: impl FnOnce(Io) -> R) -> R {
+        assert!(!crate::backend::uring::in_loop(), "{NESTED_RUN}");
         let root = Arc::new(TaskCtx::new(Location::caller()));
         let io = Io::new(&self.shared);
         let monitor = &self.shared.monitor;
@@ -282,6 +288,12 @@ impl Runtime {
         Io::new(&self.shared)
     }
 }
+
+/// Why `Runtime::run` refuses to run on a uring loop's thread.
+const NESTED_RUN: &str = "io: Runtime::run called from a task of an io_uring runtime: it would \
+    stop that runtime's event loop until it returns, and hang for good if its root waits for a \
+    task of the outer runtime. Use the Io you already have, or run the other runtime on \
+    another thread (io.offload(|| runtime.run(…)))";
 
 impl Drop for Runtime {
     fn drop(&mut self) {

@@ -3,25 +3,52 @@
 //! # Soundness
 //! Tasks may borrow anything that outlives the scope, so their closures are not `'static`; the
 //! run queues nevertheless hold them as `'static` trait objects (the lifetime is erased in
-//! [`Scope::spawn`]). That is sound because no task can outlive the scope:
-//! - every task is registered in the scope's registry before it is dispatched, and only its
-//!   handle's `join`/`cancel`/`drop` — each of which first waits for the task — removes it;
-//! - [`Scope`]'s `Drop` cancels and waits for every task still registered, so a handle that was
-//!   `mem::forget`-ed, or a handle never dropped because of a panic, cannot leave a task running;
-//! - `Scope<'env>` is invariant in `'env` and has a `Drop` impl, so the borrow checker requires
-//!   everything a task borrows (`F: 'env`) to stay alive until that `Drop` ran;
-//! - the `Scope` itself cannot be forgotten or moved by user code: `scope!` declares it under a
-//!   hygienic name that user code cannot write, and the plain API ([`Io::scope`]) owns it in a
-//!   stack frame the closure cannot reach;
-//! - a task's result may borrow from `'env` too; it is dropped (or taken) before the scope ends,
-//!   so the erased task cells that run queues may still hold afterwards contain no `F` or `T`.
+//! [`erase`]). That is sound because no task runs, and no result of one lives, once the scope
+//! ended. The argument, against everything that user code can reach:
 //!
-//! `scope!` refuses `.await` in its body, so the scope cannot live inside a suspended Rust
-//! future that could itself be forgotten.
+//! 1. **The owner is out of reach.** A [`Scope`] is created only inside this crate
+//!    (`Scope::new` is private): by [`Io::scope`], which keeps it in its own stack frame and
+//!    drops it when the frame ends, also on unwind. `scope!` expands to a call of
+//!    `__private::scope`, which is `Io::scope`, with the body as a closure. The only token a
+//!    macro hands to user-reachable code (a user macro's arguments may capture and re-emit any
+//!    token) is the closure's parameter, a `&Scope`: forgetting, moving or copying a reference
+//!    does nothing to the owner, and the reference cannot leave the closure (`for<'s>`).
+//! 2. **Every task is registered before it can run**, in the scope's registry or in a group
+//!    that the scope owns, and only the handle's `join`/`cancel`/`drop` — each of which first
+//!    waits for the task — removes it. So a handle that is `mem::forget`-ed, leaked in an `Rc`
+//!    cycle, or never dropped because of a panic leaves its task with the scope, which cancels
+//!    and joins it when it ends.
+//! 3. **Borrows outlive the owner.** `Scope<'env>` is invariant in `'env` and tasks are
+//!    `F: 'env`; `'env` is a lifetime parameter of `Io::scope`, so it outlives that call, and
+//!    the owner dies inside it.
+//! 4. **The body cannot be suspended.** `scope!`'s body is a plain (non-`async`) closure, so a
+//!    `.await` in it — written by hand or produced by any macro — does not compile. The owner
+//!    therefore never lives in a Rust future that could be forgotten while suspended. (An
+//!    `async` block *inside* the body can hold the `&Scope`, but cannot outlive the closure,
+//!    so the scope still ends in `Io::scope`'s frame.) `?`, `return`, `break` and `continue`
+//!    are carried out of the closure and re-applied by the expansion.
+//! 5. **Scope end never unwinds while a task may run.** [`ScopeCore::finish`] requests every
+//!    cancellation, then joins every task and group. Dropping an unclaimed result or a panic
+//!    payload may panic: those panics are caught (`drop_catching`, `drop_payload`) and the
+//!    first is resumed by `Scope`'s `Drop` *after* everything was joined. The deadlock monitor
+//!    never delivers its report as a panic to a task that is ending a scope (see `monitor`):
+//!    it picks another blocked task, or prints the report and keeps waiting. Any panic that
+//!    escapes `finish` all the same aborts the process instead of unwinding
+//!    (`TaskCtx::without_unwinding`).
+//! 6. **Nothing of `F` or `T` outlives the scope.** A task's result may borrow from `'env`
+//!    too; it is taken by its handle or dropped by the scope before `'env` ends, so the erased
+//!    cells that run queues may still hold afterwards contain no `F` or `T`. No panic escapes a
+//!    task into a worker or the event loop (`Task::run` catches the call's panic, and payload
+//!    drops are caught), so no runner dies holding a task.
+//!
+//! What this does not cover: `std::process::exit` or an abort ends the process with tasks
+//! running (nothing is freed, so nothing is read after free), and `unsafe` code that frees a
+//! borrow behind the borrow checker's back.
 
 use std::marker::PhantomData;
 use std::panic::{self, Location};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::{Dispatch, SpawnKind, TaskRef};
@@ -31,7 +58,7 @@ use crate::future::Future;
 use crate::group::{Group, GroupInner};
 use crate::io::Io;
 use crate::join::{run_inline, wait_for};
-use crate::task::{Completion, Panic, RawTask, ResultCell, Task};
+use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, ResultCell, Task};
 
 /// The tasks of a scope that no handle has released yet, in spawn order.
 #[derive(Default)]
@@ -78,6 +105,9 @@ pub(crate) struct ScopeCore {
     registry: Mutex<Registry>,
     groups: Mutex<Vec<Arc<GroupInner>>>,
     panic: Mutex<Option<Panic>>,
+    /// Set once the body is being left: handles dropped from then on only request
+    /// cancellation, and `finish` joins them all.
+    ending: AtomicBool,
 }
 
 impl ScopeCore {
@@ -91,10 +121,26 @@ impl ScopeCore {
         drop(task);
     }
 
-    /// Keeps the first panic of an unjoined task, to resume when the scope ends.
+    /// Keeps the first panic of an unjoined task, to resume when the scope ends; later ones
+    /// are dropped (a payload whose `Drop` panics too is leaked, see `drop_payload`).
     pub(crate) fn defer_panic(&self, panic: Panic) {
         let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
-        slot.get_or_insert(panic);
+        let extra = match *slot {
+            None => {
+                *slot = Some(panic);
+                None
+            }
+            Some(_) => Some(panic),
+        };
+        drop(slot);
+        if let Some(extra) = extra {
+            drop_payload(extra);
+        }
+    }
+
+    /// Whether the body is being left (see [`Scope::body_ends`]).
+    pub(crate) fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::Acquire)
     }
 
     /// Dispatches a registered task through the backend, running it inline if told to.
@@ -133,24 +179,35 @@ impl ScopeCore {
         Arc::downgrade(owned.expect("io: a group outlived its scope's record of it"))
     }
 
-    /// Cancels and waits for every task and group still owned by the scope, one at a time and
-    /// newest first, like Zig's deferred cancels.
+    /// Ends the scope: requests cancellation of every task and group it still owns, all at
+    /// once (so ending costs about one cancel latency, not one per task), then joins them newest
+    /// first, like Zig's deferred cancels, and drops their unclaimed results.
+    ///
+    /// Never unwinds while a task of the scope may still run: result drops that panic are
+    /// caught and kept for [`Scope`]'s `Drop` to resume, the deadlock monitor does not deliver
+    /// its report here (see `monitor`), and anything that escapes anyway aborts the process.
     fn finish(&self) {
         let tasks = self.lock().drain_newest_first();
+        let groups = std::mem::take(&mut *self.groups.lock().unwrap_or_else(|e| e.into_inner()));
         for task in &tasks {
             cancel_task(task.ctx());
-            wait_for(&**task);
-            if let Some(panic) = task.discard_result() {
-                self.defer_panic(panic);
-            }
         }
-        drop(tasks);
-        let groups = std::mem::take(&mut *self.groups.lock().unwrap_or_else(|e| e.into_inner()));
-        for group in groups.iter().rev() {
-            if let Some(panic) = group.cancel_and_wait() {
-                self.defer_panic(panic);
-            }
+        for group in &groups {
+            group.request_cancel();
         }
+        current_arc().without_unwinding(|| {
+            for task in &tasks {
+                wait_for(&**task);
+                if let Some(panic) = task.discard_result() {
+                    self.defer_panic(panic);
+                }
+            }
+            for group in groups.iter().rev() {
+                if let Some(panic) = group.cancel_and_wait() {
+                    self.defer_panic(panic);
+                }
+            }
+        });
     }
 }
 
@@ -164,21 +221,21 @@ pub struct Scope<'env> {
 }
 
 impl<'env> Scope<'env> {
-    /// A new scope on the runtime of `io`. Use `scope!` or [`Io::scope`], which keep the scope
-    /// where user code cannot reach it.
+    /// A new scope on the runtime of `io`. Private: only [`Io::scope`] creates one, in a frame
+    /// that user code cannot reach (see the module documentation).
     ///
     /// # Safety
     /// - The scope must be dropped before anything its tasks borrow (`'env`) ends: it must not
     ///   be leaked with `mem::forget`, `Box::leak`, a reference cycle, or by living in a Rust
     ///   future that is forgotten while suspended.
-    #[doc(hidden)]
-    pub unsafe fn new(io: Io) -> Self {
+    unsafe fn new(io: Io) -> Self {
         Self {
             core: ScopeCore {
                 io,
                 registry: Mutex::default(),
                 groups: Mutex::default(),
                 panic: Mutex::default(),
+                ending: AtomicBool::new(false),
             },
             _env: PhantomData,
         }
@@ -211,6 +268,11 @@ impl<'env> Scope<'env> {
         self.spawn(call, SpawnKind::Concurrent)
     }
 
+    /// Marks the body as being left (see `__private::body_ends`).
+    pub(crate) fn body_ends(&self) {
+        self.core.ending.store(true, Ordering::Release);
+    }
+
     /// A new [`Group`] owned by this scope.
     pub fn group(&self) -> Group<'_, 'env> {
         Group::new(&self.core)
@@ -222,7 +284,7 @@ impl<'env> Scope<'env> {
         F: FnOnce() -> T + Send + 'env,
         T: Send + 'env,
     {
-        let done = Completion::Joiner(Mutex::new(None));
+        let done = Completion::Waiters(Mutex::default());
         let task = Arc::new(Task::new(call, Location::caller(), done));
         let typed: NonNull<dyn ResultCell<T> + '_> = NonNull::from(&*task as &dyn ResultCell<T>);
         let erased = erase(task);

@@ -2,11 +2,10 @@
 //! ([`Io::timeout`]).
 //!
 //! # Select
-//! `select` registers the current task as the joiner of every future that is not done (the
-//! same slot `join` uses; the owner of a future is the only one who joins it, so the slot is
-//! free) and parks. A finishing task unparks its joiner, and `select` looks again. A
-//! registration left on a future that did not win only causes a spurious wake-up later, which
-//! every park tolerates; `join` replaces it.
+//! `select` registers the current task as a waiter of every future that is not done and parks.
+//! A task keeps a list of waiters, so any number of selectors (on other threads or tasks, via a
+//! shared `&Future`) and a joiner can wait on it at once; a finishing task unparks them all,
+//! and `select` looks again. On every way out `select` withdraws its registrations.
 //!
 //! # Timeout
 //! `timeout` pushes a deadline on the current task (see `block`'s module documentation):
@@ -20,6 +19,8 @@ use crate::block;
 use crate::error::{Canceled, Timeout};
 use crate::future::Future;
 use crate::io::Io;
+use std::sync::Arc;
+
 use crate::task::{current_arc, TaskCtx};
 
 /// A handle that [`Io::select`] can wait on: a [`Future`].
@@ -115,8 +116,19 @@ impl Io {
             return Ok(index);
         }
         let me = current_arc();
+        // Withdraws this selector from every future on every way out, so that a future that
+        // outlives many selects does not collect stale waiters.
+        struct Withdraw<'a>(&'a [&'a dyn Selectable], &'a Arc<TaskCtx>);
+        impl Drop for Withdraw<'_> {
+            fn drop(&mut self) {
+                for future in self.0 {
+                    future.hook().0.remove_waiter(self.1);
+                }
+            }
+        }
+        let _withdraw = Withdraw(futures, &me);
         loop {
-            let done = futures.iter().position(|f| !f.hook().0.set_joiner(&me));
+            let done = futures.iter().position(|f| !f.hook().0.add_waiter(&me));
             if let Some(index) = done {
                 return Ok(index);
             }

@@ -16,7 +16,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::block::Deadlines;
@@ -45,6 +45,12 @@ pub(crate) struct TaskCtx {
     inline_parent: Mutex<Option<Arc<TaskCtx>>>,
     /// Deadlines of the `Io::timeout` calls the task is inside (see `block`).
     pub(crate) deadlines: Deadlines,
+    /// How many regions that must not unwind (a scope's end) the task is inside: the deadlock
+    /// monitor never delivers its report to such a task as a panic.
+    no_unwind: AtomicUsize,
+    /// The deadlock report this task panicked with, for the task that ran it inline to raise
+    /// again (see `join::run_inline`).
+    deadlock_report: Mutex<Option<String>>,
 }
 
 impl TaskCtx {
@@ -56,7 +62,60 @@ impl TaskCtx {
             inline_child: Mutex::new(None),
             inline_parent: Mutex::new(None),
             deadlines: Deadlines::default(),
+            no_unwind: AtomicUsize::new(0),
+            deadlock_report: Mutex::new(None),
         }
+    }
+
+    /// Runs `f` in a region that must not unwind (a scope's end): a panic that escapes it
+    /// anyway aborts the process, since unwinding on would leave tasks running on borrows
+    /// that are about to end.
+    pub(crate) fn without_unwinding<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Region<'a> {
+            depth: &'a AtomicUsize,
+            left: bool,
+        }
+        impl Drop for Region<'_> {
+            fn drop(&mut self) {
+                self.depth.fetch_sub(1, Ordering::Release);
+                if !self.left {
+                    eprintln!(
+                        "io: a panic escaped the end of a scope whose tasks still run; \
+                         aborting, because unwinding on would let them outlive their borrows"
+                    );
+                    std::process::abort();
+                }
+            }
+        }
+        self.no_unwind.fetch_add(1, Ordering::Acquire);
+        let mut region = Region {
+            depth: &self.no_unwind,
+            left: false,
+        };
+        let value = f();
+        region.left = true;
+        value
+    }
+
+    /// Whether a panic may unwind from where the task is parked now.
+    pub(crate) fn may_unwind(&self) -> bool {
+        self.no_unwind.load(Ordering::Acquire) == 0
+    }
+
+    /// Records the deadlock report this task is about to panic with.
+    pub(crate) fn set_deadlock_report(&self, report: String) {
+        *self
+            .deadlock_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(report);
+    }
+
+    /// Takes the deadlock report this task panicked with, if any.
+    pub(crate) fn take_deadlock_report(&self) -> Option<String> {
+        self.deadlock_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Sets (or clears) the task this one runs inline; returns the previous one.
@@ -146,16 +205,24 @@ pub(crate) fn current_arc() -> Arc<TaskCtx> {
     }
 }
 
-fn is_deadlock(payload: &Panic) -> bool {
-    payload
-        .downcast_ref::<String>()
-        .is_some_and(|message| message.starts_with(crate::monitor::DEADLOCK))
+/// Drops a panic payload whose own `Drop` may panic. A payload that panics while being
+/// dropped is leaked instead of dropped in turn: no panic may escape into a scheduler or out
+/// of a scope's end, and such a payload is a bug of its own that cannot be cleaned up.
+pub(crate) fn drop_payload(payload: Panic) {
+    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(second);
+    }
+}
+
+/// Drops `value`, returning the panic of its `Drop`, if any.
+pub(crate) fn drop_catching<T>(value: T) -> Option<Panic> {
+    panic::catch_unwind(AssertUnwindSafe(move || drop(value))).err()
 }
 
 /// What happens when a task finishes.
 pub(crate) enum Completion {
-    /// A handle may be waiting: wake the joiner registered here.
-    Joiner(Mutex<Option<Arc<TaskCtx>>>),
+    /// Handles may be waiting (a joiner, any number of selectors): wake every waiter here.
+    Waiters(Mutex<Vec<Arc<TaskCtx>>>),
     /// A group task: tell the group (it reclaims the task).
     Group(Arc<dyn Fn(usize, Option<Panic>) + Send + Sync>, usize),
 }
@@ -171,9 +238,13 @@ pub(crate) trait RawTask: Send + Sync {
     fn is_done(&self) -> bool;
     /// Whether no runner has claimed the task yet.
     fn is_queued(&self) -> bool;
-    /// Registers `joiner` to be unparked at completion; `false` if already done.
-    fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool;
-    /// Drops the stored result; returns the panic it held, if any. Only after `is_done`.
+    /// Registers `waiter` to be unparked at completion; `false` if already done. Any number
+    /// of tasks may wait on one task; registering twice keeps one entry.
+    fn add_waiter(&self, waiter: &Arc<TaskCtx>) -> bool;
+    /// Withdraws a registration of `waiter` (a selector that stops waiting).
+    fn remove_waiter(&self, waiter: &Arc<TaskCtx>);
+    /// Drops the stored result; returns the panic it held, or the panic of its `Drop`, if
+    /// any. Never unwinds. Only after `is_done`.
     fn discard_result(&self) -> Option<Panic>;
 }
 
@@ -217,13 +288,17 @@ where
 
     fn finish(&self, outcome: std::thread::Result<T>) {
         match &self.completion {
-            Completion::Joiner(joiner) => {
+            Completion::Waiters(waiters) => {
                 // SAFETY: we are the runner; nobody reads `result` before DONE is published.
                 unsafe { *self.result.get() = Some(outcome) };
-                self.state.store(DONE, Ordering::Release);
-                let waiting = joiner.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(joiner) = waiting {
-                    joiner.parker.unpark();
+                let waiting = {
+                    // Under the lock, so that a waiter either sees DONE or is in the list.
+                    let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
+                    self.state.store(DONE, Ordering::Release);
+                    std::mem::take(&mut *waiters)
+                };
+                for waiter in waiting {
+                    waiter.parker.unpark();
                 }
             }
             Completion::Group(notify, id) => {
@@ -269,15 +344,10 @@ where
         }
         // SAFETY: the compare-exchange above made this thread the only runner.
         let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
+        // Every panic of the call — a deadlock report included — becomes the task's result:
+        // none may unwind into the worker or the event loop that runs the task.
         let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
-        match outcome {
-            Err(payload) if is_deadlock(&payload) => {
-                // The deadlock report must reach the root, not wait in a result nobody joins.
-                self.finish(Err(Box::new(crate::monitor::DEADLOCK)));
-                panic::resume_unwind(payload);
-            }
-            outcome => self.finish(outcome),
-        }
+        self.finish(outcome);
         true
     }
 
@@ -293,16 +363,25 @@ where
         self.state.load(Ordering::Acquire) == QUEUED
     }
 
-    fn set_joiner(&self, joiner: &Arc<TaskCtx>) -> bool {
-        let Completion::Joiner(slot) = &self.completion else {
-            unreachable!("io: group tasks have no joiner")
+    fn add_waiter(&self, waiter: &Arc<TaskCtx>) -> bool {
+        let Completion::Waiters(waiters) = &self.completion else {
+            unreachable!("io: group tasks have no handle to wait on")
         };
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
         if self.is_done() {
             return false;
         }
-        *slot = Some(Arc::clone(joiner));
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, waiter)) {
+            waiters.push(Arc::clone(waiter));
+        }
         true
+    }
+
+    fn remove_waiter(&self, waiter: &Arc<TaskCtx>) {
+        if let Completion::Waiters(waiters) = &self.completion {
+            let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
+            waiters.retain(|w| !Arc::ptr_eq(w, waiter));
+        }
     }
 
     fn discard_result(&self) -> Option<Panic> {
@@ -312,7 +391,8 @@ where
         // SAFETY: DONE observed; the caller is the single owner of the result.
         match unsafe { (*self.result.get()).take() } {
             Some(Err(panic)) => Some(panic),
-            _ => None,
+            Some(Ok(value)) => drop_catching(value),
+            None => None,
         }
     }
 }

@@ -9,24 +9,37 @@
 //! })
 //! ```
 //!
-//! expands to (see [`expand`] for the exact tokens)
+//! expands to (see [`expand`] for the exact tokens; `__…` names have mixed-site hygiene)
 //!
 //! ```text
 //! {
-//!     let __io_handle = io;
-//!     let __io_scope = unsafe { io::__private::Scope::new(__io_handle) }; // mixed-site names
-//!     let __io_result = {
-//!         let a = io_async!(@__io_rewritten {
-//!             (&__io_scope).spawn_async({ let __io_args = (io, "a",); move || … })
+//!     enum __IoFlow<V, R> { Value(V), Return(R) }   // only the variants the body needs
+//!     match io::__private::scope(io, |__io_scope| {  // __io_scope: &Scope
+//!         let __io_as_return = __IoFlow::Return;
+//!         let a = io_async!(@__io_rewritten { (&__io_scope).spawn_async(…) });
+//!         let b = …;
+//!         let a = (match io::__private::Branch::branch(a.join(io)) {
+//!             ControlFlow::Continue(v) => v,
+//!             ControlFlow::Break(r) => return {
+//!                 let v = io::__private::FromResidual::from_residual(r);
+//!                 io::__private::body_ends(__io_scope);
+//!                 __io_as_return(v)
+//!             },
 //!         });
-//!         …
-//!     };
-//!     __io_result
+//!         let __io_value = (a, …);
+//!         let __io_flow = { io::__private::body_ends(__io_scope); __IoFlow::Value(__io_value) };
+//!         __io_flow
+//!     }) {
+//!         __IoFlow::Value(v) => v,
+//!         __IoFlow::Return(r) => return r,
+//!     }
 //! }
 //! ```
 //!
-//! The body stays a plain block of the enclosing function, so `?`, `return`, `break` and
-//! `continue` mean what they mean there, and control leaves through the guard's `Drop`.
+//! The body runs in a closure that the library calls with a *reference* to a scope it owns.
+//! Its `return`, `?`, `break` and `continue` are carried out of the closure as a value and
+//! re-applied after the scope ended (see `flow`), so they mean what they mean in the enclosing
+//! function or loop; the spawns are rewritten to use the reference (see `rewrite`).
 //!
 //! # Soundness
 //!
@@ -34,48 +47,46 @@
 //! observe a borrow that has ended. The runtime's `Scope<'env>` erases task lifetimes (its one
 //! `unsafe`); this argument is what makes that erasure sound.
 //!
-//! 1. **The guard cannot be moved, forgotten or dropped early.** It is a local declared under an
-//!    identifier with `Span::mixed_site()` hygiene, which user tokens (call-site hygiene) cannot
-//!    resolve to. Only macro-generated code mentions it, and only through `&` (the spawning
-//!    methods take `&self`). So no `mem::forget(guard)`, `Box::leak`, `drop(guard)`, move into a
-//!    struct or `mem::swap` can be written against it.
-//! 2. **So the guard is dropped exactly when control leaves the block**, whichever way: falling
-//!    off the end, `?`, `return`, `break`, `continue` (all of which drop the block's locals), or
-//!    an unwinding panic. The only ways a local escapes its destructor are that its stack frame
-//!    never unwinds (the thread blocks forever, the process exits or aborts) — then everything
-//!    the tasks borrow from that frame or its callers also lives forever — or that the frame is
-//!    an `async` state machine forgotten while suspended, which point 5 excludes.
-//! 3. **The guard's `Drop` cancels and joins every task still running**, in reverse spawn order.
-//!    With 2, no task outlives the block.
-//! 4. **Borrows outlive the guard.** Tasks are bounded by `F: 'env` and `T: 'env`, and
-//!    `Scope<'env>` is *invariant* in `'env` and has a `Drop` impl. Dropck therefore requires
-//!    `'env` to strictly outlive the guard, so a task may borrow locals declared before the scope
-//!    and not locals declared inside it (those die first: compile error). Invariance matters:
-//!    with a covariant `'env`, `&Scope<'long>` could be used as `&Scope<'short>` for a single
-//!    spawn, `'short` would only have to cover the borrow of the returned handle, and a
-//!    `mem::forget` of that handle would let the task run on past `'short`. Handles
-//!    (`Future<'_, T>`, `Group<'_, 'env>`) borrow the guard, so they cannot leave the block
-//!    either, and forgetting one leaks nothing: the guard, not the handle, owns the task.
-//! 5. **No `.await` inside.** If the body could suspend, the guard would live in a `Future`'s
-//!    state machine, and a suspended future can be forgotten without running any destructor
-//!    (`mem::forget(Box::pin(fut))`). Data borrowed by the async fn (its `&'a` arguments) may
-//!    then die while the tasks still run: the "scoped task trilemma". io tasks block their
-//!    caller instead of being awaited, so the body has no reason to await, and the rewrite
-//!    rejects every `.await` token in it. (An `.await` inside a nested `fn` item is fine: that
-//!    body does not hold the guard.)
+//! 1. **The owner lives in the library's frame.** `io::__private::scope` creates the `Scope`
+//!    in its own stack frame, calls the body with `&Scope`, and drops the `Scope` (cancel and
+//!    join every task still running) when the body returns or unwinds. No token of the user's
+//!    is in that frame, so nothing can move, forget or leak the owner. The expansion contains
+//!    no `unsafe`, whatever crate path it is given.
+//! 2. **Only a `&Scope` reaches user tokens.** The closure's parameter has mixed-site hygiene,
+//!    so user code cannot name it; a user macro can still capture it from the tokens `scope!`
+//!    writes into a spawn (`(&__io_scope).spawn_async(…)`), but all it then holds is a shared
+//!    reference: forgetting or leaking that ends nothing, and nothing can be moved out of it.
+//! 3. **The body cannot suspend.** It is a plain, non-`async` closure, so every `.await` in it
+//!    is a compile error (E0728), including one produced by a macro (`tokio::join!`, a user's
+//!    `macro_rules!`). A Rust future that holds the scope across a suspension, and could be
+//!    forgotten while suspended (the "scoped task trilemma"), cannot be written. A visible
+//!    `.await` gets a message of its own (see `rewrite`).
+//! 4. **Borrows outlive the scope.** Tasks are bounded by `F: 'env` and `T: 'env`, `Scope<'env>`
+//!    is invariant in `'env`, and `'env` is fixed outside the closure, so a task may borrow
+//!    locals declared before the scope and not locals of the body (those die when the closure
+//!    returns, before the scope joins). Invariance matters: with a covariant `'env`, a
+//!    `&Scope<'long>` could be used as `&Scope<'short>` for a single spawn and a forgotten
+//!    handle would let the task run past `'short`. Handles (`Future<'_, T>`, `Group<'_, 'env>`)
+//!    borrow the scope, so they cannot leave the closure, and forgetting one leaks nothing: the
+//!    scope, not the handle, owns the task.
 //!
-//! Residual assumptions, not checked by this macro:
-//! - An `.await` produced by a user's own macro invoked in the body (expanded after `scope!`)
-//!   is invisible to the token check of 5.
-//! - User code does not create a `Scope` by hand: a guard with a name can be forgotten. While
-//!   `Scope::new` is a safe (if hidden) fn, this rests on convention; once it is an `unsafe fn`
-//!   whose obligation is "drop the guard before `'env` ends, never forget it", it rests on the
-//!   type system. The expansion already calls it inside an `unsafe` block (see `expand`).
+//! Before the body is left, by its tail or by a carried exit, it calls `body_ends`: the
+//! handles dropped with the body's locals then only request cancellation, and the scope joins
+//! all of them at once.
 //!
 //! Spawning macros outside a scope are compile errors (see `spawn`), so there is no other way
 //! to start a task that borrows.
+//!
+//! # Limits of the control-flow rewrite
+//!
+//! The rewrite sees tokens, not expansions. A `return`, `?`, `break` or `continue` produced by
+//! a macro (a user's `macro_rules!`, or written in a macro call whose arguments are not
+//! comma-separated expressions) acts on the closure: `?` and `return` are then type errors
+//! (the closure returns `__IoFlow`), `break` and `continue` are "inside of a closure" errors.
+//! None of them compiles into a different meaning.
 
 mod expand;
+mod flow;
 mod parse;
 mod rewrite;
 #[cfg(test)]

@@ -4,11 +4,14 @@
 //! calls (`println!("{}", io_async!(f()).join(io))`), and:
 //! - replaces the arguments of `io_async!(…)`, `io_concurrent!(…)` and `io_group!()` (whatever
 //!   path they are called through: `io_async!`, `io::io_async!`, `::io::io_async!`) by the
-//!   finished call on the hidden guard, marked as such (see `spawn`);
-//! - leaves a nested `scope!(…)` untouched: it expands later, with its own guard;
+//!   finished call on the scope's hidden `&Scope` (see `spawn`), marked as such;
+//! - leaves a nested `scope!(…)` untouched: it expands later, with its own scope (its control
+//!   flow, though, was already rewritten as part of this body's: see `flow`);
 //! - leaves nested `fn` items untouched: a spawn there would outlive this scope's borrow, so it
 //!   stays unrewritten and reports "outside scope!";
-//! - reports every `.await` (see the module documentation of `scope` for why).
+//! - reports every `.await` it sees (see the module documentation of `scope` for why). The
+//!   closure around the body rejects every `.await` anyway, including those produced by macros;
+//!   this check only gives the visible ones a message that says what to do instead.
 
 use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 
@@ -20,7 +23,8 @@ pub(crate) const AWAIT: &str = "scope! cannot contain `.await`: io tasks block t
      they are not Rust futures; a suspended scope could be forgotten with its tasks still running. \
      Call io's blocking operations without `.await`, or move the `.await` out of the scope";
 
-/// Rewrites `body` for the scope guarded by `guard`; returns the new tokens and the errors found.
+/// Rewrites `body` for the scope named `guard` (the closure's hidden `&Scope` parameter); returns
+/// the new tokens and the errors found.
 pub(crate) fn rewrite(body: TokenStream, guard: &Ident) -> (TokenStream, Errors) {
     let mut rewriter = Rewriter {
         guard,
@@ -32,7 +36,7 @@ pub(crate) fn rewrite(body: TokenStream, guard: &Ident) -> (TokenStream, Errors)
 
 /// The state of one rewrite.
 struct Rewriter<'a> {
-    /// The scope's hidden guard.
+    /// The scope's hidden `&Scope` parameter.
     guard: &'a Ident,
     /// The `.await`s found so far.
     errors: Errors,

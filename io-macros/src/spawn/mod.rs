@@ -1,14 +1,15 @@
 //! `io_async!(call)`, `io_concurrent!(call)` and `io_group!()`.
 //!
-//! These macros cannot expand on their own: only `scope!` knows the guard. `scope!` finds them in
-//! its body and replaces the *arguments* of each with the finished call on its hidden guard,
-//! behind a marker: `io_async!(f(a))` becomes `io_async!(@__io_rewritten { __io_scope… })`
+//! These macros cannot expand on their own: only `scope!` knows its scope (the `&Scope` its body's
+//! closure receives; called "guard" below). `scope!` finds them in its body and replaces the
+//! *arguments* of each with the finished call on that reference, behind a marker: `io_async!(f(a))` becomes `io_async!(@__io_rewritten { __io_scope… })`
 //! ([`in_scope`]). The macro is still invoked through the path the user wrote, so their
 //! `use io::io_async;` counts as used and diagnostics name `io_async!`; its implementation
 //! emits the marked tokens unchanged. An invocation without the marker was not rewritten: it is
 //! outside any `scope!` (or inside a nested `fn`), and expands to a compile error saying to use
-//! `scope!` ([`spawn_macro`]). Writing the marker by hand gains nothing: the tokens inside can
-//! only spawn on a guard that user code cannot name.
+//! `scope!` ([`spawn_macro`]). Writing the marker by hand gains nothing, and neither does
+//! capturing the rewritten tokens in a user macro: the only scope token in them is a `&Scope`,
+//! whose loss or leak does nothing to the scope (the library's frame owns it).
 //!
 //! Inside a scope, `io_async!(f(a, b))` becomes
 //!
@@ -21,17 +22,42 @@
 //!
 //! - The arguments are evaluated on the caller, at the spawn, in the order written (Zig's
 //!   semantics: `io.async(f, .{a, b})` copies its arguments), then moved into the task.
-//! - A method call `recv.m(a)` evaluates `let __io_recv = &recv;` first and the task calls
-//!   `__io_recv.m(__a0)`. Auto-deref makes this work for `&self` methods and for by-value
-//!   methods of `Copy` receivers such as `io.sleep(…)`; a by-value method of a non-`Copy`
-//!   receiver, or a `&mut self` method, is a borrow error (spawn a function that takes the value
-//!   instead).
 //! - Any other callee expression (`(self.handler)(req)`) is evaluated, by value, before the
 //!   arguments.
+//!
+//! A method call `recv.m(a)` resolves in the task exactly as the same call written without the
+//! macro: the task writes the call with the receiver as the user wrote it, and only how the
+//! receiver reaches the task depends on its form ([`expand`] has the exact tokens).
+//!
+//! - **A place rooted at a variable** (`x`, `self.q`, `v[i]`, `(*p).f`): the task is a closure
+//!   *without* `move` whose body is `recv.m(__a0)`, so the compiler's closure capture analysis
+//!   takes the place by shared borrow, mutable borrow or value, as the resolved method needs:
+//!   `x.clone()` with `x: &String` gives a `String`, `v.len()` borrows `v` (usable again after
+//!   the scope), `buf.push_str(s)` borrows `buf` mutably until the scope ends, `s.into_bytes()`
+//!   moves `s` into the task, `io.sleep(…)` reads the `Copy` `io` through a shared borrow. The
+//!   arguments and the index operands (`v[i]`: `i`) are evaluated first, in order, and move in
+//!   a `::core::cell::Cell` (never `Copy`, so captured by value even when its contents are).
+//! - **A value** (a call, a macro, a block, `&x`, including a place projected from one such as
+//!   `make().field`): evaluated first, before the arguments, and moved into a `move` closure
+//!   that calls the method on it (a local of the same type: the same resolution). So
+//!   `String::from("ab").len()` builds the string at the spawn; a receiver that borrows a
+//!   temporary of the spawn's statement (`vec![1, 2].iter().sum()`) is a borrow error, since
+//!   the task outlives that statement.
+//! - **A literal** (`"42".parse::<u8>()`) is written in the task as is.
+//!
+//! The one difference from a plain call: a variable the task captures by borrow must outlive
+//! the scope, including a `Copy` receiver of a by-value method (`i.min(2)` reads `i` through a
+//! borrow). For a variable declared inside the scope the compiler reports E0373 ("closure may
+//! outlive the current function") and suggests `move`; `io_async!(move i.min(2))` is accepted
+//! and makes the task a `move` closure that takes the variables it captures by value (a no-op
+//! for a function call, which captures nothing).
+//!
 //! - The guard and the temporaries are `Span::mixed_site()` identifiers: user code cannot name
-//!   them. The closure carries the span of the user's call, so a non-`Send` capture or a
-//!   too-short borrow is reported on the call the user wrote; the spawn as a whole spans the
-//!   macro call (`io_async!(…)`), so an unused result or a type mismatch is reported there.
+//!   them. Each temporary is located at the first token of the expression it stands for, so a
+//!   type mismatch on an argument points at the argument. The closure carries the span of the
+//!   user's call, so a non-`Send` capture or a too-short borrow is reported on the call the user
+//!   wrote; the spawn as a whole spans the macro call (`io_async!(…)`), so an unused result or a
+//!   type mismatch is reported there.
 //!
 //! `io_concurrent!` is the same with `spawn_concurrent` (which returns a `Result`), and
 //! `io_group!()` becomes `(&__io_scope).group()`.

@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{AngleBracketedGenericArguments, Expr, ExprPath, Ident};
+use syn::{AngleBracketedGenericArguments, Expr, ExprPath, Ident, Token};
 
 use super::Kind;
 use crate::diag;
@@ -21,6 +21,9 @@ pub(crate) struct Call {
     pub(crate) target: Target,
     /// The arguments, evaluated on the caller at the spawn.
     pub(crate) args: Vec<Expr>,
+    /// Whether `move` was written before the call: the task then takes the variables it
+    /// captures by value, as a `move` closure does (this matters only for a method's receiver).
+    pub(crate) moves: bool,
     /// Where the call is written.
     pub(crate) span: CallSpan,
 }
@@ -31,10 +34,13 @@ pub(crate) enum Target {
     Path(ExprPath),
     /// `(expr)(…)`: evaluated by value on the caller, before the arguments.
     Callee(Expr),
-    /// `receiver.method::<T>(…)`: the receiver is borrowed on the caller, before the arguments.
+    /// `receiver.method::<T>(…)`: the task makes the call as written; what the receiver needs
+    /// evaluated (see `expand`) is evaluated on the caller, before the arguments.
     Method {
         /// The receiver expression.
         receiver: Expr,
+        /// The `.` before the method name.
+        dot: Token![.],
         /// The method name.
         method: Ident,
         /// The method's `::<…>`, if written.
@@ -71,10 +77,21 @@ pub(crate) fn parse(kind: Kind, tokens: TokenStream, name_span: Span) -> syn::Re
             diag::spanned(tokens, call_hint(kind))
         }
     };
-    let expr: Expr = syn::parse2(tokens.clone()).map_err(|_| not_a_call(tokens.clone()))?;
-    classify(expr)
-        .map(|call| Spawn::Call(Box::new(call)))
-        .ok_or_else(|| not_a_call(tokens))
+    let (moves, call) = without_move(&tokens);
+    let expr: Expr = syn::parse2(call).map_err(|_| not_a_call(tokens.clone()))?;
+    let mut call = classify(expr).ok_or_else(|| not_a_call(tokens))?;
+    call.moves = moves;
+    Ok(Spawn::Call(Box::new(call)))
+}
+
+/// Whether `tokens` start with the keyword `move`, and the tokens after it.
+fn without_move(tokens: &TokenStream) -> (bool, TokenStream) {
+    let mut rest = tokens.clone().into_iter().peekable();
+    let moves = matches!(rest.peek(), Some(TokenTree::Ident(ident)) if ident == "move");
+    if moves {
+        rest.next();
+    }
+    (moves, rest.collect())
 }
 
 /// The call `expr` is, looking through parentheses; `None` when it is no call.
@@ -88,15 +105,18 @@ pub(crate) fn classify(expr: Expr) -> Option<Call> {
                 callee => Target::Callee(callee),
             },
             args: call.args.into_iter().collect(),
+            moves: false,
             span,
         }),
         Expr::MethodCall(call) => Some(Call {
             target: Target::Method {
                 receiver: *call.receiver,
+                dot: call.dot_token,
                 method: call.method,
                 turbofish: call.turbofish,
             },
             args: call.args.into_iter().collect(),
+            moves: false,
             span,
         }),
         _ => None,

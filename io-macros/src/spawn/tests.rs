@@ -43,6 +43,17 @@ fn classify_accepts_path_and_method_calls() {
 }
 
 #[test]
+fn parse_takes_move_before_the_call() {
+    let moves = |tokens| match parsed(Kind::Async, tokens) {
+        Ok(super::parse::Spawn::Call(call)) => call.moves,
+        _ => panic!("not a call"),
+    };
+    assert!(moves(quote!(move x.m(a))));
+    assert!(moves(quote!(move f())));
+    assert!(!moves(quote!(x.m(a))));
+}
+
+#[test]
 fn classify_sorts_callees() {
     let target = |tokens| classify(syn::parse2(tokens).unwrap()).unwrap().target;
     assert!(matches!(target(quote!(f::<u8>(x))), Target::Path(_)));
@@ -75,6 +86,9 @@ fn parse_rejects_anything_but_one_call() {
         quote!(f(),),
         quote!(a + f()),
         quote!(f()?),
+        quote!(move),
+        quote!(move 42),
+        quote!(move move f()),
     ] {
         let error = parsed(Kind::Async, tokens.clone()).err();
         let message = error
@@ -112,19 +126,150 @@ fn io_async_evaluates_arguments_then_moves_them_into_the_task() {
 }
 
 #[test]
-fn io_concurrent_borrows_the_receiver_first() {
+fn a_method_on_a_place_is_written_in_a_capturing_closure() {
+    // The closure has no `move`: the compiler captures `self.q` as `get` needs it. The
+    // arguments move through a `Cell`, which a closure always captures by value.
     let expected = quote! {
         @__io_rewritten {
             (&__io_scope).spawn_concurrent({
-                let __io_recv = &self.q;
-                let __io_args = (io,);
-                move || { let (__a0,) = __io_args; __io_recv.get::<u8>(__a0) }
+                let __io_args = ::core::cell::Cell::new((io,));
+                || { let (__a0,) = __io_args.into_inner(); self.q.get::<u8>(__a0) }
             })
         }
     };
     assert_eq!(
         expanded(Kind::Concurrent, quote!(self.q.get::<u8>(io))),
         expected.to_string()
+    );
+    for place in [
+        quote!(x),
+        quote!(self.items),
+        quote!((*p)),
+        quote!(v[0]),
+        quote!(t.0),
+    ] {
+        let expected = quote!(@__io_rewritten { (&__io_scope).spawn_async(|| #place.len()) });
+        assert_eq!(
+            expanded(Kind::Async, quote!(#place.len())),
+            expected.to_string()
+        );
+    }
+}
+
+#[test]
+fn index_operands_are_evaluated_first_in_order() {
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                let __io_args = ::core::cell::Cell::new((i(), j(), a(),));
+                || {
+                    let (__io_i0, __io_i1, __a0,) = __io_args.into_inner();
+                    grid[__io_i0].rows[__io_i1].m(__a0)
+                }
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!(grid[i()].rows[j()].m(a()))),
+        expected.to_string()
+    );
+}
+
+#[test]
+fn a_receiver_that_is_a_value_is_evaluated_first_and_moved() {
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                let __io_args = (make(x), a,);
+                move || { let (mut __io_recv, __a0,) = __io_args; __io_recv.field.m(__a0) }
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!(make(x).field.m(a))),
+        expected.to_string()
+    );
+    for (call, value, task) in [
+        (
+            quote!(String::from("ab").len()),
+            quote!(String::from("ab")),
+            quote!(__io_recv.len()),
+        ),
+        (
+            quote!(vec![1, 2].iter().sum::<i32>()),
+            quote!(vec![1, 2].iter()),
+            quote!(__io_recv.sum::<i32>()),
+        ),
+        (quote!({ x }.len()), quote!({ x }), quote!(__io_recv.len())),
+        (
+            quote!((&mut b).clear()),
+            quote!(&mut b),
+            quote!((__io_recv).clear()),
+        ),
+        (
+            quote!((*make()).len()),
+            quote!(make()),
+            quote!((*__io_recv).len()),
+        ),
+    ] {
+        let expected = quote! {
+            @__io_rewritten {
+                (&__io_scope).spawn_async({
+                    let __io_args = (#value,);
+                    move || { let (mut __io_recv,) = __io_args; #task }
+                })
+            }
+        };
+        assert_eq!(expanded(Kind::Async, call), expected.to_string());
+    }
+}
+
+#[test]
+fn a_literal_receiver_is_written_in_the_task() {
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                let __io_args = ();
+                move || { let () = __io_args; "42".parse::<u8>() }
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!("42".parse::<u8>())),
+        expected.to_string()
+    );
+}
+
+#[test]
+fn move_makes_the_task_take_its_receiver() {
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                let __io_args = (a,);
+                move || { let (__a0,) = __io_args; x.push(__a0) }
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!(move x.push(a))),
+        expected.to_string()
+    );
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                let __io_args = ();
+                move || { let () = __io_args; i.min() }
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!(move i.min())),
+        expected.to_string()
+    );
+    // Nothing to capture: the same as without `move`.
+    assert_eq!(
+        expanded(Kind::Async, quote!(move f(a))),
+        expanded(Kind::Async, quote!(f(a)))
     );
 }
 

@@ -110,6 +110,11 @@ pub(crate) fn suspend_current(parker: &Parker, deadline: Option<Instant>) {
     });
 }
 
+/// Whether this thread drives a uring event loop right now (from its loop or one of its fibers).
+pub(crate) fn in_loop() -> bool {
+    Loop::current(|lp| lp.is_some())
+}
+
 /// Whether the current task runs on a uring fiber (so operations go through the ring).
 pub(crate) fn on_fiber() -> bool {
     current_fiber().is_some()

@@ -1,0 +1,360 @@
+//! Regression tests of the scope's promise (issue "Soundness"): no task outlives its scope,
+//! no result leaks, no waiter loses its wake-up — whatever panics, forgets, shares or
+//! deadlocks. Every test runs on both backends and is bounded in time: a failure is an
+//! assertion, never a hang.
+
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use io::{Backend, Clock, Event, Io, Runtime};
+use support::{each_backend, BACKENDS, LONG};
+
+/// Runs `f` on a thread of its own and returns its outcome, failing instead of hanging if it
+/// takes more than 20 s.
+fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> std::thread::Result<R> {
+    let (done, outcome) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(catch_unwind(AssertUnwindSafe(f)));
+    });
+    outcome
+        .recv_timeout(Duration::from_secs(20))
+        .expect("hung: the runtime did not return within 20 s")
+}
+
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// A runtime on `backend`, or `None` (said on stderr) where the kernel refuses io_uring.
+fn runtime(backend: Backend, threads: usize, grace: Option<Duration>) -> Option<Runtime> {
+    match Runtime::builder()
+        .backend(backend)
+        .threads(threads)
+        .deadlock_grace(grace)
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(reason) if backend == Backend::Uring => {
+            eprintln!("skipped on {backend:?}: {reason}");
+            None
+        }
+        Err(reason) => panic!("cannot build {backend:?}: {reason}"),
+    }
+}
+
+/// A value whose `Drop` sets a flag, then panics.
+struct PanicsOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for PanicsOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+        panic!("drop of a result panicked");
+    }
+}
+
+/// A panic payload whose own `Drop` panics too.
+struct PoisonedPayload;
+
+impl Drop for PoisonedPayload {
+    fn drop(&mut self) {
+        panic!("drop of a panic payload panicked");
+    }
+}
+
+/// Waits, protected from cancellation, until `flag` is set or 5 s passed; returns whether it
+/// was set. A task that must still be running when its scope decides something.
+fn protected_wait_for(io: Io, flag: &AtomicBool) -> bool {
+    io.uncancelable(|| {
+        for _ in 0..5000 {
+            if flag.load(Ordering::SeqCst) {
+                return true;
+            }
+            let _ = io.sleep(Duration::from_millis(1), Clock::Awake);
+        }
+        false
+    })
+}
+
+#[test]
+fn a_result_drop_that_panics_does_not_end_the_scope_before_its_other_tasks() {
+    each_backend(|io| {
+        let older_finished = AtomicBool::new(false);
+        let release = AtomicBool::new(false);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            io.scope(|s| {
+                let older = s
+                    .spawn_concurrent(|| {
+                        // Still running when the scope ends: only the scope's end releases it.
+                        protected_wait_for(io, &release);
+                        older_finished.store(true, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                // The scope's end drops this result first (newest first): the drop releases
+                // the older task, then panics; the scope must still join the older task.
+                let newer = s.spawn_async(|| PanicsOnDrop(&release));
+                std::mem::forget(newer);
+                std::mem::forget(older);
+            })
+        }));
+        assert_eq!(
+            message(&*caught.unwrap_err()),
+            "drop of a result panicked",
+            "the drop's panic is resumed after the scope ended"
+        );
+        assert!(
+            older_finished.load(Ordering::SeqCst),
+            "the older task was joined before the panic left the scope"
+        );
+    });
+}
+
+#[test]
+fn a_result_drop_that_panics_in_a_dropped_handle_is_resumed_at_scope_end() {
+    each_backend(|io| {
+        let dropped = AtomicBool::new(false);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            io.scope(|s| {
+                let handle = s.spawn_async(|| PanicsOnDrop(&dropped));
+                drop(handle);
+                "the body went on"
+            })
+        }));
+        assert_eq!(message(&*caught.unwrap_err()), "drop of a result panicked");
+    });
+}
+
+#[test]
+fn two_group_tasks_that_panic_with_a_poisoned_payload_end_normally() {
+    for &backend in BACKENDS {
+        let outcome = bounded(move || {
+            let Some(runtime) = runtime(backend, 2, Some(Duration::from_millis(500))) else {
+                return String::from("first");
+            };
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                runtime.run(|io| {
+                    io.scope(|s| {
+                        let group = s.group();
+                        group.spawn(io, || std::panic::panic_any(String::from("first")));
+                        group.spawn(io, || std::panic::panic_any(PoisonedPayload));
+                        let _ = group.wait(io);
+                    })
+                })
+            }));
+            // The runtime still works afterwards: no worker or loop was lost.
+            assert_eq!(
+                runtime.run(|io| io.scope(|s| s.spawn_async(|| 7).join(io))),
+                7
+            );
+            let payload = caught.expect_err("the group's first panic is resumed");
+            let resumed = match payload.downcast_ref::<PoisonedPayload>() {
+                Some(_) => String::from("poisoned"),
+                None => message(&*payload),
+            };
+            // Whichever panicked first is resumed; the user's own payload type is theirs
+            // to drop (this one would panic again), so the test leaks it.
+            std::mem::forget(payload);
+            resumed
+        });
+        let resumed = outcome.unwrap_or_else(|p| panic!("{backend:?}: {}", message(&*p)));
+        assert!(
+            resumed == "first" || resumed == "poisoned",
+            "{backend:?}: {resumed:?}"
+        );
+    }
+}
+
+#[test]
+fn two_selectors_on_one_future_are_both_woken() {
+    each_backend(|io| {
+        let go = Event::new();
+        io.scope(|s| {
+            let task = s.spawn_concurrent(|| go.wait(io).map(|()| 42)).unwrap();
+            let woken = io.scope(|selectors| {
+                let select = || io.timeout(LONG, || io.select(&[&task]));
+                let first = selectors.spawn_concurrent(select).unwrap();
+                let second = selectors.spawn_concurrent(select).unwrap();
+                // Both selectors are registered once they are parked; give them the chance.
+                io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+                go.set();
+                (first.join(io), second.join(io))
+            });
+            assert_eq!(
+                woken,
+                (Ok(Ok(0)), Ok(Ok(0))),
+                "neither selector lost its wake-up"
+            );
+            assert_eq!(task.join(io), Ok(42));
+        });
+    });
+}
+
+#[test]
+fn selectors_on_plain_threads_sharing_a_future_are_both_woken() {
+    each_backend(|io| {
+        let go = Event::new();
+        io.scope(|s| {
+            let task = s.spawn_concurrent(|| go.wait(io).map(|()| 1)).unwrap();
+            // Off the event loop's thread (on uring, blocking it would stop the task too).
+            let woken = io.offload(|| {
+                std::thread::scope(|threads| {
+                    let select = || io.timeout(LONG, || io.select(&[&task]));
+                    let first = threads.spawn(select);
+                    let second = threads.spawn(select);
+                    std::thread::sleep(Duration::from_millis(20));
+                    go.set();
+                    (first.join().unwrap(), second.join().unwrap())
+                })
+            });
+            assert_eq!(woken, (Ok(Ok(0)), Ok(Ok(0))));
+            assert_eq!(task.join(io), Ok(1));
+        });
+    });
+}
+
+#[test]
+fn a_deadlock_at_scope_end_is_reported_without_unwinding_through_the_scope() {
+    for &backend in BACKENDS {
+        let scope_over = std::sync::Arc::new(AtomicBool::new(false));
+        let ran_after_scope = std::sync::Arc::new(AtomicBool::new(false));
+        let (over, after) = (scope_over.clone(), ran_after_scope.clone());
+        let outcome = bounded(move || {
+            let runtime = runtime(backend, 1, Some(Duration::from_millis(100)))?;
+            let never = Event::new();
+            let started = Event::new();
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                runtime.run(|io| {
+                    io.scope(|s| {
+                        let stuck = s.spawn_concurrent(|| {
+                            started.set();
+                            // Cancel cannot end this wait; nothing will ever set the event.
+                            let _ = io.uncancelable(|| never.wait(io));
+                            if over.load(Ordering::SeqCst) {
+                                after.store(true, Ordering::SeqCst);
+                            }
+                        });
+                        // Running on its own thread or fiber, not inline in the scope's end.
+                        started.wait(io).unwrap();
+                        std::mem::forget(stuck);
+                    })
+                })
+            }));
+            over.store(true, Ordering::SeqCst);
+            // If the scope had unwound with the task parked, this would let it run past its
+            // scope; it must have ended already.
+            never.set();
+            drop(runtime);
+            Some(caught.err().map(|p| message(&*p)).unwrap_or_default())
+        });
+        let Some(report) = outcome.unwrap_or_else(|p| panic!("{backend:?}: {}", message(&*p)))
+        else {
+            continue;
+        };
+        assert!(
+            report.starts_with("io: deadlock detected"),
+            "{backend:?}: {report}"
+        );
+        assert!(report.contains("Event::wait"), "{backend:?}: {report}");
+        assert!(
+            !ran_after_scope.load(Ordering::SeqCst),
+            "{backend:?}: a task ran after its scope had ended"
+        );
+    }
+}
+
+#[test]
+fn a_deadlock_report_delivered_to_a_worker_task_keeps_the_worker() {
+    let Some(runtime) = runtime(Backend::Threaded, 1, Some(Duration::from_millis(100))) else {
+        return;
+    };
+    let runtime = std::sync::Arc::new(runtime);
+    let shared = runtime.clone();
+    let report = bounded(move || {
+        let never = Event::new();
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            shared.run(|io| {
+                io.scope(|s| {
+                    // Runs on the only worker; the root then ends the scope and waits for it.
+                    let stuck = s.spawn_async(|| {
+                        let _ = io.uncancelable(|| never.wait(io));
+                    });
+                    io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+                    std::mem::forget(stuck);
+                })
+            })
+        }));
+        caught.err().map(|p| message(&*p)).unwrap_or_default()
+    })
+    .unwrap();
+    assert!(report.starts_with("io: deadlock detected"), "{report}");
+    let worker = bounded(move || {
+        runtime.run(|io| {
+            io.scope(|s| {
+                let task = s.spawn_async(|| std::thread::current().name().map(str::to_owned));
+                // `select` never runs a task inline: only a live worker can finish it.
+                let waited = io.timeout(LONG, || io.select(&[&task]));
+                assert_eq!(waited, Ok(Ok(0)), "no worker took the task");
+                task.join(io)
+            })
+        })
+    })
+    .unwrap();
+    assert_eq!(worker.as_deref(), Some("io-worker-0"));
+}
+
+#[test]
+fn runtime_run_inside_a_uring_task_is_a_clear_panic() {
+    let Some(outer) = runtime(Backend::Uring, 1, None) else {
+        return;
+    };
+    let inner = Runtime::builder()
+        .backend(Backend::Threaded)
+        .threads(1)
+        .build()
+        .unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| outer.run(|_io| inner.run(|_| 1))));
+    let text = message(&*caught.unwrap_err());
+    assert!(
+        text.contains("Runtime::run called from a task of an io_uring runtime"),
+        "{text}"
+    );
+}
+
+#[test]
+fn scope_end_requests_every_cancel_before_it_joins() {
+    each_backend(|io| {
+        const TASKS: usize = 8;
+        let canceled = AtomicUsize::new(0);
+        let saw_all = AtomicUsize::new(0);
+        io.scope(|s| {
+            for _ in 0..TASKS {
+                let task = s
+                    .spawn_concurrent(|| {
+                        assert_eq!(io.sleep(LONG, Clock::Awake), Err(io::Canceled));
+                        canceled.fetch_add(1, Ordering::SeqCst);
+                        // Joined one by one, the others would not be canceled yet.
+                        let all = io.uncancelable(|| {
+                            (0..2000).any(|_| {
+                                let _ = io.sleep(Duration::from_millis(1), Clock::Awake);
+                                canceled.load(Ordering::SeqCst) == TASKS
+                            })
+                        });
+                        if all {
+                            saw_all.fetch_add(1, Ordering::SeqCst);
+                        }
+                    })
+                    .unwrap();
+                std::mem::forget(task);
+            }
+            io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+        });
+        assert_eq!(saw_all.load(Ordering::SeqCst), TASKS);
+    });
+}
