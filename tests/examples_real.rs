@@ -1,6 +1,7 @@
 //! The real programs of `examples/` run as child processes, on each backend: `echo_server` serves
 //! `echo_client` and shuts down cleanly with its summary; `hash_files` hashes a directory right,
-//! and on timeout cancels its tasks, reports the partial result and exits with status 2.
+//! and on timeout cancels its tasks, reports the partial result and exits with status 2;
+//! `scope_attacks` defeats every attack on `scope!`, also under valgrind (where installed).
 //!
 //! The examples are built once per test binary by running cargo (the one building these tests)
 //! into the target directory this binary lives in, with its profile. Every child is bounded:
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 /// The programs these tests run.
-const EXAMPLES: &[&str] = &["echo_server", "echo_client", "hash_files"];
+const EXAMPLES: &[&str] = &["echo_server", "echo_client", "hash_files", "scope_attacks"];
 
 /// How long building the examples may take (from scratch on a slow machine).
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
@@ -459,4 +460,55 @@ fn hash_files_times_out_with_a_partial_result_threaded() {
 #[test]
 fn hash_files_times_out_with_a_partial_result_uring() {
     hash_files_times_out_with_a_partial_result("uring");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attacks on scope!
+
+/// The closing line of `scope_attacks` when every attack was defeated.
+fn all_held(stdout: &str) -> bool {
+    stdout
+        .lines()
+        .last()
+        .and_then(|line| line.split_once(" attacks, "))
+        .is_some_and(|(count, rest)| rest == format!("{count} held, 0 broken"))
+}
+
+#[test]
+fn every_attack_on_scope_is_defeated_on_each_backend() {
+    for backend in ["threaded", "uring"] {
+        if !available(backend) {
+            continue;
+        }
+        let finished = run_bounded(command("scope_attacks", backend), CHILD_LIMIT);
+        assert!(
+            finished.status.success() && all_held(&finished.stdout),
+            "{backend}: {finished:?}"
+        );
+    }
+}
+
+/// valgrind's memcheck on the attacks, threaded backend: no read or write of freed memory.
+/// Skipped (said on stderr) where valgrind is not installed.
+#[test]
+fn the_attacks_under_valgrind_touch_no_freed_memory() {
+    let probe = Command::new("valgrind").arg("--version").output();
+    if !probe.is_ok_and(|out| out.status.success()) {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let mut valgrind = Command::new("valgrind");
+    valgrind
+        .args(["--tool=memcheck", "--error-exitcode=3", "--quiet"])
+        .arg(example("scope_attacks"))
+        .env("IO_BACKEND", "threaded")
+        .env_remove("IO_THREADS");
+    let finished = run_bounded(valgrind, Duration::from_secs(300));
+    for error in ["Invalid read", "Invalid write", "Invalid free"] {
+        assert!(!finished.stderr.contains(error), "{error}: {finished:?}");
+    }
+    assert!(
+        finished.status.success() && all_held(&finished.stdout),
+        "{finished:?}"
+    );
 }
