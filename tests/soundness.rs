@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use io::{Backend, Clock, Event, Io, Runtime};
+use io::{io_concurrent, scope, Backend, Clock, Event, Io, Runtime};
 use support::{each_backend, BACKENDS, LONG};
 
 /// Runs `f` on a thread of its own and returns its outcome, failing instead of hanging if it
@@ -327,34 +327,70 @@ fn runtime_run_inside_a_uring_task_is_a_clear_panic() {
     );
 }
 
+/// How many tasks the cancel-order tests end at once.
+const TASKS: usize = 8;
+
+/// Sleeps until canceled, then waits (protected, up to 2 s) until all [`TASKS`] tasks were
+/// canceled, and counts itself in `saw_all` if they were. Joined one after the other, the
+/// others would not be canceled yet and none would count.
+fn canceled_together(io: Io, canceled: &AtomicUsize, saw_all: &AtomicUsize) {
+    assert_eq!(io.sleep(LONG, Clock::Awake), Err(io::Canceled));
+    canceled.fetch_add(1, Ordering::SeqCst);
+    let all = io.uncancelable(|| {
+        (0..2000).any(|_| {
+            let _ = io.sleep(Duration::from_millis(1), Clock::Awake);
+            canceled.load(Ordering::SeqCst) == TASKS
+        })
+    });
+    if all {
+        saw_all.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn scope_end_requests_every_cancel_before_it_joins() {
     each_backend(|io| {
-        const TASKS: usize = 8;
-        let canceled = AtomicUsize::new(0);
-        let saw_all = AtomicUsize::new(0);
+        let (canceled, saw_all) = (AtomicUsize::new(0), AtomicUsize::new(0));
         io.scope(|s| {
             for _ in 0..TASKS {
                 let task = s
-                    .spawn_concurrent(|| {
-                        assert_eq!(io.sleep(LONG, Clock::Awake), Err(io::Canceled));
-                        canceled.fetch_add(1, Ordering::SeqCst);
-                        // Joined one by one, the others would not be canceled yet.
-                        let all = io.uncancelable(|| {
-                            (0..2000).any(|_| {
-                                let _ = io.sleep(Duration::from_millis(1), Clock::Awake);
-                                canceled.load(Ordering::SeqCst) == TASKS
-                            })
-                        });
-                        if all {
-                            saw_all.fetch_add(1, Ordering::SeqCst);
-                        }
-                    })
+                    .spawn_concurrent(|| canceled_together(io, &canceled, &saw_all))
                     .unwrap();
                 std::mem::forget(task);
             }
             io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
         });
         assert_eq!(saw_all.load(Ordering::SeqCst), TASKS);
+    });
+}
+
+#[test]
+fn handles_in_a_vec_left_behind_by_the_body_are_canceled_together() {
+    each_backend(|io| {
+        let (canceled, saw_all) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let (canceled, saw_all) = (&canceled, &saw_all);
+        scope!(io, {
+            let handles: Vec<_> = (0..TASKS)
+                .map(|_| io_concurrent!(canceled_together(io, canceled, saw_all)).unwrap())
+                .collect();
+            io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+            // The Vec drops its handles oldest first as the body is left.
+            let _ = &handles;
+        });
+        assert_eq!(saw_all.load(Ordering::SeqCst), TASKS);
+        // And on an early exit.
+        let early = || -> Result<(), io::Canceled> {
+            scope!(io, {
+                let _handles: Vec<_> = (0..TASKS)
+                    .map(|_| io_concurrent!(canceled_together(io, canceled, saw_all)).unwrap())
+                    .collect();
+                io.sleep(Duration::from_millis(20), Clock::Awake)?;
+                Err(io::Canceled)?;
+                Ok(())
+            })
+        };
+        canceled.store(0, Ordering::SeqCst);
+        assert_eq!(early(), Err(io::Canceled));
+        assert_eq!(saw_all.load(Ordering::SeqCst), 2 * TASKS);
     });
 }

@@ -75,25 +75,41 @@ fn a_dropped_handle_cancels_and_waits_for_its_task() {
     });
 }
 
+/// Records, when dropped, that the result of task `id` was dropped.
+struct DropRecorder<'a> {
+    id: usize,
+    dropped: &'a Mutex<Vec<usize>>,
+}
+
+impl Drop for DropRecorder<'_> {
+    fn drop(&mut self) {
+        self.dropped.lock().unwrap().push(self.id);
+    }
+}
+
 #[test]
-fn scope_end_cancels_newest_first() {
+fn scope_end_cancels_every_task_then_joins_newest_first() {
     each_backend(|io| {
-        let order = Mutex::new(Vec::new());
+        let canceled = AtomicUsize::new(0);
+        let dropped = Mutex::new(Vec::new());
         io.scope(|s| {
             for id in 0..3 {
-                let order = &order;
+                let (canceled, dropped) = (&canceled, &dropped);
                 let handle = s.spawn_concurrent(move || {
                     if io.sleep(LONG, Clock::Awake).is_err() {
-                        order.lock().unwrap().push(id);
+                        canceled.fetch_add(1, Ordering::SeqCst);
                     }
+                    DropRecorder { id, dropped }
                 });
                 std::mem::forget(handle.unwrap());
             }
             // Let all three reach their sleep.
             io.sleep(Duration::from_millis(100), Clock::Awake).unwrap();
         });
-        // Each task is canceled and joined before the next older one is canceled.
-        assert_eq!(order.into_inner().unwrap(), [2, 1, 0]);
+        // All three were canceled (all at once: in whatever order they noticed), and the scope
+        // joined them, dropping their unclaimed results, newest first like Zig's defers.
+        assert_eq!(canceled.load(Ordering::SeqCst), 3);
+        assert_eq!(dropped.into_inner().unwrap(), [2, 1, 0]);
     });
 }
 

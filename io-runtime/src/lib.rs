@@ -7,8 +7,8 @@
 //! same result, and blocking operations are cancellation points that return [`Canceled`].
 //!
 //! `scope!` owns the tasks spawned in its block: on every way out — the tail, `?`, `return`,
-//! `break`, a panic — it cancels what still runs (newest first), waits for it and drops its
-//! result. The seed's leak-on-early-return bug cannot be written.
+//! `break`, a panic — it cancels everything that still runs at once, waits for it (newest
+//! first) and drops its result. The seed's leak-on-early-return bug cannot be written.
 //!
 //! ```
 //! use std::time::Duration;
@@ -84,8 +84,8 @@ pub use io_macros::test;
 ///
 /// Inside, `io_async!(call)`, `io_concurrent!(call)` and `io_group!()` spawn into the scope.
 /// `?`, `return`, `break` and `continue` act on the enclosing function or loop; on every way
-/// out the scope cancels (newest first) and joins whatever still runs and drops unclaimed
-/// results. Tasks may borrow locals declared before the scope.
+/// out the scope cancels everything that still runs at once, joins it (newest first) and drops
+/// unclaimed results. Tasks may borrow locals declared before the scope.
 ///
 /// The body runs in a closure that the library calls with a reference to the scope it owns,
 /// so the scope cannot be forgotten, and the body cannot `.await` (a suspended scope could

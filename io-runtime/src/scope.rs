@@ -324,8 +324,9 @@ impl Drop for Scope<'_> {
 }
 
 impl Io {
-    /// Runs `f` with a new [`Scope`]: every task spawned on it is canceled (newest first) and
-    /// joined before `scope` returns. This is the closure form of `scope!`.
+    /// Runs `f` with a new [`Scope`]: every task spawned on it that still runs is canceled (all
+    /// at once) and joined (newest first) before `scope` returns. This is the closure form of
+    /// `scope!`.
     ///
     /// # Examples
     /// ```
