@@ -219,10 +219,46 @@ pub(crate) fn drop_catching<T>(value: T) -> Option<Panic> {
     panic::catch_unwind(AssertUnwindSafe(move || drop(value))).err()
 }
 
+/// The tasks waiting for one task to finish. Almost always one (its joiner) or none, so the
+/// first waits inline and only more selectors allocate.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    first: Option<Arc<TaskCtx>>,
+    more: Vec<Arc<TaskCtx>>,
+}
+
+impl Waiters {
+    /// Adds `waiter` unless it is already here.
+    fn add(&mut self, waiter: &Arc<TaskCtx>) {
+        let is = |w: &Arc<TaskCtx>| Arc::ptr_eq(w, waiter);
+        match &self.first {
+            None => self.first = Some(Arc::clone(waiter)),
+            Some(first) if is(first) => {}
+            Some(_) if self.more.iter().any(is) => {}
+            Some(_) => self.more.push(Arc::clone(waiter)),
+        }
+    }
+
+    /// Removes `waiter`, if it is here.
+    fn remove(&mut self, waiter: &Arc<TaskCtx>) {
+        if self.first.as_ref().is_some_and(|w| Arc::ptr_eq(w, waiter)) {
+            self.first = self.more.pop();
+        } else {
+            self.more.retain(|w| !Arc::ptr_eq(w, waiter));
+        }
+    }
+
+    /// Takes every waiter out.
+    fn take(&mut self) -> impl Iterator<Item = Arc<TaskCtx>> {
+        let first = self.first.take();
+        first.into_iter().chain(std::mem::take(&mut self.more))
+    }
+}
+
 /// What happens when a task finishes.
 pub(crate) enum Completion {
     /// Handles may be waiting (a joiner, any number of selectors): wake every waiter here.
-    Waiters(Mutex<Vec<Arc<TaskCtx>>>),
+    Waiters(Mutex<Waiters>),
     /// A group task: tell the group (it reclaims the task).
     Group(Arc<dyn Fn(usize, Option<Panic>) + Send + Sync>, usize),
 }
@@ -295,7 +331,7 @@ where
                     // Under the lock, so that a waiter either sees DONE or is in the list.
                     let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
                     self.state.store(DONE, Ordering::Release);
-                    std::mem::take(&mut *waiters)
+                    waiters.take()
                 };
                 for waiter in waiting {
                     waiter.parker.unpark();
@@ -371,16 +407,14 @@ where
         if self.is_done() {
             return false;
         }
-        if !waiters.iter().any(|w| Arc::ptr_eq(w, waiter)) {
-            waiters.push(Arc::clone(waiter));
-        }
+        waiters.add(waiter);
         true
     }
 
     fn remove_waiter(&self, waiter: &Arc<TaskCtx>) {
         if let Completion::Waiters(waiters) = &self.completion {
             let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
-            waiters.retain(|w| !Arc::ptr_eq(w, waiter));
+            waiters.remove(waiter);
         }
     }
 
