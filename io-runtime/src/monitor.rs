@@ -6,7 +6,11 @@
 //! counted while it runs a task (workers, concurrent threads, the thread inside
 //! `Runtime::run`) and uncounted while it parks *without a deadline* on a runtime primitive.
 //! Parks with a deadline and system calls keep a thread counted: a timer or the kernel will
-//! wake it. Every change bumps `epoch`.
+//! wake it. An io_uring event loop counts as one more active thread while it runs, and is
+//! uncounted only while it waits in the kernel with no runnable fiber and no operation (I/O,
+//! timer) in flight: fibers waiting to start, runnable fibers, pending ring timeouts and I/O
+//! are all wakers, so no report can fire while any exists, however slow the loop is. Every
+//! change bumps `epoch`.
 //!
 //! # Diagnosis
 //! The hot path only counts: a watchdog thread samples `active` and `epoch` a few times per
@@ -104,6 +108,21 @@ impl Monitor {
         }
         self.change(1);
         let _leave = Leave(self);
+        f()
+    }
+
+    /// Uncounts the current thread (counted by [`running`](Self::running)) while it blocks in
+    /// `f` with nothing left that could wake a task but other threads: an event loop with no
+    /// runnable fiber and no operation in flight.
+    pub(crate) fn idle<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Resume<'a>(&'a Monitor);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                self.0.change(1);
+            }
+        }
+        self.change(-1);
+        let _resume = Resume(self);
         f()
     }
 

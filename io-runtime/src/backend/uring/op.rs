@@ -85,6 +85,12 @@ impl Ops {
         (u64::from(slot.generation) << 32) | u64::from(index)
     }
 
+    /// How many operations are in flight or completed but not yet taken by their waiter (which
+    /// is then runnable): while any is, the loop has something that can wake a task.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// The timespec of a pending slot, for a timeout entry to point to.
     pub(crate) fn timespec(&mut self, user_data: u64, value: Timespec) -> *const Timespec {
         let slot = self

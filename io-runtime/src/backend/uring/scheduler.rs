@@ -183,12 +183,21 @@ impl Loop {
             .expect("io: no stack for the root fiber")
             .with_name("root of Runtime::run");
         self.adopt(fiber);
-        while !done.get() {
-            self.run_ready();
-            if !done.get() {
-                self.wait_for_events();
+        // The loop is a waker for the deadlock monitor while it has work (see `monitor`).
+        crate::io::with_monitor(|monitor| {
+            let drive = || {
+                while !done.get() {
+                    self.run_ready();
+                    if !done.get() {
+                        self.wait_for_events(monitor);
+                    }
+                }
+            };
+            match monitor {
+                Some(monitor) => monitor.running(drive),
+                None => drive(),
             }
-        }
+        });
     }
 
     fn adopt(&self, fiber: Fiber<()>) {
@@ -295,9 +304,15 @@ impl Loop {
         }
     }
 
-    fn wait_for_events(&self) {
+    /// Submits, waits for at least one completion and delivers them. With nothing runnable and
+    /// nothing in flight, only another thread can wake the loop: `monitor` may then see it idle.
+    fn wait_for_events(&self, monitor: Option<&crate::monitor::Monitor>) {
         let mut ring = self.ring.borrow_mut();
-        ring.submit_and_wait(1);
+        let idle = self.ready.borrow().is_empty() && self.ops.borrow().in_flight() == 0;
+        match monitor {
+            Some(monitor) if idle => monitor.idle(|| ring.submit_and_wait(1)),
+            _ => ring.submit_and_wait(1),
+        }
         while let Some(cqe) = ring.next_completion() {
             match cqe.user_data() {
                 IGNORE => {}
