@@ -1,7 +1,7 @@
-//! Regression tests of the scope's promise (issue "Soundness"): no task outlives its scope,
-//! no result leaks, no waiter loses its wake-up — whatever panics, forgets, shares or
-//! deadlocks. Every test runs on both backends and is bounded in time: a failure is an
-//! assertion, never a hang.
+//! Regression tests of the scope's promise: no task outlives its scope, no result leaks, no
+//! waiter loses its wake-up — whatever panics, forgets or shares. (Deadlock reports during a
+//! scope's end are in tests/deadlock.rs, which runs without libtest's threads.) Every test runs
+//! on both backends and is bounded in time: a failure is an assertion, never a hang.
 
 mod support;
 
@@ -217,96 +217,6 @@ fn selectors_on_plain_threads_sharing_a_future_are_both_woken() {
             assert_eq!(task.join(io), Ok(1));
         });
     });
-}
-
-#[test]
-fn a_deadlock_at_scope_end_is_reported_without_unwinding_through_the_scope() {
-    for &backend in BACKENDS {
-        let scope_over = std::sync::Arc::new(AtomicBool::new(false));
-        let ran_after_scope = std::sync::Arc::new(AtomicBool::new(false));
-        let (over, after) = (scope_over.clone(), ran_after_scope.clone());
-        let outcome = bounded(move || {
-            let runtime = runtime(backend, 1, Some(Duration::from_millis(100)))?;
-            let never = Event::new();
-            let started = Event::new();
-            let caught = catch_unwind(AssertUnwindSafe(|| {
-                runtime.run(|io| {
-                    io.scope(|s| {
-                        let stuck = s.spawn_concurrent(|| {
-                            started.set();
-                            // Cancel cannot end this wait; nothing will ever set the event.
-                            let _ = io.uncancelable(|| never.wait(io));
-                            if over.load(Ordering::SeqCst) {
-                                after.store(true, Ordering::SeqCst);
-                            }
-                        });
-                        // Running on its own thread or fiber, not inline in the scope's end.
-                        started.wait(io).unwrap();
-                        std::mem::forget(stuck);
-                    })
-                })
-            }));
-            over.store(true, Ordering::SeqCst);
-            // If the scope had unwound with the task parked, this would let it run past its
-            // scope; it must have ended already.
-            never.set();
-            drop(runtime);
-            Some(caught.err().map(|p| message(&*p)).unwrap_or_default())
-        });
-        let Some(report) = outcome.unwrap_or_else(|p| panic!("{backend:?}: {}", message(&*p)))
-        else {
-            continue;
-        };
-        assert!(
-            report.starts_with("io: deadlock detected"),
-            "{backend:?}: {report}"
-        );
-        assert!(report.contains("Event::wait"), "{backend:?}: {report}");
-        assert!(
-            !ran_after_scope.load(Ordering::SeqCst),
-            "{backend:?}: a task ran after its scope had ended"
-        );
-    }
-}
-
-#[test]
-fn a_deadlock_report_delivered_to_a_worker_task_keeps_the_worker() {
-    let Some(runtime) = runtime(Backend::Threaded, 1, Some(Duration::from_millis(100))) else {
-        return;
-    };
-    let runtime = std::sync::Arc::new(runtime);
-    let shared = runtime.clone();
-    let report = bounded(move || {
-        let never = Event::new();
-        let caught = catch_unwind(AssertUnwindSafe(|| {
-            shared.run(|io| {
-                io.scope(|s| {
-                    // Runs on the only worker; the root then ends the scope and waits for it.
-                    let stuck = s.spawn_async(|| {
-                        let _ = io.uncancelable(|| never.wait(io));
-                    });
-                    io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
-                    std::mem::forget(stuck);
-                })
-            })
-        }));
-        caught.err().map(|p| message(&*p)).unwrap_or_default()
-    })
-    .unwrap();
-    assert!(report.starts_with("io: deadlock detected"), "{report}");
-    let worker = bounded(move || {
-        runtime.run(|io| {
-            io.scope(|s| {
-                let task = s.spawn_async(|| std::thread::current().name().map(str::to_owned));
-                // `select` never runs a task inline: only a live worker can finish it.
-                let waited = io.timeout(LONG, || io.select(&[&task]));
-                assert_eq!(waited, Ok(Ok(0)), "no worker took the task");
-                task.join(io)
-            })
-        })
-    })
-    .unwrap();
-    assert_eq!(worker.as_deref(), Some("io-worker-0"));
 }
 
 #[test]

@@ -37,32 +37,6 @@ fn a_hundred_thousand_fibers_sleep_at_once() {
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 }
 
-/// Fibers that wait to start, runnable fibers and ring timers are wakers: however long the
-/// loop takes to start 20 000 fibers, a root that waits for them is not reported, even with a
-/// grace of 1 ms (before the loop counted itself, it was, whenever starting them took longer
-/// than the grace).
-#[test]
-fn a_loop_busy_starting_fibers_is_no_deadlock() {
-    let runtime = uring()
-        .deadlock_grace(Some(Duration::from_millis(1)))
-        .build()
-        .unwrap();
-    let woke = AtomicUsize::new(0);
-    runtime.run(|io| {
-        io.scope(|s| {
-            let group = s.group();
-            for _ in 0..20_000 {
-                group.spawn(io, || {
-                    io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
-                    woke.fetch_add(1, Ordering::Relaxed);
-                });
-            }
-            group.wait(io).unwrap();
-        })
-    });
-    assert_eq!(woke.load(Ordering::Relaxed), 20_000);
-}
-
 #[test]
 fn past_the_fiber_limit_concurrency_is_unavailable_and_async_runs_inline() {
     let runtime = uring().fiber_limit(8).build().unwrap();

@@ -45,10 +45,22 @@ use crate::runtime::{Backend, Builder};
 use crate::Io;
 
 /// Builds the runtime of `#[io::main]` and runs `f` on it. `IO_BACKEND` and `IO_THREADS`
-/// apply unless the attribute pinned them. A runtime that cannot start ends the process with
-/// a message naming why (exit status 1).
-pub fn run_main<R>(backend: Option<&'static str>, threads: Option<usize>, f: fn(Io) -> R) -> R {
-    match main_builder(backend, threads) {
+/// apply unless the attribute pinned them; `deadlock_millis` is the attribute's deadlock grace
+/// (`0`: off). A runtime that cannot start ends the process with a message naming why (exit
+/// status 1). The root task is reported as spawned where the attribute stands.
+#[track_caller]
+pub fn run_main<R>(
+    backend: Option<&'static str>,
+    threads: Option<usize>,
+    deadlock_millis: Option<u64>,
+    f: fn(Io) -> R,
+) -> R {
+    let builder = main_builder(backend, threads).map(|builder| match deadlock_millis {
+        Some(0) => builder.deadlock_grace(None),
+        Some(millis) => builder.deadlock_grace(Some(std::time::Duration::from_millis(millis))),
+        None => builder,
+    });
+    match builder {
         Ok(builder) => match builder.build() {
             Ok(runtime) => runtime.run(f),
             Err(error) => exit_with(&error),
@@ -115,6 +127,7 @@ impl<E> Skippable for Result<(), E> {
 
 /// Runs one `#[io::test]` body on the named backend; a backend the kernel refuses (io_uring
 /// disabled) skips the test with the reason on stderr.
+#[track_caller]
 pub fn run_test<R: Skippable>(backend: &'static str, f: fn(Io) -> R) -> R {
     let backend = Backend::from_name(backend).unwrap_or_else(|e| panic!("io::test: {e}"));
     match crate::Runtime::builder().backend(backend).build() {

@@ -149,6 +149,8 @@ pub(crate) fn enter_runtime<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R
         }
     }
     let _hold = Arc::clone(shared);
+    // A thread inside the runtime is not one that could wake its tasks from outside.
+    let _own = shared.monitor.enter_thread();
     let previous = CURRENT_RUNTIME.with(|c| c.replace(shared.id));
     let previous_shared = CURRENT_SHARED.with(|c| c.replace(Arc::as_ptr(shared)));
     let _leave = Leave(previous, previous_shared);

@@ -73,6 +73,8 @@ pub use crate::time::Clock;
 /// Marks `fn main(io: Io) -> T` as the program's entry point: builds a runtime and runs it.
 ///
 /// Arguments: `backend = "threaded" | "uring" | "auto"`, `threads = N` (0: single-threaded),
+/// `deadlock = "off" | "500ms" | "2s"` (the deadlock grace, see
+/// [`Builder::deadlock_grace`]),
 /// `crate = "path"` (for a renamed dependency). `IO_BACKEND` and `IO_THREADS` override the
 /// defaults unless the attribute pins them.
 pub use io_macros::main;

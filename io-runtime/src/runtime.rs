@@ -105,8 +105,11 @@ impl Builder {
 
     /// How long every task must have been blocked on the runtime's primitives, with nothing
     /// able to wake them, before the runtime panics with a deadlock report naming each one
-    /// (default 500 ms; `None` turns diagnosis off). The grace period exists for threads the
-    /// runtime cannot see (ones the program started itself) that may still wake a task.
+    /// (default 500 ms; `None` turns diagnosis off). Timers, operations in flight and runnable
+    /// tasks can wake a task, so nothing is reported while any exists. Neither is anything
+    /// while the process has a thread outside the runtime (one the program started itself,
+    /// e.g. a Ctrl-C handler): it may still wake a task, so the runtime prints a note on stderr
+    /// once and keeps waiting.
     pub fn deadlock_grace(mut self, grace: Option<Duration>) -> Self {
         self.deadlock_grace = grace;
         self

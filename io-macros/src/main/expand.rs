@@ -28,7 +28,7 @@ fn inner_fn(item: &ItemFn, name: &str) -> ItemFn {
 /// ```text
 /// #attrs #vis fn main() -> R {
 ///     fn __io_main(io: Io) -> R { body }
-///     krate::__private::run_main(backend, threads, __io_main)
+///     krate::__private::run_main(backend, threads, deadlock, __io_main)
 /// }
 /// ```
 ///
@@ -54,7 +54,7 @@ pub(crate) fn main(args: &Args, item: &ItemFn, valid: bool) -> TokenStream {
     }
 }
 
-/// `krate::__private::run_main(backend, threads, __io_main)`.
+/// `krate::__private::run_main(backend, threads, deadlock, __io_main)`.
 fn run_main(args: &Args) -> TokenStream {
     let krate = krate(args.krate.as_ref());
     let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
@@ -63,27 +63,19 @@ fn run_main(args: &Args) -> TokenStream {
         .backend
         .as_ref()
         .map_or(none.clone(), |b| some(b.to_token_stream()));
-    let threads = args.threads.as_ref().map_or(none, |n| {
+    let threads = args.threads.as_ref().map_or(none.clone(), |n| {
         let mut value = Literal::usize_unsuffixed(n.base10_parse().unwrap_or_default());
         value.set_span(n.span());
         some(value.into_token_stream())
     });
-    quote!(#krate::__private::run_main(#backend, #threads, __io_main))
+    let deadlock = args.deadlock.map_or(none, |(millis, span)| {
+        let mut value = Literal::u64_unsuffixed(millis);
+        value.set_span(span);
+        some(value.into_token_stream())
+    });
+    quote!(#krate::__private::run_main(#backend, #threads, #deadlock, __io_main))
 }
 
-/// The expansion of `#[io::test]` on `item`:
-///
-/// ```text
-/// #module_attrs #vis mod name {
-///     use super::*;
-///     fn __io_body(io: Io) -> R { body }
-///     #[test] #test_attrs fn threaded() -> R { krate::__private::run_test("threaded", __io_body) }
-///     …one per TEST_BACKENDS
-/// }
-/// ```
-///
-/// `#[cfg]`, lint levels and docs go on the module (they must cover the body too); every other
-/// attribute (`#[should_panic]`, `#[ignore]`, …) on each test. With `valid == false`, no tests.
 pub(crate) fn test(args: &Args, item: &ItemFn, valid: bool) -> TokenStream {
     let body = inner_fn(item, "__io_body");
     let (module_attrs, test_attrs) = split_attrs(&item.attrs);

@@ -41,7 +41,8 @@ impl Attr {
     fn arguments(self) -> &'static str {
         match self {
             Attr::Main => {
-                "backend = \"threaded\" | \"uring\" | \"auto\", threads = N, crate = \"path\""
+                "backend = \"threaded\" | \"uring\" | \"auto\", threads = N, \
+                 deadlock = \"off\" | \"500ms\" | \"2s\", crate = \"path\""
             }
             Attr::Test => "only crate = \"path\" (the test runs once per backend)",
         }
@@ -55,6 +56,8 @@ pub(crate) struct Args {
     pub(crate) backend: Option<LitStr>,
     /// `threads = N`.
     pub(crate) threads: Option<LitInt>,
+    /// `deadlock = "off" | "<N>ms" | "<N>s"`: the deadlock grace in milliseconds, `0` for off.
+    pub(crate) deadlock: Option<(u64, Span)>,
     /// `crate = "path"`, parsed.
     pub(crate) krate: Option<Path>,
 }
@@ -80,7 +83,7 @@ fn parse_arg(
 ) -> syn::Result<()> {
     let name = meta.path.to_token_stream().to_string().replace(' ', "");
     let known = match attr {
-        Attr::Main => matches!(name.as_str(), "backend" | "threads" | "crate"),
+        Attr::Main => matches!(name.as_str(), "backend" | "threads" | "deadlock" | "crate"),
         Attr::Test => name == "crate",
     };
     if !known {
@@ -99,6 +102,7 @@ fn parse_arg(
     let duplicate = match name.as_str() {
         "backend" => set(&mut args.backend, backend(&value), errors),
         "threads" => set(&mut args.threads, threads(&value), errors),
+        "deadlock" => set(&mut args.deadlock, deadlock(&value), errors),
         _ => set(&mut args.krate, krate(&value), errors),
     };
     if duplicate {
@@ -115,6 +119,7 @@ fn usage(name: &str) -> &'static str {
     match name {
         "backend" => "backend = \"threaded\" | \"uring\" | \"auto\"",
         "threads" => "threads = N (0 = single-threaded)",
+        "deadlock" => DEADLOCK_USAGE,
         _ => "crate = \"path\"",
     }
 }
@@ -166,6 +171,32 @@ fn threads(value: &Expr) -> syn::Result<LitInt> {
         }) if n.base10_parse::<usize>().is_ok() => Ok(n.clone()),
         _ => Err(diag::spanned(value, message)),
     }
+}
+
+/// How to write `deadlock = …`.
+const DEADLOCK_USAGE: &str =
+    "deadlock = \"off\" (no diagnosis) or a grace such as \"500ms\" or \"2s\" (default 500ms)";
+
+/// `deadlock = "off" | "<N>ms" | "<N>s"`: the grace in milliseconds (`0`: off) and where.
+fn deadlock(value: &Expr) -> syn::Result<(u64, Span)> {
+    let message = || format!("deadlock takes {DEADLOCK_USAGE}");
+    let Some(text) = string(value) else {
+        return Err(diag::spanned(value, message()));
+    };
+    let millis = match text.value().trim() {
+        "off" => Some(0),
+        grace => grace
+            .strip_suffix("ms")
+            .and_then(|ms| ms.trim().parse::<u64>().ok())
+            .or_else(|| {
+                let secs = grace.strip_suffix('s')?.trim().parse::<u64>().ok()?;
+                secs.checked_mul(1000)
+            })
+            .filter(|&millis| millis > 0),
+    };
+    millis
+        .map(|millis| (millis, text.span()))
+        .ok_or_else(|| diag::spanned(text, message()))
 }
 
 /// `crate = "path"`: the path of the io crate, for renamed dependencies.

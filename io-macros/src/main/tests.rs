@@ -197,6 +197,7 @@ fn main_expands_to_a_fn_that_runs_the_runtime() {
             my_io::__private::run_main(
                 ::core::option::Option::Some("uring"),
                 ::core::option::Option::Some(2),
+                ::core::option::Option::None,
                 __io_main
             )
         }
@@ -206,6 +207,31 @@ fn main_expands_to_a_fn_that_runs_the_runtime() {
         item,
     );
     assert_eq!(out.to_string(), expected.to_string());
+}
+
+#[test]
+fn main_takes_a_deadlock_grace_or_off() {
+    let item = quote!(
+        fn main(io: Io) {}
+    );
+    for (arg, millis) in [
+        ("off", "0"),
+        ("500ms", "500"),
+        ("2s", "2000"),
+        (" 20 ms", "20"),
+    ] {
+        let out = main(quote!(deadlock = #arg), item.clone()).to_string();
+        let wanted = format!("Some ({millis}) , __io_main");
+        assert!(out.contains(&wanted), "{arg}: {out}");
+    }
+    for bad in [
+        quote!(deadlock = "0ms"),
+        quote!(deadlock = "soon"),
+        quote!(deadlock = 5),
+    ] {
+        let out = main(bad.clone(), item.clone()).to_string();
+        assert!(out.contains("deadlock takes"), "{bad}: {out}");
+    }
 }
 
 #[test]

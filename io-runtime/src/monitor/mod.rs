@@ -15,8 +15,10 @@
 //! # Diagnosis
 //! The hot path only counts: a watchdog thread samples `active` and `epoch` a few times per
 //! grace period. When it has seen `active` at zero with tasks parked and `epoch` unchanged for
-//! a whole grace period (a thread the runtime cannot see, such as one the user started, might
-//! still wake a task meanwhile), it writes a report naming
+//! a whole grace period, it first asks whether the process has threads outside the runtime
+//! (`threads`): such a thread (a Ctrl-C handler, any thread the program started) may still
+//! wake a task, so the blockage is only noted on stderr, once, and the runtime keeps waiting.
+//! Otherwise nothing can ever wake a task, and the watchdog writes a report naming
 //! every parked task, where it was spawned and what it waits on. It then wakes the task that
 //! is blocked on the root's own stack — the root task of `Runtime::run`, or the innermost task
 //! it runs inline — and that task panics with the report. The panic becomes that task's result
@@ -43,6 +45,11 @@ use crossbeam_utils::CachePadded;
 use crate::park::Wake;
 use crate::task::TaskCtx;
 
+mod threads;
+
+pub(crate) use threads::Entered;
+use threads::OwnThreads;
+
 /// The first words of every deadlock report (panic message).
 pub(crate) const DEADLOCK: &str = "io: deadlock detected";
 
@@ -63,6 +70,8 @@ pub(crate) struct Monitor {
     wake: Condvar,
     grace: Option<Duration>,
     watchdog: Mutex<Option<JoinHandle<()>>>,
+    /// The threads inside the runtime: any other thread of the process might wake a task.
+    own: Arc<OwnThreads>,
 }
 
 // SAFETY: the raw pointer in `victim` is only compared for identity, never dereferenced.
@@ -87,6 +96,7 @@ impl Monitor {
             wake: Condvar::new(),
             grace,
             watchdog: Mutex::default(),
+            own: Arc::default(),
         });
         if grace.is_some() {
             let weak = Arc::downgrade(&monitor);
@@ -96,6 +106,12 @@ impl Monitor {
             *lock(&monitor.watchdog) = handle.ok();
         }
         monitor
+    }
+
+    /// Counts the current thread as one of the runtime's (not one that might wake a task from
+    /// outside) until the guard is dropped.
+    pub(crate) fn enter_thread(&self) -> Entered {
+        self.own.enter()
     }
 
     /// Counts the current thread (or fiber) as active while `f` runs task code.
@@ -167,6 +183,19 @@ impl Monitor {
         wake
     }
 
+    /// `Some(description)` of the threads outside the runtime, if any exist (or if they cannot
+    /// be listed): then a blocked runtime is not certainly deadlocked.
+    fn foreign_threads(&self) -> Option<String> {
+        match self.own.foreign() {
+            Some(0) => None,
+            Some(1) => Some(String::from("a thread")),
+            Some(n) => Some(format!("{n} threads")),
+            None => Some(String::from(
+                "any thread (the process's threads cannot be listed)",
+            )),
+        }
+    }
+
     fn change(&self, delta: isize) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.active.fetch_add(delta, Ordering::SeqCst);
@@ -198,18 +227,16 @@ impl Monitor {
         !*shutdown
     }
 
-    /// Writes the report, picks the task that delivers it, and wakes that task.
+    /// Writes the report, picks the task that delivers it, and wakes that task — if nothing
+    /// outside the runtime can wake a task; otherwise prints a note and keeps waiting.
     fn diagnose(&self) {
         let parked = lock(&self.parked);
         let roots = lock(&self.roots);
-        let mut report = format!(
-            "{DEADLOCK}: every task is blocked and nothing can wake any of them ({} blocked):",
-            parked.len()
-        );
+        let mut blocked = String::new();
         for task in parked.iter() {
             let at = task.ctx.spawned_at;
             let _ = write!(
-                report,
+                blocked,
                 "\n  - task spawned at {}:{}:{} is blocked in {}",
                 at.file(),
                 at.line(),
@@ -217,6 +244,21 @@ impl Monitor {
                 task.what
             );
         }
+        if let Some(foreign) = self.foreign_threads() {
+            eprintln!(
+                "io: every task is blocked on the runtime ({} blocked), but {foreign} the program \
+                 started itself may still wake one, so this is no deadlock report \
+                 (deadlock_grace(None), or #[io::main(deadlock = \"off\")], turns this note \
+                 off):{blocked}",
+                parked.len()
+            );
+            return;
+        }
+        let report = format!(
+            "{DEADLOCK}: every task is blocked and nothing can wake any of them ({} blocked):\
+             {blocked}",
+            parked.len()
+        );
         // The report is a panic of one parked task. Preferred: the task blocked on a root's own
         // stack (the innermost of what the root runs inline), so the report reaches
         // `Runtime::run`. Never a task that is ending a scope: unwinding there would let the
@@ -252,6 +294,10 @@ impl Monitor {
 
 fn watch(monitor: &std::sync::Weak<Monitor>) {
     let Some(grace) = monitor.upgrade().and_then(|m| m.grace) else {
+        return;
+    };
+    // The watchdog is the runtime's own thread, not one that could wake a task.
+    let Some(_entered) = monitor.upgrade().map(|m| m.enter_thread()) else {
         return;
     };
     let period = (grace / 5).clamp(Duration::from_millis(1), Duration::from_millis(100));
