@@ -1,5 +1,5 @@
-//! The compile-time half of the DSL's contract (DESIGN D4): every misuse in `trybuild/ui` is a
-//! compile error with the expected message (`*.stderr`), and the programs in `trybuild/pass`
+//! The compile-time half of the DSL's contract (README: "The DSL"): every misuse in
+//! `trybuild/ui` is a compile error with the expected message (`*.stderr`), and the programs in `trybuild/pass`
 //! compile and run.
 //!
 //! Regenerate the expected messages with `TRYBUILD=overwrite cargo test --test compile_fail`,

@@ -1,4 +1,4 @@
-//! The scope! DSL (DESIGN D4) at run time: control flow through a scope, borrowing, eager
+//! The scope! DSL (README: "The DSL") at run time: control flow through a scope, borrowing, eager
 //! arguments, method-call spawns, nesting, groups, panics, forgotten handles, and the
 //! environment overrides of `#[io::main]`.
 //!

@@ -13,8 +13,8 @@
 //!
 //! Reads and writes of regular files sleep in the kernel uninterruptibly while the disk works,
 //! so a cancel takes effect when that call returns; an open that waits (a FIFO without a peer)
-//! is interrupted at once. The system calls live in `crate::os`, the seam a uring backend
-//! replaces.
+//! is interrupted at once. The system calls live in `crate::os`, which runs each one on the
+//! ring when the task is a uring fiber and as a blocking, interruptible call otherwise.
 
 use std::ffi::CString;
 use std::fmt;

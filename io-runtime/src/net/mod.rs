@@ -8,7 +8,8 @@
 //! operation and address in their message. Addresses are [`SocketAddr`](std::net::SocketAddr)s:
 //! name resolution blocks without a cancellation point, so it is not done here.
 //!
-//! The system calls themselves live in `crate::os`, the seam a uring backend replaces.
+//! The system calls themselves live in `crate::os`, which runs each one on the ring when the
+//! task is a uring fiber and as a blocking, interruptible call otherwise.
 
 pub(crate) mod addr;
 mod listener;
