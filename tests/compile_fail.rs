@@ -1,6 +1,6 @@
 //! The compile-time half of the DSL's contract (README: "The DSL"): every misuse in
-//! `trybuild/ui` is a compile error with the expected message (`*.stderr`), and the programs in `trybuild/pass`
-//! compile and run.
+//! `trybuild/ui` is a compile error with the expected message (`*.stderr`), and the programs
+//! in `trybuild/pass` compile and run.
 //!
 //! Regenerate the expected messages with `TRYBUILD=overwrite cargo test --test compile_fail`,
 //! then review the diff: each message must point at the user's tokens and say what to write.
