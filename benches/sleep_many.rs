@@ -1,14 +1,18 @@
 //! Many sleeping tasks: 10 000 and 100 000 tasks that each sleep 100 ms, then all are joined.
-//! Wall time and peak RSS.
+//! Wall time, peak RSS and peak threads.
 //!
 //! Each case runs in a child process of its own: this binary re-executes itself with
-//! `--child <runner> <tasks>`, the child prints its wall time, and the parent takes the child's
+//! `--child <runner> <tasks>`, the child prints its wall time and the most threads it had at
+//! once (sampled from `/proc/self/status` every [`SAMPLE`]), and the parent takes the child's
 //! peak RSS (`ru_maxrss`) from `wait4`, which reports that one child only.
 //!
-//! io's threaded backend runs an async task on a pool thread, and a sleep blocks that thread,
-//! so with the default pool (one worker per core) the sleeps queue: a run that could not finish
-//! within [`BUDGET`] is stopped, and its total is projected from the tasks done by then (marked
-//! `≈`). The uring backend runs every task as a fiber whose sleep is a timeout on the ring.
+//! io's threaded backend runs an async task on a pool thread, and a sleep blocks that thread;
+//! while it sleeps the thread lends its place in the pool (one per core) to the queued tasks,
+//! which other threads take up, up to io's cap of [`IO_MAX_THREADS`] pool threads. So at most
+//! that many tasks sleep at once, and the wall time is bounded below by
+//! `⌈tasks / IO_MAX_THREADS⌉ × 100 ms` (the "bound" row). A run that could not finish within
+//! [`BUDGET`] is stopped, and its total is projected from the tasks done by then (marked `≈`).
+//! The uring backend runs every task as a fiber whose sleep is a timeout on the ring.
 //! `spawn_concurrent` gives every task a thread of its own instead (10 000 only: a
 //! thread per task is bounded by the kernel's pid and map limits).
 
@@ -24,9 +28,16 @@ use common::{reps, Table, Value};
 const NAP: Duration = Duration::from_millis(100);
 /// How long a child may run before it stops and reports how far it got.
 const BUDGET: Duration = Duration::from_secs(5);
+/// How often a child samples its thread count.
+const SAMPLE: Duration = Duration::from_millis(2);
+/// The most pool threads of io's threaded backend (`MAX_THREADS` in
+/// io-runtime/src/backend/threaded/pool.rs): how many tasks may sleep at once.
+const IO_MAX_THREADS: usize = 1024;
 
 /// Tasks finished so far, for a child stopped by its budget.
 static DONE: AtomicUsize = AtomicUsize::new(0);
+/// The most threads the child had at once (sampled).
+static PEAK_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -80,119 +91,160 @@ impl Runner {
 struct Outcome {
     wall: Value,
     peak_rss: u64,
+    /// The most threads the child had at once.
+    threads: u64,
     /// For a run stopped by its budget: how far it got.
     stopped: Option<String>,
 }
 
 fn parent(reps: usize) {
-    let mut table = Table::new("tasks that each sleep 100 ms, all joined: wall time and peak RSS");
+    let mut table = Table::new(
+        "tasks that each sleep 100 ms, all joined: wall time, peak RSS and peak threads",
+    );
     let idle = run_child(Runner::Idle, 0);
     for tasks in [10_000, 100_000] {
-        // A run stopped by its budget is not repeated: its projection would not change.
-        let io = run_child(Runner::IoAsync, tasks);
-        let io_reps = if matches!(io.wall, Value::Estimate(_)) {
-            1
-        } else {
-            reps
-        };
-        let io = if io_reps == 1 {
-            io
-        } else {
-            median_child(Runner::IoAsync, tasks, reps)
-        };
-        if let Some(stopped) = &io.stopped {
-            table.note(format!("io-threaded, {tasks} tasks: {stopped}"));
-        }
-        let tokio = median_child(Runner::Tokio, tasks, reps);
-        let op = format!("{tasks} × sleep 100 ms");
-        let uring = median_child(Runner::IoUring, tasks, reps);
-        let op_uring = format!("{op} (io-uring)");
+        one_size(&mut table, tasks, reps);
+    }
+    add_notes(&mut table, &idle, reps);
+    table.print();
+}
+
+/// The rows of one task count.
+fn one_size(table: &mut Table, tasks: usize, reps: usize) {
+    let io = median_or_stopped(Runner::IoAsync, tasks, reps);
+    if let Some(stopped) = &io.stopped {
+        table.note(format!("io-threaded, {tasks} tasks: {stopped}"));
+    }
+    let tokio = median_child(Runner::Tokio, tasks, reps);
+    let uring = median_child(Runner::IoUring, tasks, reps);
+    let op = format!("{tasks} × sleep 100 ms");
+    let op_uring = format!("{op} (io-uring)");
+    let op_threaded = format!("{op} (io-threaded)");
+    // What bounds each backend: every fiber sleeps at once; at most IO_MAX_THREADS threads do.
+    let bound = |rounds: usize| Value::from_duration(NAP * rounds as u32);
+    let threaded_rounds = tasks.div_ceil(IO_MAX_THREADS);
+    table.row(
+        format!("{op_uring}: wall"),
+        "bound: one 100 ms sleep",
+        &uring.wall,
+        bound(1),
+    );
+    table.row(
+        format!("{op_threaded}: wall"),
+        format!("bound: ⌈{tasks} / {IO_MAX_THREADS} threads⌉ × 100 ms"),
+        &io.wall,
+        bound(threaded_rounds),
+    );
+    for (name, outcome) in [(&op_uring, &uring), (&op_threaded, &io)] {
         table.row(
-            format!("{op_uring}: wall"),
+            format!("{name}: wall"),
             "tokio::spawn",
-            &uring.wall,
+            &outcome.wall,
             tokio.wall.clone(),
         );
         table.row(
-            format!("{op_uring}: peak RSS"),
+            format!("{name}: peak RSS"),
             "tokio::spawn",
-            &Value::Bytes(uring.peak_rss),
+            &Value::Bytes(outcome.peak_rss),
             Value::Bytes(tokio.peak_rss),
         );
-        let op = format!("{op} (io-threaded)");
-        table.row(format!("{op}: wall"), "tokio::spawn", &io.wall, tokio.wall);
         table.row(
-            format!("{op}: peak RSS"),
+            format!("{name}: peak threads"),
             "tokio::spawn",
-            &Value::Bytes(io.peak_rss),
-            Value::Bytes(tokio.peak_rss),
+            &Value::Count(outcome.threads),
+            Value::Count(tokio.threads),
         );
-        if tasks == 10_000 {
-            let threads = median_child(Runner::StdThreads, tasks, reps);
-            table.row(
-                format!("{op_uring}: wall"),
-                "std::thread::spawn",
-                &uring.wall,
-                threads.wall.clone(),
-            );
-            table.row(
-                format!("{op_uring}: peak RSS"),
-                "std::thread::spawn",
-                &Value::Bytes(uring.peak_rss),
-                Value::Bytes(threads.peak_rss),
-            );
-            table.row(
-                format!("{op}: wall"),
-                "std::thread::spawn",
-                &io.wall,
-                threads.wall.clone(),
-            );
-            let rss = Value::Bytes(threads.peak_rss);
-            table.row(
-                format!("{op}: peak RSS"),
-                "std::thread::spawn",
-                &Value::Bytes(io.peak_rss),
-                rss.clone(),
-            );
-            let concurrent = median_child(Runner::IoConcurrent, tasks, reps);
-            let op = format!("{tasks} × sleep 100 ms (io-threaded, spawn_concurrent)");
-            table.row(
-                format!("{op}: wall"),
-                "std::thread::spawn",
-                &concurrent.wall,
-                threads.wall,
-            );
-            table.row(
-                format!("{op}: peak RSS"),
-                "std::thread::spawn",
-                &Value::Bytes(concurrent.peak_rss),
-                rss,
-            );
-        }
     }
+    if tasks == 10_000 {
+        against_threads(
+            table,
+            tasks,
+            reps,
+            [(&op_uring, &uring), (&op_threaded, &io)],
+        );
+    }
+}
+
+/// The rows against a std thread per task, and io's `spawn_concurrent` (10 000 tasks only:
+/// a thread per task is bounded by the kernel's pid and map limits).
+fn against_threads(
+    table: &mut Table,
+    tasks: usize,
+    reps: usize,
+    io_rows: [(&String, &Outcome); 2],
+) {
+    let threads = median_child(Runner::StdThreads, tasks, reps);
+    for (name, outcome) in io_rows {
+        table.row(
+            format!("{name}: wall"),
+            "std::thread::spawn",
+            &outcome.wall,
+            threads.wall.clone(),
+        );
+        table.row(
+            format!("{name}: peak RSS"),
+            "std::thread::spawn",
+            &Value::Bytes(outcome.peak_rss),
+            Value::Bytes(threads.peak_rss),
+        );
+    }
+    let concurrent = median_child(Runner::IoConcurrent, tasks, reps);
+    let op = format!("{tasks} × sleep 100 ms (io-threaded, spawn_concurrent)");
+    table.row(
+        format!("{op}: wall"),
+        "std::thread::spawn",
+        &concurrent.wall,
+        threads.wall,
+    );
+    table.row(
+        format!("{op}: peak RSS"),
+        "std::thread::spawn",
+        &Value::Bytes(concurrent.peak_rss),
+        Value::Bytes(threads.peak_rss),
+    );
+}
+
+fn add_notes(table: &mut Table, idle: &Outcome, reps: usize) {
     table.note(
-        "io-threaded: Runtime::builder().backend(Threaded).build() (default pool: one worker per core, \
-         here 2), s.spawn_async(|| io.sleep(100 ms)) for every task, then join them in order; \
-         tokio: 2 workers, tokio::spawn(sleep(100 ms)); std: one thread per task",
+        "io-threaded: Runtime::builder().backend(Threaded).build() (default pool: one worker per \
+         core, here 2), s.spawn_async(|| io.sleep(100 ms)) for every task, then join them in \
+         order; tokio: 2 workers, tokio::spawn(sleep(100 ms)); std: one thread per task",
     );
     table.note(format!(
-        "≈: the run was stopped after {} s and its total projected from the tasks done by \
-         then: io's async tasks block their pool thread while they sleep, so the sleeps run \
-         one per worker at a time (the root's in-order join finds the next task already \
-         claimed by a worker, so it rarely runs one inline)",
+        "io-threaded's bound: a sleeping task lends its worker's place in the pool to the \
+         queued tasks, and other threads take them up, at most {IO_MAX_THREADS} pool threads \
+         in all (io's cap): at most {IO_MAX_THREADS} tasks sleep at once, so the wall time is \
+         at least ⌈tasks / {IO_MAX_THREADS}⌉ × 100 ms (thread cap × sleep time); io-uring's is \
+         one sleep (every fiber sleeps at once)"
+    ));
+    table.note(format!(
+        "≈: the run was stopped after {} s and its total projected from the tasks done by then",
         BUDGET.as_secs()
     ));
     table.note(format!(
         "each case runs in its own child process; RSS includes the child's baseline of {:.1} MiB \
-         (the same binary, idle); median of {reps} children unless stopped by the budget",
-        idle.peak_rss as f64 / (1024.0 * 1024.0)
+         (the same binary, idle); peak threads: the child's thread count sampled every {} ms \
+         (including the main thread and the sampler; {} when idle); median of {reps} children \
+         unless stopped by the budget",
+        idle.peak_rss as f64 / (1024.0 * 1024.0),
+        SAMPLE.as_millis(),
+        idle.threads,
     ));
     table.note(
         "io-uring: Runtime::builder().backend(Uring).build(), s.spawn_async(|| io.sleep(100 ms)) \
          for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep an \
          IORING_OP_TIMEOUT), then join them in order",
     );
-    table.print();
+}
+
+/// The median of `reps` children, or the one child's projection if it was stopped by the
+/// budget (a projection would not change when repeated).
+fn median_or_stopped(runner: Runner, tasks: usize, reps: usize) -> Outcome {
+    let first = run_child(runner, tasks);
+    if first.stopped.is_some() || reps == 1 {
+        return first;
+    }
+    median_child(runner, tasks, reps)
 }
 
 fn median_child(runner: Runner, tasks: usize, reps: usize) -> Outcome {
@@ -204,11 +256,14 @@ fn median_child(runner: Runner, tasks: usize, reps: usize) -> Outcome {
             ref other => panic!("{} {tasks}: {other}", runner.name()),
         })
         .collect();
-    let mut rss: Vec<u64> = outcomes.iter().map(|o| o.peak_rss).collect();
-    rss.sort_unstable();
+    let middle = |mut values: Vec<u64>| {
+        values.sort_unstable();
+        values[values.len() / 2]
+    };
     Outcome {
         wall: Value::from_duration(common::median(walls)),
-        peak_rss: rss[rss.len() / 2],
+        peak_rss: middle(outcomes.iter().map(|o| o.peak_rss).collect()),
+        threads: middle(outcomes.iter().map(|o| o.threads).collect()),
         stopped: None,
     }
 }
@@ -232,10 +287,11 @@ fn run_child(runner: Runner, tasks: usize) -> Outcome {
         "{} {tasks}: child failed with status {status}",
         runner.name()
     );
-    let (wall, stopped) = parse_report(&report, tasks);
+    let (wall, stopped, threads) = parse_report(&report, tasks);
     Outcome {
         wall,
         peak_rss,
+        threads,
         stopped,
     }
 }
@@ -252,13 +308,15 @@ fn wait4(pid: libc::pid_t) -> (libc::c_int, u64) {
     (status, usage.ru_maxrss as u64 * 1024)
 }
 
-/// `done <ns>`, `stopped <tasks done> <ns>` (projected to all `tasks`, with a word on how far
-/// it got), or `unavailable <tasks spawned>`.
-fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>) {
+/// `done <ns> <threads>`, `stopped <tasks done> <ns> <threads>` (projected to all `tasks`,
+/// with a word on how far it got), or `unavailable <tasks spawned> <threads>`; `<threads>` is
+/// the child's peak thread count.
+fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>, u64) {
     let words: Vec<&str> = report.split_whitespace().collect();
+    let threads = |word: &str| word.parse().expect("threads");
     match words.as_slice() {
-        ["done", ns] => (Value::Time(ns.parse().expect("ns")), None),
-        ["stopped", done, ns] => {
+        ["done", ns, peak] => (Value::Time(ns.parse().expect("ns")), None, threads(peak)),
+        ["stopped", done, ns, peak] => {
             let done: usize = done.parse().expect("done");
             let secs = ns.parse::<f64>().expect("ns") / 1e9;
             let progress = format!(
@@ -269,11 +327,11 @@ fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>) {
                 0 => Value::missing("none done"),
                 _ => Value::Estimate(secs * 1e9 * tasks as f64 / done as f64),
             };
-            (wall, Some(progress))
+            (wall, Some(progress), threads(peak))
         }
-        ["unavailable", spawned] => {
+        ["unavailable", spawned, peak] => {
             let why = format!("ConcurrencyUnavailable after {spawned}");
-            (Value::missing(why.clone()), Some(why))
+            (Value::missing(why.clone()), Some(why), threads(peak))
         }
         _ => panic!("unexpected child report {report:?}"),
     }
@@ -281,15 +339,7 @@ fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>) {
 
 fn child(runner: Runner, tasks: usize) {
     let start = Instant::now();
-    std::thread::spawn(move || {
-        std::thread::sleep(BUDGET);
-        report(&format!(
-            "stopped {} {}",
-            DONE.load(Ordering::SeqCst),
-            start.elapsed().as_nanos()
-        ));
-        std::process::exit(0);
-    });
+    std::thread::spawn(move || watch(start));
     match runner {
         Runner::IoAsync => io_async(io::Backend::Threaded, tasks),
         Runner::IoConcurrent => io_concurrent(io::Backend::Threaded, tasks),
@@ -298,7 +348,40 @@ fn child(runner: Runner, tasks: usize) {
         Runner::StdThreads => std_threads(tasks),
         Runner::Idle => {}
     }
-    report(&format!("done {}", start.elapsed().as_nanos()));
+    sample_threads();
+    report(&format!(
+        "done {} {}",
+        start.elapsed().as_nanos(),
+        PEAK_THREADS.load(Ordering::SeqCst)
+    ));
+}
+
+/// The child's sampler: records its thread count every [`SAMPLE`], and stops the child once
+/// it has run for [`BUDGET`], reporting how far it got.
+fn watch(start: Instant) {
+    while start.elapsed() < BUDGET {
+        sample_threads();
+        std::thread::sleep(SAMPLE);
+    }
+    report(&format!(
+        "stopped {} {} {}",
+        DONE.load(Ordering::SeqCst),
+        start.elapsed().as_nanos(),
+        PEAK_THREADS.load(Ordering::SeqCst)
+    ));
+    std::process::exit(0);
+}
+
+/// Records the process's current thread count (`Threads:` in `/proc/self/status`) in
+/// [`PEAK_THREADS`].
+fn sample_threads() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let threads = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    PEAK_THREADS.fetch_max(threads, Ordering::SeqCst);
 }
 
 fn report(line: &str) {
@@ -343,7 +426,12 @@ fn io_concurrent(backend: io::Backend, tasks: usize) {
                 match s.spawn_concurrent(move || nap_io(io)) {
                     Ok(future) => futures.push(future),
                     Err(io::ConcurrencyUnavailable) => {
-                        report(&format!("unavailable {}", futures.len()));
+                        sample_threads();
+                        report(&format!(
+                            "unavailable {} {}",
+                            futures.len(),
+                            PEAK_THREADS.load(Ordering::SeqCst)
+                        ));
                         std::process::exit(0);
                     }
                 }

@@ -79,6 +79,8 @@ pub enum Value {
     Estimate(f64),
     /// A size in bytes (peak RSS).
     Bytes(u64),
+    /// A number of things (peak threads).
+    Count(u64),
     /// Not measured; the text says why (shown in the value's cell, and no ratio).
     Missing(String),
 }
@@ -97,7 +99,7 @@ impl Value {
     fn number(&self) -> Option<f64> {
         match self {
             Value::Time(ns) | Value::Estimate(ns) => Some(*ns),
-            Value::Bytes(b) => Some(*b as f64),
+            Value::Bytes(b) | Value::Count(b) => Some(*b as f64),
             Value::Missing(_) => None,
         }
     }
@@ -110,6 +112,7 @@ impl Value {
                 Value::Time(_) | Value::Estimate(_),
                 Value::Time(_) | Value::Estimate(_)
             ) | (Value::Bytes(_), Value::Bytes(_))
+                | (Value::Count(_), Value::Count(_))
         );
         let (io, peer) = (self.number()?, peer.number()?);
         (same_kind && peer > 0.0).then(|| io / peer)
@@ -125,6 +128,7 @@ impl fmt::Display for Value {
             Value::Time(ns) => write!(f, "{:.2} s", ns / 1e9),
             Value::Estimate(ns) => write!(f, "≈{}", Value::Time(*ns)),
             Value::Bytes(b) => write!(f, "{:.1} MiB", *b as f64 / (1024.0 * 1024.0)),
+            Value::Count(n) => write!(f, "{n}"),
             Value::Missing(why) => f.write_str(why),
         }
     }

@@ -77,7 +77,11 @@ impl Parker {
                     _ => return self.leave_parked(),
                 },
             };
+            // A worker of the threaded pool lends its running slot to queued tasks while it
+            // sleeps (see `backend::threaded`).
+            let blocked = crate::backend::threaded::blocked();
             futex_wait(&self.state, PARKED, timeout);
+            drop(blocked);
             if self.try_consume() {
                 return Wake::Notified;
             }

@@ -5,8 +5,28 @@
 //! Every blocking operation blocks the task's thread: on the runtime's primitives through the
 //! task's futex parker, in system calls through the kernel, interrupted by the cancel signal
 //! (see `crate::cancel`).
+//!
+//! # The pool (`pool.rs`)
+//! Async tasks wait in one FIFO queue. The pool has `threads` *running slots*: a thread takes a
+//! queued task only with a free slot, so at most `threads` async tasks compute at once. A task
+//! that blocks in the parker (a sleep, a wait on a runtime primitive, a join) lends its slot
+//! back for the duration of the block ([`blocked`], the parker's hook), and another thread —
+//! an idle one, or a new one, up to [`MAX_THREADS`](pool::MAX_THREADS) — takes the next queued
+//! task: tasks that sleep or wait do not hold up the queue. The woken task takes its slot back
+//! at once; threads beyond `threads` retire once idle for [`LINGER`](pool::LINGER). A queued
+//! task may also run inline on its joiner (`crate::join`).
+//!
+//! A task blocked in a *system call* (made in `crate::cancel`'s protocol, which has no hook into
+//! the pool) or in any other kernel wait keeps its slot until the retaker (`retake.rs`, Go's
+//! `sysmon` in small) sees that tasks have waited a tick with no slot free and that the slot's
+//! thread sleeps in the kernel, and takes the slot for a queued task.
+//!
+//! # Concurrent tasks (`spare.rs`)
+//! Each runs on a thread of its own, reused from a cache of idle ones.
 
 mod pool;
+mod retake;
+mod slot;
 mod spare;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +35,7 @@ use super::{claim, Backend, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::io::ThreadEnv;
 
-pub(crate) use pool::Pool;
+pub(crate) use pool::{blocked, Pool};
 use spare::Spares;
 
 /// Limits and sizes of a threaded backend.
@@ -32,17 +52,23 @@ pub(crate) struct Config {
 /// The threaded backend.
 pub(crate) struct Threaded {
     config: Config,
+    /// Runs async tasks.
     pool: Pool,
+    /// Runs concurrent tasks, a thread each.
     spares: Spares,
+    /// Async tasks queued or running on the pool (at most `config.async_limit`).
     async_outstanding: AtomicUsize,
+    /// Concurrent tasks running (at most `config.concurrent_limit`).
     concurrent_outstanding: AtomicUsize,
 }
 
 impl Threaded {
+    /// A backend configured by `config` whose threads join the runtime through `env`; its
+    /// threads start in [`Backend::start`].
     pub(crate) fn new(config: Config, env: ThreadEnv) -> Self {
         crate::cancel::install_signal_handler();
         Self {
-            pool: Pool::new(env.clone()),
+            pool: Pool::new(env.clone(), config.threads),
             spares: Spares::new(env),
             config,
             async_outstanding: AtomicUsize::new(0),
@@ -50,6 +76,8 @@ impl Threaded {
         }
     }
 
+    /// Queues `task` on the pool, or hands it back to run inline (single-threaded, or
+    /// `async_limit` reached).
     fn spawn_async(&self, task: TaskRef) -> Dispatch {
         if !claim(&self.async_outstanding, self.config.async_limit) || self.config.threads == 0 {
             if self.config.threads == 0 {
@@ -61,6 +89,8 @@ impl Threaded {
         Dispatch::Scheduled
     }
 
+    /// Runs `task` on a thread of its own, unless single-threaded or `concurrent_limit` is
+    /// reached (or the kernel refuses a thread).
     fn spawn_concurrent(&self, task: TaskRef) -> Result<Dispatch, ConcurrencyUnavailable> {
         if self.config.threads == 0 {
             return Err(ConcurrencyUnavailable);
@@ -78,6 +108,7 @@ impl Threaded {
     }
 }
 
+/// Gives back one unit of a spawn-limit counter taken by `claim`.
 fn release(counter: &AtomicUsize) {
     counter.fetch_sub(1, Ordering::AcqRel);
 }
@@ -88,7 +119,7 @@ impl Backend for Threaded {
     }
 
     fn start(&self) -> std::io::Result<()> {
-        self.pool.start(self.config.threads)
+        self.pool.start()
     }
 
     fn spawn(&self, task: TaskRef, kind: SpawnKind) -> Result<Dispatch, ConcurrencyUnavailable> {

@@ -13,6 +13,7 @@ use crate::io::ThreadEnv;
 /// How long an idle concurrent thread waits for new work before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(5);
 
+/// A concurrent task handed to a thread, with the counter it holds a unit of.
 struct Job {
     task: TaskRef,
     outstanding: *const AtomicUsize,
@@ -22,14 +23,17 @@ struct Job {
 // (they are joined in `Spares::shutdown` before the backend is dropped).
 unsafe impl Send for Job {}
 
+/// Where an idle thread waits for its next job.
 #[derive(Default)]
 struct Slot {
     job: Mutex<Option<Job>>,
     ready: Condvar,
 }
 
+/// The state the concurrent threads share.
 #[derive(Default)]
 struct Inner {
+    /// The slots of the idle threads, most recently idle last.
     idle: Mutex<Vec<Arc<Slot>>>,
     shutdown: Mutex<bool>,
 }
@@ -42,6 +46,7 @@ pub(crate) struct Spares {
 }
 
 impl Spares {
+    /// An empty cache whose threads join the runtime through `env`.
     pub(crate) fn new(env: ThreadEnv) -> Self {
         Self {
             inner: Arc::default(),
@@ -100,6 +105,8 @@ impl Spares {
     }
 }
 
+/// A concurrent thread's life: run `first`, then each job handed to it while idle, until it
+/// idles for [`IDLE_EXIT`] or the runtime shuts down.
 fn serve(inner: &Inner, first: Job) {
     let slot = Arc::new(Slot::default());
     let mut job = Some(first);
