@@ -10,8 +10,9 @@ use std::ffi::CString;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::fs::{File, OpenOptions};
@@ -228,28 +229,99 @@ fn create_new_refuses_an_existing_file_and_bad_options_are_invalid_input() {
     });
 }
 
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c_path` is a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// On both backends (the ring's own openat would not wait), an open of a FIFO waits until a
+/// peer opens the other end: `peer_opening` is set just before the peer's std open, so an open
+/// that returned without waiting would see it unset. Then the other order: a writer already
+/// waits in open(2), writes at once and closes, and the open still reads what it wrote.
 #[test]
-fn cancel_interrupts_an_open_that_waits_for_a_fifo_writer() {
+fn opening_a_fifo_waits_for_a_writer_then_reads_what_it_wrote() {
+    run("fifo reader", |io, dir| {
+        let path = dir.join("fifo");
+        mkfifo(&path);
+        for writer_first in [false, true] {
+            let peer_opening = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (path, peer_opening) = (path.clone(), Arc::clone(&peer_opening));
+                std::thread::spawn(move || {
+                    if !writer_first {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    peer_opening.store(true, Ordering::SeqCst);
+                    let mut fifo = std::fs::OpenOptions::new().write(true).open(&path)?;
+                    fifo.write_all(b"through the fifo")
+                })
+            };
+            if writer_first {
+                io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
+            }
+            let (file, waited) = timed(|| File::open(io, &path));
+            let mut file = file.unwrap();
+            assert!(
+                peer_opening.load(Ordering::SeqCst),
+                "returned before a writer opened"
+            );
+            assert!(waited < PROMPT, "open took {waited:?}");
+            let mut contents = String::new();
+            file.read_to_string(&mut contents).unwrap();
+            assert_eq!(contents, "through the fifo", "writer first: {writer_first}");
+            writer.join().unwrap().unwrap();
+        }
+    });
+}
+
+/// The other direction, on both backends: a write-only open of a FIFO waits for a reader (the
+/// ring's own openat would fail with `ENXIO` at once).
+#[test]
+fn opening_a_fifo_for_writing_waits_for_a_reader() {
+    run("fifo writer", |io, dir| {
+        let path = dir.join("fifo");
+        mkfifo(&path);
+        let peer_opening = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (path, peer_opening) = (path.clone(), Arc::clone(&peer_opening));
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                peer_opening.store(true, Ordering::SeqCst);
+                std::fs::read(&path)
+            })
+        };
+        let file = OpenOptions::new().write(true).open(io, &path).unwrap();
+        assert!(
+            peer_opening.load(Ordering::SeqCst),
+            "returned before a reader opened"
+        );
+        file.write_all(io, b"the other way").unwrap();
+        file.close(io).unwrap();
+        assert_eq!(reader.join().unwrap().unwrap(), b"the other way");
+    });
+}
+
+/// A read-only and a write-only open of a FIFO without a peer wait, and a cancel ends each
+/// promptly with a canceled error, leaking no descriptor.
+#[test]
+fn cancel_interrupts_an_open_that_waits_for_a_fifo_peer() {
     run("fifo", |io, dir| {
         let path = dir.join("fifo");
-        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        mkfifo(&path);
         let before = open_fds();
-        io.scope(|s| {
-            let blocked = s.spawn_concurrent(|| File::open(io, &path)).unwrap();
-            io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
-            let (result, elapsed) = timed(|| blocked.cancel(io));
-            if io.backend_name() == "uring" {
-                // io_uring's openat first tries a non-blocking open, and a FIFO opened for
-                // reading with O_NONBLOCK does not wait for a writer: nothing blocks here.
-                drop(result.expect("io_uring opens a FIFO without waiting"));
-            } else {
-                let error = result.expect_err("a FIFO opened without a writer");
+        for write in [false, true] {
+            let options = OpenOptions::new().read(!write).write(write).clone();
+            io.scope(|s| {
+                let blocked = s.spawn_concurrent(|| options.open(io, &path)).unwrap();
+                io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
+                let (result, elapsed) = timed(|| blocked.cancel(io));
+                let error = result.expect_err("a FIFO opened without a peer");
                 assert!(is_canceled(&error), "expected canceled, got {error:?}");
-            }
-            assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
-        });
+                assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
+            });
+        }
         assert_eq!(open_fds(), before, "descriptors leaked");
     });
 }

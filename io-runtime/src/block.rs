@@ -9,15 +9,18 @@
 //! # Deadlines
 //! `Io::timeout` pushes a deadline on the current task's [`Deadlines`] for the duration of its
 //! call. Once any of them has passed, every cancellation point of the task ([`park`],
-//! [`check_cancel`]) returns [`Canceled`] exactly as if the task had been canceled, and marks
-//! the expired deadlines as *fired* so that their `timeout` can report the reason. Unlike a
-//! cancel request, an expired deadline ends with its `timeout` call. Protected code
-//! (`Io::uncancelable`) ignores deadlines as it ignores cancel requests. Only the task itself
-//! touches its deadlines.
+//! [`check_cancel`], a system call — see [`SyscallDeadline`]) returns [`Canceled`] exactly as
+//! if the task had been canceled, and marks the expired deadlines as *fired* so that their
+//! `timeout` can report the reason. Unlike a cancel request, an expired deadline ends with its
+//! `timeout` call. Protected code (`Io::uncancelable`) ignores deadlines as it ignores cancel
+//! requests. Only the task itself touches its deadlines — and, while it waits for them, the
+//! tasks that run on its behalf and so are inside its `timeout`s too: one it runs inline, or
+//! the closure of its `Io::offload` (both linked through `inline_parent`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::alarm;
 use crate::error::Canceled;
 use crate::io::with_monitor;
 use crate::park::Wake;
@@ -114,6 +117,30 @@ pub(crate) fn timer(ctx: &TaskCtx) -> Option<Instant> {
     }
     let outer = ctx.inline_parent().and_then(|parent| timer(&parent));
     earliest(ctx.deadlines.earliest(), outer)
+}
+
+/// The deadlines of `ctx` (the current task) as its blocking system calls see them: a deadline
+/// that passes while the task sits in a call interrupts it through the thread's alarm (see
+/// `cancel`, "Deadlines in a system call").
+pub(crate) struct SyscallDeadline<'a>(pub(crate) &'a TaskCtx);
+
+impl crate::cancel::Deadline for SyscallDeadline<'_> {
+    fn check(&self) -> Result<(), Canceled> {
+        check(self.0)
+    }
+
+    /// Not on a uring loop's thread: the only call made there through this path (`fstat`)
+    /// never blocks, and the loop must not receive the signal.
+    fn arm(&self) -> bool {
+        if crate::backend::uring::in_loop() {
+            return false;
+        }
+        timer(self.0).is_some_and(alarm::arm)
+    }
+
+    fn disarm(&self) {
+        alarm::disarm();
+    }
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

@@ -35,6 +35,37 @@
 //! sleeps in place of a protocol (the loom model deadlocks if the canceler signals only once).
 //! The handler is installed without `SA_RESTART`, so the kernel returns `EINTR` instead of
 //! silently restarting the call.
+//!
+//! # Deadlines in a system call (threaded backend)
+//! A deadline of an enclosing `Io::timeout` ends a blocked call the same way, with the kernel
+//! as the canceler. The state involved is the task's own: its deadlines (read through
+//! [`Deadline`]: `block::timer` for the earliest one, `block::check` for "has one passed?") and
+//! its thread's *alarm*, a POSIX timer that sends [`CANCEL_SIGNAL`] to that thread only
+//! (`crate::alarm`). Nobody else signals for a deadline, and the flag word is not involved.
+//! The alarm goes *disarmed* → *armed* (by the task, before it enters the call) → *firing*
+//! (by the kernel, from the deadline on, every `alarm::REPEAT`) → *disarmed* (by the task,
+//! after it left the call, however it left).
+//!
+//! The task does: return `Canceled` if a deadline passed ([`Deadline::check`]); arm the alarm
+//! for the earliest deadline ([`Deadline::arm`]: from then on the kernel signals the thread
+//! every `alarm::REPEAT`, until disarmed; a deadline that already passed fires at once); run the
+//! cancel protocol above and enter the call; disarm when the call returns. On `EINTR` it loops,
+//! and the loop's first step returns `Canceled` if `REQUESTED` is set or a deadline passed
+//! (which marks it fired, so that `Io::timeout` reports [`Timeout`](crate::Timeout)); any other
+//! `EINTR` is retried, re-arming the alarm.
+//!
+//! Why no deadline is missed: the alarm is armed before the task enters the call and disarmed
+//! only after it left it, and once the deadline passed it fires again and again in between. If
+//! the deadline passes before the call, the check or the first signal catches it; if a signal
+//! lands in the window after the check but before the kernel entered the call, the next repeat
+//! arrives inside the call. Like the canceler, the alarm never relies on one signal, and
+//! nothing sleeps in place of the protocol. The repeats cost nothing outside that window: the
+//! task disarms as soon as the first signal inside the call returns it, and a signal that is
+//! still pending absorbs later expiries. The alarm fires no earlier than the deadline on the
+//! clock `Instant` reads (`CLOCK_MONOTONIC`), so the check that follows the `EINTR` sees it
+//! passed. Protected code arms nothing (`block::timer` is `None` there), so deadlines never
+//! interrupt it. The loom model `a_deadline_reaches_a_task_entering_a_blocking_call` checks
+//! this with a modelled alarm.
 
 use std::sync::atomic::Ordering;
 use std::sync::Once;
@@ -101,15 +132,19 @@ impl CancelState {
     /// Runs a blocking system call as a cancellation point.
     ///
     /// `call` returns the raw result (`-1` with `errno` set on failure). `EINTR` caused by a
-    /// cancel becomes [`Canceled`]; any other `EINTR` is retried.
+    /// cancel or by a passed `deadline` becomes [`Canceled`]; any other `EINTR` is retried.
     pub(crate) fn syscall<R>(
         &self,
         mut call: impl FnMut() -> R,
         failed: impl Fn(&R) -> bool,
+        deadline: &impl Deadline,
     ) -> Result<Result<R, std::io::Error>, Canceled> {
         install_signal_handler();
         loop {
             self.check()?;
+            deadline.check()?;
+            // See "Deadlines in a system call": armed before entering, disarmed after leaving.
+            let _alarm = Armed::arm(deadline);
             self.tid.store(current_tid(), Ordering::Relaxed);
             // Decide on the value this fetch_or replaced: see "Interrupting a system call".
             let flags = self.flags.fetch_or(IN_SYSCALL, Ordering::SeqCst);
@@ -141,6 +176,56 @@ impl CancelState {
             libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, CANCEL_SIGNAL);
         }
         true
+    }
+}
+
+/// The deadlines of the task that makes a system call, as [`CancelState::syscall`] needs them
+/// (see "Deadlines in a system call"). Only the task itself calls these, on its own thread.
+pub(crate) trait Deadline {
+    /// `Err(Canceled)` if a deadline that applies to the task has passed (marking it fired).
+    fn check(&self) -> Result<(), Canceled>;
+    /// Arms the thread's alarm for the earliest deadline that applies, if any: from that
+    /// deadline on, the thread receives [`CANCEL_SIGNAL`] repeatedly until [`disarm`]. Returns
+    /// whether it armed.
+    ///
+    /// [`disarm`]: Deadline::disarm
+    fn arm(&self) -> bool;
+    /// Stops the alarm that [`arm`](Deadline::arm) armed.
+    fn disarm(&self);
+}
+
+/// No deadline applies (the models and tests of the cancel path).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoDeadline;
+
+#[cfg(test)]
+impl Deadline for NoDeadline {
+    fn check(&self) -> Result<(), Canceled> {
+        Ok(())
+    }
+
+    fn arm(&self) -> bool {
+        false
+    }
+
+    fn disarm(&self) {}
+}
+
+/// Disarms the alarm, if [`Deadline::arm`] armed it, when the call is over (on every way out).
+struct Armed<'a, D: Deadline>(Option<&'a D>);
+
+impl<'a, D: Deadline> Armed<'a, D> {
+    fn arm(deadline: &'a D) -> Self {
+        Self(deadline.arm().then_some(deadline))
+    }
+}
+
+impl<D: Deadline> Drop for Armed<'_, D> {
+    fn drop(&mut self) {
+        if let Some(deadline) = self.0 {
+            deadline.disarm();
+        }
     }
 }
 
@@ -225,6 +310,7 @@ mod tests {
                 0
             },
             |rc| *rc < 0,
+            &NoDeadline,
         );
         assert!(matches!(result, Err(Canceled)));
         assert!(!entered);
@@ -297,6 +383,7 @@ mod loom_tests {
                             kernel.blocking_call()
                         },
                         |rc| *rc < 0,
+                        &NoDeadline,
                     );
                     (result.map(|_| ()), entered)
                 })
@@ -318,6 +405,108 @@ mod loom_tests {
         });
     }
 
+    /// The task's deadline and the kernel's side of its thread's alarm: once the deadline has
+    /// passed, the alarm signals the thread again and again for as long as it is armed. The
+    /// "clock" is a flag that the alarm's thread sets before it fires, as the kernel's timer
+    /// expires only after the monotonic clock passed the deadline.
+    struct ModelDeadline {
+        /// The deadline has passed (the monotonic clock, as far as the model goes).
+        passed: loom::sync::atomic::AtomicBool,
+        /// The alarm's state, as the kernel holds it.
+        alarm: Mutex<AlarmState>,
+        /// Signaled at every change of `alarm`.
+        changed: Condvar,
+    }
+
+    /// The kernel's view of the task thread's alarm.
+    #[derive(Default)]
+    struct AlarmState {
+        /// Between the task's `arm` and its `disarm`.
+        armed: bool,
+        /// The task left `syscall` for good: the alarm's thread may stop.
+        finished: bool,
+    }
+
+    impl ModelDeadline {
+        /// A deadline that has not passed, with the alarm disarmed.
+        fn new() -> Self {
+            Self {
+                passed: loom::sync::atomic::AtomicBool::new(false),
+                alarm: Mutex::new(AlarmState::default()),
+                changed: Condvar::new(),
+            }
+        }
+
+        /// Changes the alarm's state and tells the alarm's thread.
+        fn update(&self, change: impl FnOnce(&mut AlarmState)) {
+            change(&mut self.alarm.lock().unwrap());
+            self.changed.notify_all();
+        }
+
+        /// The kernel's timer: the deadline passes, then every expiry while armed sends a
+        /// signal to the task's thread (lost if the task is not inside the call).
+        fn run_alarm(&self, kernel: &Kernel) {
+            self.passed.store(true, Ordering::Release);
+            loop {
+                let mut alarm = self.alarm.lock().unwrap();
+                while !alarm.armed && !alarm.finished {
+                    alarm = self.changed.wait(alarm).unwrap();
+                }
+                if alarm.finished {
+                    return;
+                }
+                drop(alarm);
+                kernel.signal();
+                thread::yield_now();
+            }
+        }
+    }
+
+    impl Deadline for ModelDeadline {
+        fn check(&self) -> Result<(), Canceled> {
+            if self.passed.load(Ordering::Acquire) {
+                Err(Canceled)
+            } else {
+                Ok(())
+            }
+        }
+
+        fn arm(&self) -> bool {
+            self.update(|alarm| alarm.armed = true);
+            true
+        }
+
+        fn disarm(&self) {
+            self.update(|alarm| alarm.armed = false);
+        }
+    }
+
+    /// Model 4: a deadline passes while the task checks it, arms its alarm and enters a call
+    /// that only a signal ends; nobody cancels. Wherever the deadline falls — before the check,
+    /// between the check and the entry (the first signal is lost), or inside the call — the
+    /// alarm's repeats reach the task inside the call and it returns `Canceled`. A violation
+    /// leaves the task in the call forever: a loom deadlock.
+    #[test]
+    fn a_deadline_reaches_a_task_entering_a_blocking_call() {
+        crate::loom::model(|| {
+            let state = Arc::new(CancelState::default());
+            let kernel = Arc::new(Kernel::new());
+            let deadline = Arc::new(ModelDeadline::new());
+            let alarm = {
+                let (deadline, kernel) = (Arc::clone(&deadline), Arc::clone(&kernel));
+                thread::spawn(move || deadline.run_alarm(&kernel))
+            };
+            let result = state.syscall(|| kernel.blocking_call(), |rc| *rc < 0, &*deadline);
+            deadline.update(|alarm| alarm.finished = true);
+            alarm.join().unwrap();
+            assert_eq!(result.map(|_| ()), Err(Canceled));
+            assert!(
+                !deadline.alarm.lock().unwrap().armed,
+                "the task left its call with the alarm armed"
+            );
+        });
+    }
+
     /// The task's call completes by itself while a cancel races it: the result is the call's
     /// (it entered before the request) or `Canceled` (it did not enter), and the canceler stops
     /// poking once the task left the call.
@@ -335,6 +524,7 @@ mod loom_tests {
                             7
                         },
                         |rc| *rc < 0,
+                        &NoDeadline,
                     );
                     (result.map(|r| r.ok()), entered)
                 })

@@ -11,6 +11,10 @@
 //! directory (os error 2)". A canceled operation returns an error for which
 //! [`is_canceled`](crate::is_canceled) is true.
 //!
+//! Opens wait as open(2) does, on both backends: a FIFO opened for reading waits until a
+//! writer opens it, one opened for writing until a reader does (the uring backend sends such
+//! an open to a kernel worker thread, since the ring's own attempt would not wait).
+//!
 //! Reads and writes of regular files sleep in the kernel uninterruptibly while the disk works,
 //! so a cancel takes effect when that call returns; an open that waits (a FIFO without a peer)
 //! is interrupted at once. The system calls live in `crate::os`, which runs each one on the
@@ -54,7 +58,7 @@ pub struct File {
 }
 
 impl File {
-    /// Opens `path` for reading.
+    /// Opens `path` for reading. Like open(2), opening a FIFO waits until a writer opens it.
     ///
     /// # Errors
     /// `NotFound`, `PermissionDenied`, `InvalidInput` (a path with a NUL byte) and the other
@@ -447,7 +451,9 @@ impl OpenOptions {
         self
     }
 
-    /// Opens `path` with these options.
+    /// Opens `path` with these options. Like open(2), opening a FIFO for reading only waits
+    /// until a writer opens it, and for writing only until a reader does (read and write
+    /// together never wait).
     ///
     /// # Errors
     /// `InvalidInput` for a combination that cannot work (no access mode; create or truncate

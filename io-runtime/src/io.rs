@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) backend: Box<dyn Backend>,
     pub(crate) monitor: Arc<Monitor>,
+    /// The threads of `Io::offload` (started on demand).
+    pub(crate) offload: crate::offload::Pool,
 }
 
 /// The handle to a runtime, passed by value to everything that does I/O or spawns tasks.

@@ -7,7 +7,7 @@ use crate::block::{cancel_task, park_ctx};
 use crate::cancel::Interrupter;
 use std::sync::Arc;
 
-use crate::task::{current_arc, RawTask};
+use crate::task::{current_arc, RawTask, TaskCtx};
 
 /// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
 /// current task: a cancel of the current task reaches `task` while it runs here.
@@ -18,15 +18,9 @@ use crate::task::{current_arc, RawTask};
 /// which must not unwind (the report then stays `task`'s result, resumed by its owner).
 pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
     let me = current_arc();
-    let outer = me.swap_inline_child(Some(task.ctx().clone()));
-    task.ctx().set_inline_parent(Some(Arc::clone(&me)));
-    // A cancel that came before the link was set has not reached `task`: pass it on.
-    if me.cancel.check().is_err() {
-        cancel_task(task.ctx());
-    }
+    let link = Link::new(&me, task.ctx());
     let ran = task.run();
-    task.ctx().set_inline_parent(None);
-    me.swap_inline_child(outer);
+    drop(link);
     if let Some(report) = task.ctx().take_deadlock_report() {
         if me.may_unwind() {
             // `task` is done and still owned by its scope or group: unwinding from here
@@ -35,6 +29,40 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
         }
     }
     ran
+}
+
+/// Links a task that runs on behalf of the current one — inline on its thread, or offloaded
+/// while it waits — for as long as it lives: a cancel of the current task reaches the linked
+/// one (`block::cancel_task` follows `inline_child`), and the current task's `Io::timeout`
+/// deadlines apply to it (`block::check` and `block::timer` follow `inline_parent`). Dropping
+/// it undoes the link, restoring the link it replaced.
+pub(crate) struct Link<'a> {
+    /// The current task, on whose behalf `child` runs.
+    me: &'a Arc<TaskCtx>,
+    /// The task linked.
+    child: &'a Arc<TaskCtx>,
+    /// The task `me` had linked before (restored on drop).
+    outer: Option<Arc<TaskCtx>>,
+}
+
+impl<'a> Link<'a> {
+    /// Links `child` to `me` (the current task), passing on a cancel `me` already has.
+    pub(crate) fn new(me: &'a Arc<TaskCtx>, child: &'a Arc<TaskCtx>) -> Self {
+        let outer = me.swap_inline_child(Some(Arc::clone(child)));
+        child.set_inline_parent(Some(Arc::clone(me)));
+        // A cancel that came before the link was set has not reached `child`: pass it on.
+        if me.cancel.check().is_err() {
+            cancel_task(child);
+        }
+        Self { me, child, outer }
+    }
+}
+
+impl Drop for Link<'_> {
+    fn drop(&mut self) {
+        self.child.set_inline_parent(None);
+        self.me.swap_inline_child(self.outer.take());
+    }
 }
 
 /// Blocks until `task` is done.

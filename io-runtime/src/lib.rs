@@ -31,6 +31,7 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
+mod alarm;
 mod backend;
 mod block;
 mod cancel;

@@ -21,8 +21,9 @@
 //! ```
 //!
 //! On the threaded backend each runs the call on the task's own thread through [`syscall`], so
-//! a cancel interrupts it with the cancel signal (see `crate::cancel`) and the call returns an
-//! error for which [`is_canceled`] is true. On a uring fiber each function instead submits
+//! a cancel — or a passed deadline of an enclosing `Io::timeout`, through the thread's alarm —
+//! interrupts it with the cancel signal (see `crate::cancel`) and the call returns an error for
+//! which [`is_canceled`] is true. On a uring fiber each function instead submits
 //! its SQE through [`on_ring`] — the fiber parks until the CQE, a cancel submits an
 //! async-cancel for exactly that operation — without touching `fs` or `net`. Two rules bind
 //! the ring path:
@@ -51,6 +52,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use io_uring::{opcode, squeue, types};
 
 use crate::backend::uring::{self, Leftover};
+use crate::block;
 use crate::error::{is_canceled, Canceled};
 use crate::io::Io;
 use crate::net::addr::RawAddr;
@@ -80,7 +82,10 @@ unsafe fn on_ring(
 
 /// Runs a raw system call returning `-1`/errno on failure as a cancellation point.
 pub(crate) fn syscall(call: impl FnMut() -> isize) -> io::Result<usize> {
-    let outcome = with_current(|ctx| ctx.cancel.syscall(call, |rc| *rc < 0));
+    let outcome = with_current(|ctx| {
+        ctx.cancel
+            .syscall(call, |rc| *rc < 0, &block::SyscallDeadline(ctx))
+    });
     match outcome {
         Err(Canceled) => Err(canceled()),
         Ok(Err(error)) => Err(error),
@@ -159,6 +164,11 @@ fn owned(fd: usize) -> OwnedFd {
 // ---- files -------------------------------------------------------------------------------
 
 /// Opens `path` relative to the working directory; `O_CLOEXEC` is always added.
+///
+/// Waits as open(2) does on both backends: a FIFO opened only for reading (or writing)
+/// without `O_NONBLOCK` waits until a writer (a reader) opens it, as a cancellation point. On
+/// the ring, `uring::open_entry` sends such an open to an io-wq worker, because the ring's
+/// inline attempt would not wait (see `backend/uring/open.rs`).
 pub(crate) fn open(
     _io: Io,
     path: &CStr,
@@ -166,12 +176,7 @@ pub(crate) fn open(
     mode: libc::mode_t,
 ) -> io::Result<OwnedFd> {
     let flags = flags | libc::O_CLOEXEC;
-    let ring = || {
-        opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path.as_ptr())
-            .flags(flags)
-            .mode(mode)
-            .build()
-    };
+    let ring = || uring::open_entry(path, flags, mode);
     // SAFETY: `path` outlives the call, which waits for the completion.
     if let Some(fd) = unsafe { on_ring(ring, Leftover::Descriptor) } {
         return fd.map(owned);
@@ -575,7 +580,8 @@ impl Io {
     /// [`is_canceled`] is true.
     ///
     /// # Cancelation
-    /// A cancellation point, also while blocked in the kernel.
+    /// A cancellation point, also while blocked in the kernel: a cancel, or the deadline of an
+    /// enclosing [`Io::timeout`], ends the wait.
     pub fn read_fd(self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
         read(self, fd, buf)
     }
@@ -587,7 +593,8 @@ impl Io {
     /// [`is_canceled`] is true.
     ///
     /// # Cancelation
-    /// A cancellation point, also while blocked in the kernel.
+    /// A cancellation point, also while blocked in the kernel: a cancel, or the deadline of an
+    /// enclosing [`Io::timeout`], ends the wait.
     pub fn write_fd(self, fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
         write(self, fd, buf)
     }

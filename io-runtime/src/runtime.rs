@@ -9,6 +9,7 @@ use crate::backend::threaded::{Config, Threaded};
 use crate::backend::uring::{Config as UringConfig, Uring};
 use crate::io::{self as handle, Io, Shared, ThreadEnv};
 use crate::monitor::Monitor;
+use crate::offload;
 use crate::task::{self, TaskCtx};
 
 /// Which backend runs the tasks.
@@ -181,6 +182,7 @@ impl Builder {
                 None => Box::new(Threaded::new(config, ThreadEnv::new(weak.clone()))),
             },
             monitor: Monitor::new(self.deadlock_grace),
+            offload: offload::Pool::new(ThreadEnv::new(weak.clone())),
         });
         handle::register(&shared);
         let runtime = Runtime { shared };
@@ -302,6 +304,7 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         handle::unregister(self.shared.id);
         self.shared.backend.shutdown();
+        self.shared.offload.shutdown();
         self.shared.monitor.shutdown();
     }
 }

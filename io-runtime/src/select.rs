@@ -10,8 +10,9 @@
 //! # Timeout
 //! `timeout` pushes a deadline on the current task (see `block`'s module documentation):
 //! every cancellation point inside the call returns `Canceled` once the earliest enclosing
-//! deadline has passed. No thread or timer is involved: a parked task simply parks with that
-//! deadline.
+//! deadline has passed. No thread is involved: a parked task simply parks with that deadline, a
+//! ring operation wakes at it, and a system call on the threaded backend arms its thread's
+//! alarm (see `cancel`, "Deadlines in a system call").
 
 use std::time::{Duration, Instant};
 
@@ -139,15 +140,17 @@ impl Io {
     /// Runs `call` on the current task with a deadline `duration` from now.
     ///
     /// Once the deadline passes, every cancellation point inside `call` (sleeps, queue and
-    /// lock waits, `select`, `check_cancel`…) returns [`Canceled`] as if the task had been
-    /// canceled, so `call` typically returns early with `Err(Canceled)`. Timeouts nest: the
-    /// earliest enclosing deadline applies. Code inside [`uncancelable`](Self::uncancelable)
-    /// ignores deadlines, as it ignores cancel requests. No thread or timer is started.
+    /// lock waits, `select`, `check_cancel`, file and socket I/O blocked in the kernel…)
+    /// returns [`Canceled`] as if the task had been canceled, so `call` typically returns
+    /// early with `Err(Canceled)` (I/O: an error for which [`is_canceled`](crate::is_canceled)
+    /// is true). Timeouts nest: the earliest enclosing deadline applies. Code inside
+    /// [`uncancelable`](Self::uncancelable) ignores deadlines, as it ignores cancel requests.
+    /// No thread is started; on the threaded backend a system call made under a deadline arms a
+    /// timer of its thread (created once per thread) that interrupts it.
     ///
-    /// Not cut short by a deadline (on the threaded backend): a task blocked in a system call
-    /// (file or socket I/O) — it sees the deadline at its next cancellation point — and
-    /// [`Future::join`], which waits for the task it joins. To bound a join, bound a `select`
-    /// and cancel on timeout: `if io.timeout(d, || io.select(&[&f])).is_err() { f.cancel(io) }`.
+    /// Not cut short by a deadline: [`Future::join`], which waits for the task it joins. To
+    /// bound a join, bound a `select` and cancel on timeout:
+    /// `if io.timeout(d, || io.select(&[&f])).is_err() { f.cancel(io) }`.
     ///
     /// # Errors
     /// [`Timeout`] if the deadline passed and a cancellation point inside `call` reported it

@@ -11,6 +11,7 @@
 //! `ConcurrencyUnavailable` and `io_async!` runs inline.
 
 mod op;
+mod open;
 mod ring;
 mod scheduler;
 
@@ -26,6 +27,7 @@ use crate::park::Parker;
 use crate::task::current_arc;
 
 pub(crate) use op::Leftover;
+pub(crate) use open::open_entry;
 pub(crate) use scheduler::FiberWaker;
 use scheduler::Loop;
 
@@ -160,11 +162,13 @@ pub(crate) unsafe fn submit(entry: squeue::Entry, leftover: Leftover) -> Result<
     })
 }
 
+/// What `submit` returns for an operation's `result`, given whether a cancel was sent.
 fn finish(result: i32, canceled: bool, leftover: Leftover) -> Result<i32, Canceled> {
+    let interrupted = result == -libc::EINTR || is_restart(result);
     if !canceled {
-        return Ok(result);
+        return Ok(if interrupted { -libc::EINTR } else { result });
     }
-    if result == -libc::ECANCELED || result == -libc::EINTR {
+    if result == -libc::ECANCELED || interrupted {
         return Err(Canceled);
     }
     if leftover == Leftover::Descriptor && result >= 0 {
@@ -173,6 +177,17 @@ fn finish(result: i32, canceled: bool, leftover: Leftover) -> Result<i32, Cancel
         return Err(Canceled);
     }
     Ok(result)
+}
+
+/// Whether `result` is one of the kernel's internal "restart the call" codes. An operation
+/// that an io-wq worker ran blocking (an open waiting for a FIFO's peer, see `open.rs`) and an
+/// async-cancel interrupted completes with one of them (seen: `-ERESTARTSYS`, 512) instead of
+/// `-EINTR`.
+fn is_restart(result: i32) -> bool {
+    /// `ERESTARTSYS`, `ERESTARTNOINTR`, `ERESTARTNOHAND` and `ERESTART_RESTARTBLOCK` of
+    /// include/linux/errno.h (515 is `ENOIOCTLCMD`, not a restart).
+    const RESTART: [i32; 4] = [512, 513, 514, 516];
+    RESTART.contains(&-result)
 }
 
 /// Sleeps on the ring until `deadline` on `clock` (an absolute time since the clock's epoch).
@@ -190,5 +205,32 @@ pub(crate) fn sleep_until(deadline: Duration, clock: crate::Clock) -> Result<(),
     match unsafe { submit(entry, Leftover::Nothing) }? {
         result if result == -libc::ETIME || result >= 0 => Ok(()),
         _ => Err(Canceled),
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// `-ERESTARTSYS`, as an io-wq worker's open interrupted by an async-cancel returns it.
+    const ERESTARTSYS: i32 = 512;
+
+    #[test]
+    fn an_interrupted_operation_is_canceled_if_a_cancel_was_sent_and_eintr_otherwise() {
+        for interrupted in [-libc::EINTR, -ERESTARTSYS] {
+            assert_eq!(
+                finish(interrupted, true, Leftover::Descriptor),
+                Err(Canceled)
+            );
+            assert_eq!(
+                finish(interrupted, false, Leftover::Nothing),
+                Ok(-libc::EINTR)
+            );
+        }
+        assert_eq!(
+            finish(-libc::ENXIO, true, Leftover::Descriptor),
+            Ok(-libc::ENXIO)
+        );
+        assert_eq!(finish(7, false, Leftover::Nothing), Ok(7));
     }
 }

@@ -24,6 +24,11 @@ pub(crate) fn explain_setup_error(error: &io::Error) -> String {
 
 /// Creates a ring, or explains why not. `IO_URING_SETUP_ERRNO` (a test hook) makes setup fail
 /// with that errno, as a kernel that refuses io_uring would.
+///
+/// No `IORING_SETUP_COOP_TASKRUN` or `DEFER_TASKRUN`: the kernel then interrupts the loop's
+/// thread to post each completion, so the poll of a busy loop (`Ring::submit_queued`, then
+/// reaping) sees completions without entering the kernel. With either flag, that poll would
+/// have to enter with `IORING_ENTER_GETEVENTS`.
 pub(crate) fn create() -> Result<IoUring, String> {
     if let Some(errno) = injected_failure() {
         return Err(explain_setup_error(&io::Error::from_raw_os_error(errno)));
@@ -82,6 +87,18 @@ impl Ring {
             Ok(_) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
             Err(e) => panic!("io: io_uring_enter failed: {e}"),
+        }
+    }
+
+    /// Hands the queued entries to the kernel without waiting for a completion. Makes no system
+    /// call when nothing is queued, unless completions overflowed the completion queue (an
+    /// enter then moves them back into it).
+    pub(crate) fn submit_queued(&mut self) {
+        let queue = self.ring.submission();
+        let quiet = queue.is_empty() && !queue.cq_overflow();
+        drop(queue);
+        if !quiet {
+            self.submit_and_wait(0);
         }
     }
 
