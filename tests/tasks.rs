@@ -226,3 +226,41 @@ fn using_an_io_after_its_runtime_is_a_clear_panic() {
     drop(runtime);
     io.scope(|s| s.spawn_async(|| ()).join(io));
 }
+
+/// A joined or canceled task's unit of `concurrent_limit` is free by the time `join`/`cancel`
+/// returns, whoever ran it (its own thread or fiber, or its joiner inline): a spawn right after
+/// is never refused.
+#[test]
+fn a_limit_slot_is_free_when_join_or_cancel_returns() {
+    for &backend in support::BACKENDS {
+        let built = Runtime::builder()
+            .backend(backend)
+            .threads(2)
+            .concurrent_limit(3)
+            .build();
+        let Ok(runtime) = built else {
+            eprintln!("skipped on {backend:?}: {}", built.err().unwrap());
+            continue;
+        };
+        runtime.run(|io| {
+            io.scope(|s| {
+                let sleepers: Vec<_> = (0..2)
+                    .map(|_| s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap())
+                    .collect();
+                for round in 0..300 {
+                    let joined = s.spawn_concurrent(move || round);
+                    let joined = joined.unwrap_or_else(|_| panic!("{backend:?}: round {round}"));
+                    assert_eq!(joined.join(io), round);
+                    let canceled = s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake));
+                    let canceled = canceled.unwrap_or_else(|_| panic!("{backend:?}: {round}"));
+                    assert_eq!(canceled.cancel(io), Err(io::Canceled));
+                }
+                // The limit still holds: two sleepers and one more fill it.
+                let third = s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap();
+                assert!(s.spawn_concurrent(|| ()).is_err(), "{backend:?}");
+                drop(third);
+                drop(sleepers);
+            })
+        });
+    }
+}

@@ -16,7 +16,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::block::Deadlines;
@@ -51,6 +51,10 @@ pub(crate) struct TaskCtx {
     /// The deadlock report this task panicked with, for the task that ran it inline to raise
     /// again (see `join::run_inline`).
     deadlock_report: Mutex<Option<String>>,
+    /// The spawn-limit counter (`async_limit`, `concurrent_limit`) this task holds one unit of,
+    /// or null. Given back as the task finishes, before its waiters wake, so that a joiner that
+    /// spawns again at once finds the unit free — whoever runs the task.
+    limit: AtomicPtr<AtomicUsize>,
 }
 
 impl TaskCtx {
@@ -64,6 +68,27 @@ impl TaskCtx {
             deadlines: Deadlines::default(),
             no_unwind: AtomicUsize::new(0),
             deadlock_report: Mutex::new(None),
+            limit: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Records that the task holds one unit of the spawn-limit `counter` (already claimed).
+    ///
+    /// The counter must outlive the task's end: backends keep their counters for as long as
+    /// tasks of theirs can run (every task ends before `Runtime::run` returns).
+    pub(crate) fn hold_limit(&self, counter: &AtomicUsize) {
+        let counter = std::ptr::from_ref(counter).cast_mut();
+        self.limit.store(counter, Ordering::Release);
+    }
+
+    /// Gives back the unit of a spawn limit the task holds, if it still holds one. Idempotent:
+    /// the task's end and its backend may both call it.
+    pub(crate) fn release_limit(&self) {
+        let counter = self.limit.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a non-null pointer was stored by `hold_limit`, whose caller guarantees that
+        // the counter outlives the task's end; the swap hands it to exactly one caller.
+        if let Some(counter) = unsafe { counter.as_ref() } {
+            counter.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -323,6 +348,7 @@ where
     }
 
     fn finish(&self, outcome: std::thread::Result<T>) {
+        self.ctx.release_limit();
         match &self.completion {
             Completion::Waiters(waiters) => {
                 // SAFETY: we are the runner; nobody reads `result` before DONE is published.

@@ -30,6 +30,7 @@ mod slot;
 mod spare;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::{claim, Backend, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
@@ -85,7 +86,8 @@ impl Threaded {
             }
             return Dispatch::RunInline(task);
         }
-        self.pool.push(task, &self.async_outstanding);
+        task.ctx().hold_limit(&self.async_outstanding);
+        self.pool.push(task);
         Dispatch::Scheduled
     }
 
@@ -98,10 +100,12 @@ impl Threaded {
         if !claim(&self.concurrent_outstanding, self.config.concurrent_limit) {
             return Err(ConcurrencyUnavailable);
         }
-        match self.spares.run(task, &self.concurrent_outstanding) {
+        let ctx = Arc::clone(task.ctx());
+        ctx.hold_limit(&self.concurrent_outstanding);
+        match self.spares.run(task) {
             Ok(()) => Ok(Dispatch::Scheduled),
             Err(_) => {
-                release(&self.concurrent_outstanding);
+                ctx.release_limit();
                 Err(ConcurrencyUnavailable)
             }
         }

@@ -48,14 +48,13 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use super::release;
 use super::slot::{Counts, Worker};
 use crate::backend::TaskRef;
 use crate::io::ThreadEnv;
@@ -69,8 +68,9 @@ pub(crate) const LINGER: Duration = Duration::from_secs(1);
 /// How long an idle thread spins, watching the counts, before it sleeps on the condvar.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// A queued task and the spawn-limit counter that it holds a unit of.
-type Entry = (TaskRef, *const AtomicUsize);
+/// A queued task (it holds a unit of `async_limit`, given back as it finishes: see
+/// `TaskCtx::release_limit`).
+type Entry = TaskRef;
 
 /// The queue and the thread counts kept under its lock.
 pub(super) struct Queue {
@@ -95,10 +95,6 @@ pub(super) struct Queue {
     /// Whether the retaker watches (rather than sleeps until woken).
     pub(super) retaker_awake: bool,
 }
-
-// SAFETY: the raw pointers are the backend's outstanding-task counter, which outlives the pool
-// (the pool is shut down and its threads joined before the backend is dropped).
-unsafe impl Send for Queue {}
 
 impl Queue {
     /// Whether tasks wait in the queue.
@@ -201,12 +197,12 @@ impl Pool {
         Ok(())
     }
 
-    /// Queues `task`; `outstanding` is released when a thread has dealt with it.
-    pub(crate) fn push(&self, task: TaskRef, outstanding: &AtomicUsize) {
+    /// Queues `task`.
+    pub(crate) fn push(&self, task: TaskRef) {
         let inner = &*self.inner;
         let mut queue = inner.lock();
         let was_empty = queue.tasks.is_empty();
-        queue.tasks.push_back((task, outstanding));
+        queue.tasks.push_back(task);
         inner.counts.queued.fetch_add(1, Ordering::SeqCst);
         let provide = if queue.sleeping > queue.waking {
             queue.waking += 1;
@@ -394,7 +390,7 @@ impl Inner {
     /// Takes the next entry if one can be taken now: a stale one always, a task if a slot is
     /// free. Wakes or starts another thread if more tasks could start.
     fn take(&self, queue: &mut Queue) -> Option<(Next, Provide)> {
-        let (front, _) = queue.tasks.front()?;
+        let front = queue.tasks.front()?;
         let next = if !front.is_queued() {
             Next::Stale(self.pop(queue))
         } else if self.counts.claim(self.size) {
@@ -514,18 +510,16 @@ fn work(inner: &Inner) {
     let _current = me.make_current();
     loop {
         match inner.next() {
-            Next::Run((task, outstanding)) => {
+            Next::Run(task) => {
                 me.worker.hold();
                 crate::backend::run_counted(&*task);
                 drop(task);
                 me.worker.release(&inner.counts);
-                // SAFETY: see `unsafe impl Send for Queue`: the counter outlives the pool.
-                release(unsafe { &*outstanding });
             }
-            Next::Stale((task, outstanding)) => {
+            Next::Stale(task) => {
+                // Its joiner ran it inline; its end gave back its limit unit already.
+                task.ctx().release_limit();
                 drop(task);
-                // SAFETY: as above.
-                release(unsafe { &*outstanding });
             }
             Next::Exit => break,
         }

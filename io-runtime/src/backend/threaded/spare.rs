@@ -1,27 +1,21 @@
 //! Threads for concurrent tasks: each concurrent task gets a thread of its own, reused from a
 //! cache of idle ones when possible. Idle threads exit after [`IDLE_EXIT`].
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::release;
 use crate::backend::TaskRef;
 use crate::io::ThreadEnv;
 
 /// How long an idle concurrent thread waits for new work before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(5);
 
-/// A concurrent task handed to a thread, with the counter it holds a unit of.
+/// A concurrent task handed to a thread (it holds a unit of `concurrent_limit`, given back as
+/// it finishes: see `TaskCtx::release_limit`).
 struct Job {
     task: TaskRef,
-    outstanding: *const AtomicUsize,
 }
-
-// SAFETY: `outstanding` points to the backend's counter, which outlives every spare thread
-// (they are joined in `Spares::shutdown` before the backend is dropped).
-unsafe impl Send for Job {}
 
 /// Where an idle thread waits for its next job.
 #[derive(Default)]
@@ -56,8 +50,8 @@ impl Spares {
     }
 
     /// Runs `task` on an idle thread, or on a new one.
-    pub(crate) fn run(&self, task: TaskRef, outstanding: &AtomicUsize) -> std::io::Result<()> {
-        let job = Job { task, outstanding };
+    pub(crate) fn run(&self, task: TaskRef) -> std::io::Result<()> {
+        let job = Job { task };
         let idle = self
             .inner
             .idle
@@ -110,11 +104,9 @@ impl Spares {
 fn serve(inner: &Inner, first: Job) {
     let slot = Arc::new(Slot::default());
     let mut job = Some(first);
-    while let Some(Job { task, outstanding }) = job.take() {
+    while let Some(Job { task }) = job.take() {
         crate::backend::run_counted(&*task);
         drop(task);
-        // SAFETY: see `unsafe impl Send for Job`.
-        release(unsafe { &*outstanding });
         job = wait_for_job(inner, &slot);
     }
 }

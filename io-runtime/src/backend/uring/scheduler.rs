@@ -140,7 +140,7 @@ enum Ready {
     /// Resume a parked fiber, if it still is at this generation.
     Resume(usize, u64),
     /// Start a spawned task on the stack reserved for it, unless it already ran inline.
-    Start(TaskRef, PooledStack, Arc<AtomicUsize>),
+    Start(TaskRef, PooledStack),
 }
 
 struct FiberSlot {
@@ -271,7 +271,7 @@ impl Loop {
             match next {
                 None => return false,
                 Some(Ready::Resume(index, generation)) => self.resume(index, generation),
-                Some(Ready::Start(task, stack, held)) => self.start(task, stack, held),
+                Some(Ready::Start(task, stack)) => self.start(task, stack),
             }
         }
         !self.ready.borrow().is_empty()
@@ -285,24 +285,24 @@ impl Loop {
             if task.is_queued() {
                 return;
             }
-            if let Some(Ready::Start(_, stack, held)) = ready.pop_back() {
+            if let Some(Ready::Start(task, stack)) = ready.pop_back() {
                 drop(stack);
-                held.fetch_sub(1, Ordering::AcqRel);
+                // Its joiner ran it inline; its end gave back its limit unit already.
+                task.ctx().release_limit();
             }
         }
     }
 
     /// Builds the fiber of a spawned task and runs it, unless the task already ran inline.
-    fn start(&self, task: TaskRef, stack: PooledStack, held: Arc<AtomicUsize>) {
+    fn start(&self, task: TaskRef, stack: PooledStack) {
         if !task.is_queued() {
-            held.fetch_sub(1, Ordering::AcqRel);
+            task.ctx().release_limit();
             return;
         }
         let name = task.ctx().spawned_at.file();
         let fiber = Fiber::on_stack(stack, move |s: &Suspender<'_>| {
             Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
             crate::backend::run_counted(&*task);
-            held.fetch_sub(1, Ordering::AcqRel);
         });
         // Named after the file that spawned it, for stack overflow reports (a static string:
         // naming allocates nothing). `adopt` queues it; it runs in its turn.
@@ -498,8 +498,9 @@ impl Loop {
         self.drop_stale_starts();
         match self.pool.get() {
             Ok(stack) => {
-                let held = Arc::clone(counter);
-                let start = Ready::Start(task, stack, held);
+                // Given back as the task finishes, wherever it runs (`TaskCtx::release_limit`).
+                task.ctx().hold_limit(counter);
+                let start = Ready::Start(task, stack);
                 self.ready.borrow_mut().push_back(start);
                 Ok(Dispatch::Scheduled)
             }
