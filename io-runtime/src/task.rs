@@ -16,7 +16,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::block::Deadlines;
@@ -51,6 +51,8 @@ pub(crate) struct TaskCtx {
     /// The deadlock report this task panicked with, for the task that ran it inline to raise
     /// again (see `join::run_inline`).
     deadlock_report: Mutex<Option<String>>,
+    /// Whether `deadlock_report` holds a report (read without the lock).
+    reported: AtomicBool,
     /// The spawn-limit counter (`async_limit`, `concurrent_limit`) this task holds one unit of,
     /// or null. Given back as the task finishes, before its waiters wake, so that a joiner that
     /// spawns again at once finds the unit free — whoever runs the task.
@@ -68,6 +70,7 @@ impl TaskCtx {
             deadlines: Deadlines::default(),
             no_unwind: AtomicUsize::new(0),
             deadlock_report: Mutex::new(None),
+            reported: AtomicBool::new(false),
             limit: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
@@ -133,10 +136,15 @@ impl TaskCtx {
             .deadlock_report
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(report);
+        self.reported.store(true, Ordering::Release);
     }
 
-    /// Takes the deadlock report this task panicked with, if any.
+    /// Takes the deadlock report this task panicked with, if any. Called after every inline
+    /// run: the common answer, none, costs one load.
     pub(crate) fn take_deadlock_report(&self) -> Option<String> {
+        if !self.reported.load(Ordering::Acquire) || !self.reported.swap(false, Ordering::AcqRel) {
+            return None;
+        }
         self.deadlock_report
             .lock()
             .unwrap_or_else(|e| e.into_inner())
