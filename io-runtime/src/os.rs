@@ -12,12 +12,12 @@
 //! read, write   read(2), write(2)        IORING_OP_READ / WRITE  (offset -1: file position)
 //! pread, pwrite pread64, pwrite64        IORING_OP_READ / WRITE
 //! fsync         fsync, fdatasync         IORING_OP_FSYNC (+ IORING_FSYNC_DATASYNC)
-//! file_len      fstat                    IORING_OP_STATX
+//! file_len      fstat                    (fstat on every backend: metadata, never blocks long)
 //! accept        accept4(SOCK_CLOEXEC)    IORING_OP_ACCEPT
 //! connect       connect, then poll       IORING_OP_CONNECT
 //! recv, send    recv, send(MSG_NOSIGNAL) IORING_OP_RECV / SEND
 //! shutdown      shutdown                 IORING_OP_SHUTDOWN
-//! close         close                    IORING_OP_CLOSE
+//! close         close                    (close on every backend: not a cancellation point)
 //! ```
 //!
 //! On the threaded backend each runs the call on the task's own thread through [`syscall`], so
