@@ -242,7 +242,7 @@ pub(crate) fn current_arc() -> Arc<TaskCtx> {
 /// dropped is leaked instead of dropped in turn: no panic may escape into a scheduler or out
 /// of a scope's end, and such a payload is a bug of its own that cannot be cleaned up.
 pub(crate) fn drop_payload(payload: Panic) {
-    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+    if let Some(second) = drop_catching(payload) {
         std::mem::forget(second);
     }
 }

@@ -161,8 +161,10 @@ pub(crate) struct Loop {
     ready: RefCell<VecDeque<Ready>>,
     remote: Arc<Remote>,
     eventfd_buffer: Box<u64>,
-    async_outstanding: Arc<AtomicUsize>,
-    concurrent_outstanding: Arc<AtomicUsize>,
+    /// Units of `async_limit` and `concurrent_limit` in use. Tasks point to them until they
+    /// finish (`TaskCtx::hold_limit`); the loop outlives every task spawned on it.
+    async_outstanding: AtomicUsize,
+    concurrent_outstanding: AtomicUsize,
 }
 
 impl Loop {
@@ -177,8 +179,8 @@ impl Loop {
             ready: RefCell::default(),
             remote: Arc::new(Remote::new()?),
             eventfd_buffer: Box::new(0),
-            async_outstanding: Arc::default(),
-            concurrent_outstanding: Arc::default(),
+            async_outstanding: AtomicUsize::new(0),
+            concurrent_outstanding: AtomicUsize::new(0),
         })
     }
 
