@@ -12,12 +12,11 @@ use std::io::Write as _;
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use io::net::{TcpListener, TcpStream};
 use io::{is_canceled, Canceled, Clock, Io, Timeout};
-use support::{each_backend, timed, LONG, PROMPT};
+use support::{each_backend, timed, watched, LONG, PROMPT};
 
 /// How long a test may run before the process is aborted.
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -26,15 +25,7 @@ const LOCALHOST: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
 /// Runs `f` on every backend under the watchdog.
 fn run(name: &'static str, f: impl Fn(Io)) {
-    let (done, watched) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(WATCHDOG) {
-            eprintln!("{name}: still running after {WATCHDOG:?}, aborting");
-            std::process::abort();
-        }
-    });
-    each_backend(f);
-    drop(done);
+    watched(name, WATCHDOG, || each_backend(f));
 }
 
 /// `ms` milliseconds.

@@ -9,45 +9,24 @@
 //! process (a failure) if the whole run takes more than 120 s — a helper thread to watch the
 //! time would itself be a thread outside the runtime.
 
+mod support;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use io::{Backend, Clock, Event, Runtime};
+use support::{panic_message, runtime_on};
 
 const BACKENDS: [Backend; 2] = [Backend::Threaded, Backend::Uring];
 
 /// A short grace, so the suite stays fast; the watchdog samples five times per grace.
 const GRACE: Duration = Duration::from_millis(100);
 
-fn runtime(backend: Backend, threads: usize, grace: Option<Duration>) -> Option<Runtime> {
-    match Runtime::builder()
-        .backend(backend)
-        .threads(threads)
-        .deadlock_grace(grace)
-        .build()
-    {
-        Ok(runtime) => Some(runtime),
-        Err(reason) if backend == Backend::Uring => {
-            eprintln!("skipped on {backend:?}: {reason}");
-            None
-        }
-        Err(reason) => panic!("cannot build {backend:?}: {reason}"),
-    }
-}
-
-fn message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// The panic message of `f`, which must panic.
 fn panic_message_of(f: impl FnOnce()) -> String {
     let caught = catch_unwind(AssertUnwindSafe(f));
-    message(&*caught.expect_err("the runtime returned instead of reporting a deadlock"))
+    panic_message(&*caught.expect_err("the runtime returned instead of reporting a deadlock"))
 }
 
 fn a_put_with_no_getter_on_an_inline_runtime_is_reported() {
@@ -79,7 +58,7 @@ fn a_put_with_no_getter_on_an_inline_runtime_is_reported() {
 
 fn a_root_joining_a_task_that_waits_forever_is_reported() {
     for backend in BACKENDS {
-        let Some(runtime) = runtime(backend, 1, Some(GRACE)) else {
+        let Some(runtime) = runtime_on(backend, 1, Some(GRACE)) else {
             continue;
         };
         let message = panic_message_of(|| {
@@ -112,7 +91,7 @@ fn a_root_joining_a_task_that_waits_forever_is_reported() {
 
 fn sleeping_tasks_are_not_a_deadlock() {
     for backend in BACKENDS {
-        let Some(runtime) = runtime(backend, 1, Some(Duration::from_millis(20))) else {
+        let Some(runtime) = runtime_on(backend, 1, Some(Duration::from_millis(20))) else {
             continue;
         };
         runtime.run(|io| {
@@ -129,7 +108,7 @@ fn sleeping_tasks_are_not_a_deadlock() {
 /// takes to start 20 000 fibers, a root that waits for them is not reported, even with a grace
 /// of 1 ms.
 fn a_loop_busy_starting_fibers_is_no_deadlock() {
-    let Some(runtime) = runtime(Backend::Uring, 1, Some(Duration::from_millis(1))) else {
+    let Some(runtime) = runtime_on(Backend::Uring, 1, Some(Duration::from_millis(1))) else {
         return;
     };
     let woke = AtomicUsize::new(0);
@@ -152,7 +131,7 @@ fn a_loop_busy_starting_fibers_is_no_deadlock() {
 /// handler, say) is not a deadlock: the runtime notes it on stderr and keeps waiting.
 fn a_root_waiting_for_a_thread_outside_the_runtime_is_no_deadlock() {
     for backend in BACKENDS {
-        let Some(runtime) = runtime(backend, 1, Some(Duration::from_millis(10))) else {
+        let Some(runtime) = runtime_on(backend, 1, Some(Duration::from_millis(10))) else {
             continue;
         };
         let event = Event::new();
@@ -170,7 +149,7 @@ fn a_root_waiting_for_a_thread_outside_the_runtime_is_no_deadlock() {
 
 fn a_deadlock_at_scope_end_is_reported_without_unwinding_through_the_scope() {
     for backend in BACKENDS {
-        let Some(runtime) = runtime(backend, 1, Some(GRACE)) else {
+        let Some(runtime) = runtime_on(backend, 1, Some(GRACE)) else {
             continue;
         };
         let scope_over = AtomicBool::new(false);
@@ -211,7 +190,7 @@ fn a_deadlock_at_scope_end_is_reported_without_unwinding_through_the_scope() {
 }
 
 fn a_deadlock_report_delivered_to_a_worker_task_keeps_the_worker() {
-    let Some(runtime) = runtime(Backend::Threaded, 1, Some(GRACE)) else {
+    let Some(runtime) = runtime_on(Backend::Threaded, 1, Some(GRACE)) else {
         return;
     };
     let never = Event::new();
@@ -308,7 +287,7 @@ fn main() {
             }
             Err(payload) => {
                 failed += 1;
-                println!("test {name} ... FAILED: {}", message(&*payload));
+                println!("test {name} ... FAILED: {}", panic_message(&*payload));
             }
         }
     }

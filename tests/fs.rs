@@ -11,13 +11,12 @@ use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Wr
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::fs::{File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, LONG, PROMPT};
+use support::{each_backend, timed, watched, LONG, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -27,20 +26,14 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// watchdog.
 fn run(name: &'static str, f: impl Fn(Io, &Path)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (done, watched) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(WATCHDOG) {
-            eprintln!("{name}: still running after {WATCHDOG:?}, aborting");
-            std::process::abort();
-        }
-    });
     let dir = TempDir::new(name);
-    each_backend(|io| {
-        std::fs::create_dir_all(&dir.0).unwrap();
-        f(io, &dir.0);
-        std::fs::remove_dir_all(&dir.0).unwrap();
+    watched(name, WATCHDOG, || {
+        each_backend(|io| {
+            std::fs::create_dir_all(&dir.0).unwrap();
+            f(io, &dir.0);
+            std::fs::remove_dir_all(&dir.0).unwrap();
+        })
     });
-    drop(done);
 }
 
 /// A directory removed when dropped (also when a test fails).

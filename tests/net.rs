@@ -9,13 +9,12 @@ mod support;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::net::{TcpListener, TcpStream};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, LONG, PROMPT};
+use support::{each_backend, timed, watched, LONG, PROMPT};
 
 const LOCALHOST: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -25,15 +24,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Runs `f` on every backend, alone in the process and under the watchdog.
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (done, watched) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(WATCHDOG) {
-            eprintln!("{name}: still running after {WATCHDOG:?}, aborting");
-            std::process::abort();
-        }
-    });
-    each_backend(f);
-    drop(done);
+    watched(name, WATCHDOG, || each_backend(f));
 }
 
 /// The number of open descriptors of this process.

@@ -12,12 +12,11 @@ use std::net::UdpSocket;
 use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::{is_canceled, Canceled, Clock, Io, Timeout};
-use support::{each_backend, timed, LONG, PROMPT};
+use support::{each_backend, timed, watched, LONG, PROMPT};
 
 /// How long a test may run before the process is aborted.
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -28,15 +27,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Runs `f` on every backend, alone among these tests and under the watchdog.
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (done, watched) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(WATCHDOG) {
-            eprintln!("{name}: still running after {WATCHDOG:?}, aborting");
-            std::process::abort();
-        }
-    });
-    each_backend(f);
-    drop(done);
+    watched(name, WATCHDOG, || each_backend(f));
 }
 
 /// The pool's documented bound: `max(4, 2 × CPUs)`.

@@ -7,15 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use io::Clock;
-use support::{each_backend, LONG};
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
+use support::{each_backend, panic_message, LONG};
 
 #[test]
 fn a_task_panic_is_resumed_on_join() {
@@ -26,7 +18,7 @@ fn a_task_panic_is_resumed_on_join() {
                 task.join(io)
             })
         }));
-        assert_eq!(panic_message(caught.unwrap_err()), "boom in task");
+        assert_eq!(panic_message(&*caught.unwrap_err()), "boom in task");
     });
 }
 
@@ -45,7 +37,7 @@ fn an_unjoined_panic_is_resumed_after_the_others_were_canceled() {
                 std::mem::forget(failing);
             })
         }));
-        assert_eq!(panic_message(caught.unwrap_err()), "unjoined boom");
+        assert_eq!(panic_message(&*caught.unwrap_err()), "unjoined boom");
         assert!(sleeper_ended.load(Ordering::SeqCst));
     });
 }

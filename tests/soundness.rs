@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use io::{io_concurrent, scope, Backend, Clock, Event, Io, Runtime};
-use support::{each_backend, BACKENDS, LONG};
+use support::{each_backend, panic_message, runtime_on, BACKENDS, LONG};
 
 /// Runs `f` on a thread of its own and returns its outcome, failing instead of hanging if it
 /// takes more than 20 s.
@@ -23,31 +23,6 @@ fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> std::th
     outcome
         .recv_timeout(Duration::from_secs(20))
         .expect("hung: the runtime did not return within 20 s")
-}
-
-fn message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
-/// A runtime on `backend`, or `None` (said on stderr) where the kernel refuses io_uring.
-fn runtime(backend: Backend, threads: usize, grace: Option<Duration>) -> Option<Runtime> {
-    match Runtime::builder()
-        .backend(backend)
-        .threads(threads)
-        .deadlock_grace(grace)
-        .build()
-    {
-        Ok(runtime) => Some(runtime),
-        Err(reason) if backend == Backend::Uring => {
-            eprintln!("skipped on {backend:?}: {reason}");
-            None
-        }
-        Err(reason) => panic!("cannot build {backend:?}: {reason}"),
-    }
 }
 
 /// A value whose `Drop` sets a flag, then panics.
@@ -105,7 +80,7 @@ fn a_result_drop_that_panics_does_not_end_the_scope_before_its_other_tasks() {
             })
         }));
         assert_eq!(
-            message(&*caught.unwrap_err()),
+            panic_message(&*caught.unwrap_err()),
             "drop of a result panicked",
             "the drop's panic is resumed after the scope ended"
         );
@@ -127,7 +102,10 @@ fn a_result_drop_that_panics_in_a_dropped_handle_is_resumed_at_scope_end() {
                 "the body went on"
             })
         }));
-        assert_eq!(message(&*caught.unwrap_err()), "drop of a result panicked");
+        assert_eq!(
+            panic_message(&*caught.unwrap_err()),
+            "drop of a result panicked"
+        );
     });
 }
 
@@ -135,7 +113,7 @@ fn a_result_drop_that_panics_in_a_dropped_handle_is_resumed_at_scope_end() {
 fn two_group_tasks_that_panic_with_a_poisoned_payload_end_normally() {
     for &backend in BACKENDS {
         let outcome = bounded(move || {
-            let Some(runtime) = runtime(backend, 2, Some(Duration::from_millis(500))) else {
+            let Some(runtime) = runtime_on(backend, 2, Some(Duration::from_millis(500))) else {
                 return String::from("first");
             };
             let caught = catch_unwind(AssertUnwindSafe(|| {
@@ -156,14 +134,14 @@ fn two_group_tasks_that_panic_with_a_poisoned_payload_end_normally() {
             let payload = caught.expect_err("the group's first panic is resumed");
             let resumed = match payload.downcast_ref::<PoisonedPayload>() {
                 Some(_) => String::from("poisoned"),
-                None => message(&*payload),
+                None => panic_message(&*payload),
             };
             // Whichever panicked first is resumed; the user's own payload type is theirs
             // to drop (this one would panic again), so the test leaks it.
             std::mem::forget(payload);
             resumed
         });
-        let resumed = outcome.unwrap_or_else(|p| panic!("{backend:?}: {}", message(&*p)));
+        let resumed = outcome.unwrap_or_else(|p| panic!("{backend:?}: {}", panic_message(&*p)));
         assert!(
             resumed == "first" || resumed == "poisoned",
             "{backend:?}: {resumed:?}"
@@ -221,7 +199,7 @@ fn selectors_on_plain_threads_sharing_a_future_are_both_woken() {
 
 #[test]
 fn runtime_run_inside_a_uring_task_is_a_clear_panic() {
-    let Some(outer) = runtime(Backend::Uring, 1, None) else {
+    let Some(outer) = runtime_on(Backend::Uring, 1, None) else {
         return;
     };
     let inner = Runtime::builder()
@@ -230,7 +208,7 @@ fn runtime_run_inside_a_uring_task_is_a_clear_panic() {
         .build()
         .unwrap();
     let caught = catch_unwind(AssertUnwindSafe(|| outer.run(|_io| inner.run(|_| 1))));
-    let text = message(&*caught.unwrap_err());
+    let text = panic_message(&*caught.unwrap_err());
     assert!(
         text.contains("Runtime::run called from a task of an io_uring runtime"),
         "{text}"

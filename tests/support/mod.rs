@@ -38,3 +38,49 @@ pub const PROMPT: Duration = Duration::from_secs(2);
 
 /// What tasks block on when a test expects them to be canceled.
 pub const LONG: Duration = Duration::from_secs(10);
+
+/// Runs `f`, aborting the process (a failure, never a hang) if it is still running after
+/// `limit`; `name` says which test in the abort message.
+pub fn watched<R>(name: &'static str, limit: Duration, f: impl FnOnce() -> R) -> R {
+    let (done, watching) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watching.recv_timeout(limit) {
+            eprintln!("{name}: still running after {limit:?}, aborting");
+            std::process::abort();
+        }
+    });
+    let result = f();
+    drop(done);
+    result
+}
+
+/// A runtime on `backend` with `threads` workers and the deadlock `grace`, or `None` (said on
+/// stderr) where the kernel refuses io_uring.
+pub fn runtime_on(
+    backend: io::Backend,
+    threads: usize,
+    grace: Option<Duration>,
+) -> Option<Runtime> {
+    match Runtime::builder()
+        .backend(backend)
+        .threads(threads)
+        .deadlock_grace(grace)
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(reason) if backend == io::Backend::Uring => {
+            eprintln!("skipped on {backend:?}: {reason}");
+            None
+        }
+        Err(reason) => panic!("cannot build {backend:?}: {reason}"),
+    }
+}
+
+/// The message of a panic payload (`String` or `&str`), or `""`.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
