@@ -52,6 +52,18 @@ impl Sleeper {
     }
 }
 
+/// Asserts that the `inner` scope's sleeper ended before the `outer` scope's.
+fn assert_inner_ended_first(inner: &Sleeper, outer: &Sleeper) {
+    let (inner_end, outer_end) = (
+        inner.ended.load(Ordering::SeqCst),
+        outer.ended.load(Ordering::SeqCst),
+    );
+    assert!(
+        inner_end < outer_end,
+        "inner ended {inner_end}, outer {outer_end}"
+    );
+}
+
 /// Sleeps for [`LONG`] unless canceled, then reports to `sleeper`.
 fn sleep_long(io: Io, sleeper: &Sleeper) -> Result<(), Canceled> {
     let slept = io.sleep(LONG, Clock::Awake);
@@ -289,14 +301,7 @@ fn question_mark_in_a_nested_scope_cancels_both_inner_first(io: Io) {
     let (result, elapsed) = timed(|| fails_in_inner_scope(io, &outer, &inner));
     assert_eq!(result, Err(OutOfMemory));
     assert!(outer.was_canceled() && inner.was_canceled());
-    let (inner_end, outer_end) = (
-        inner.ended.load(Ordering::SeqCst),
-        outer.ended.load(Ordering::SeqCst),
-    );
-    assert!(
-        inner_end < outer_end,
-        "inner ended {inner_end}, outer {outer_end}"
-    );
+    assert_inner_ended_first(&inner, &outer);
     assert!(elapsed < PROMPT, "took {elapsed:?}");
 }
 
@@ -555,14 +560,7 @@ fn return_in_a_nested_scope_returns_from_the_outer_fn(io: Io) {
     let (outer, inner) = (Sleeper::default(), Sleeper::default());
     assert_eq!(returns_from_the_inner_scope(io, &outer, &inner), 40);
     assert!(outer.was_canceled() && inner.was_canceled());
-    let (inner_end, outer_end) = (
-        inner.ended.load(Ordering::SeqCst),
-        outer.ended.load(Ordering::SeqCst),
-    );
-    assert!(
-        inner_end < outer_end,
-        "inner {inner_end}, outer {outer_end}"
-    );
+    assert_inner_ended_first(&inner, &outer);
 }
 
 #[io::test]
