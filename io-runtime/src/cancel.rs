@@ -69,7 +69,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Once;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Canceled;
 use crate::loom::{AtomicI32, AtomicU32};
@@ -256,6 +256,15 @@ impl Interrupter {
         let wait = self.backoff;
         self.backoff = (self.backoff * 2).min(Self::LAST);
         Some(wait)
+    }
+
+    /// For a waiter of `target`: if `target` has a cancel request, [`poke`](Self::poke)s it and
+    /// returns when to look again; `None` (park without a deadline) otherwise.
+    pub(crate) fn poke_if_requested(&mut self, target: &CancelState) -> Option<Instant> {
+        if !target.is_requested() {
+            return None;
+        }
+        self.poke(target).map(|wait| Instant::now() + wait)
     }
 }
 

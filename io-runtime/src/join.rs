@@ -86,13 +86,8 @@ pub(crate) fn wait_for(task: &dyn RawTask) {
             cancel_task(task.ctx());
             passed_on = true;
         }
-        let target = &task.ctx().cancel;
-        let poke = if target.is_requested() {
-            interrupter.poke(target)
-        } else {
-            None
-        };
-        let _ = park_ctx(&me, &"Future::join", poke.map(|wait| Instant::now() + wait));
+        let poke = interrupter.poke_if_requested(&task.ctx().cancel);
+        let _ = park_ctx(&me, &"Future::join", poke);
     }
 }
 

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::panic::{self, Location};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::backend::{run_counted, uring, TaskRef};
 use crate::cancel::Interrupter;
@@ -287,13 +287,12 @@ impl Io {
 fn wait(me: &Arc<TaskCtx>, task: &dyn RawTask, protected: bool) {
     let mut interrupter = Interrupter::new();
     while task.add_waiter(me) {
-        let target = &task.ctx().cancel;
-        let poke = if !protected && target.is_requested() {
-            interrupter.poke(target)
-        } else {
+        let poke = if protected {
             None
+        } else {
+            interrupter.poke_if_requested(&task.ctx().cancel)
         };
-        let _ = me.parker.park(poke.map(|wait| Instant::now() + wait));
+        let _ = me.parker.park(poke);
     }
 }
 
