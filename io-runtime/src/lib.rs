@@ -37,7 +37,7 @@ mod block;
 mod cancel;
 mod control_flow;
 mod error;
-pub mod fiber;
+mod fiber;
 pub mod fs;
 mod future;
 mod group;

@@ -20,28 +20,17 @@
 //! Fibers are `!Send`: a suspended fiber's stack may hold `!Send` values, and its pool is per
 //! thread.
 //!
-//! # Examples
+//! The module is private to the crate: corosensei's types never appear in io's public API.
 //!
-//! ```
-//! use io::fiber::{Fiber, Resume, StackPool};
+//! # Tests
 //!
-//! let pool = StackPool::new(64 * 1024, 16);
-//! let mut fiber = Fiber::new(&pool, |suspender| {
-//!     println!("step 1");
-//!     suspender.suspend();
-//!     println!("step 2");
-//!     42
-//! })
-//! .unwrap()
-//! .with_name("answer");
-//! assert!(matches!(fiber.resume(), Resume::Suspended));
-//! assert!(matches!(fiber.resume(), Resume::Finished(42)));
-//! assert!(fiber.is_finished());
-//! ```
+//! The unit tests are in `tests.rs` and `tests/`: among them, the ones that need a process of
+//! their own (the stack overflow report, 100 000 suspended fibers, running out of `mprotect`
+//! mappings) re-run the test binary as a child. `tests/fiber_bench.rs` is an ignored test that
+//! prints rough figures for the stack pool and a context switch:
 //!
 //! ```text
-//! step 1
-//! step 2
+//! cargo test -p io-runtime --release --lib fiber_bench -- --ignored --nocapture
 //! ```
 #![deny(
     unsafe_op_in_unsafe_fn,
@@ -50,8 +39,8 @@
 )]
 
 mod overflow;
-pub mod stack;
-#[cfg(test)]
+mod stack;
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 use std::borrow::Cow;
@@ -61,7 +50,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use self::overflow::LabelGuard;
-pub use self::stack::{GuardMode, PooledStack, StackExhausted, StackPool};
+use self::stack::StackExhausted;
+pub(crate) use self::stack::{PooledStack, StackPool};
 
 /// Source of fiber ids; 0 means "no fiber" in overflow reports, so ids start at 1.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -77,16 +67,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 ///
 /// # `!Send`
 ///
-/// ```compile_fail,E0277
-/// use io::fiber::{Fiber, StackPool};
-///
-/// let pool = StackPool::new(64 * 1024, 1);
-/// let mut fiber = Fiber::new(&pool, |suspender| suspender.suspend()).unwrap();
-/// std::thread::spawn(move || {
-///     let _ = fiber.resume(); // a fiber cannot move to another thread
-/// });
-/// ```
-pub struct Fiber<R = ()> {
+/// A fiber cannot move to another thread (checked by the unit test
+/// `fibers_and_stacks_are_not_send`).
+pub(crate) struct Fiber<R = ()> {
     /// `None` once the fiber returned; its stack is then back in the pool.
     coroutine: Option<Coroutine<(), (), R, PooledStack>>,
     id: u64,
@@ -94,14 +77,14 @@ pub struct Fiber<R = ()> {
 }
 
 /// Handle given to a fiber's function to park the fiber.
-pub struct Suspender<'a> {
+pub(crate) struct Suspender<'a> {
     yielder: &'a Yielder<(), ()>,
 }
 
 /// What [`Fiber::resume`] observed.
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
-pub enum Resume<R> {
+pub(crate) enum Resume<R> {
     /// The fiber parked in [`Suspender::suspend`]; resume it again later.
     Suspended,
     /// The fiber's function returned this value; its stack is back in the pool.
@@ -114,7 +97,8 @@ impl<R> Fiber<R> {
     /// # Errors
     ///
     /// Returns [`StackExhausted`] when the pool has no stack to give (see [`StackPool::get`]).
-    pub fn new<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn new<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
     where
         F: FnOnce(&Suspender<'_>) -> R + 'static,
         R: 'static,
@@ -124,7 +108,7 @@ impl<R> Fiber<R> {
 
     /// Creates a fiber on a stack taken from a pool earlier (a scheduler reserves the stack
     /// when it accepts a task, and builds the fiber only if the task still needs one).
-    pub fn on_stack<F>(stack: PooledStack, f: F) -> Self
+    pub(crate) fn on_stack<F>(stack: PooledStack, f: F) -> Self
     where
         F: FnOnce(&Suspender<'_>) -> R + 'static,
         R: 'static,
@@ -133,7 +117,8 @@ impl<R> Fiber<R> {
         Self::from_coroutine(coroutine)
     }
 
-    /// Like [`new`](Self::new) for a function that borrows from its caller (scoped tasks).
+    /// Like `new` (the `'static` constructor the unit tests use) for a function that borrows from
+    /// its caller (scoped tasks).
     ///
     /// # Errors
     ///
@@ -144,7 +129,7 @@ impl<R> Fiber<R> {
     /// - Everything `f` and `R` borrow must stay valid until the fiber has finished or is dropped.
     /// - The fiber must not be leaked (`mem::forget`) while suspended unless those borrows stay
     ///   valid forever: a leaked fiber's stack is never unwound.
-    pub unsafe fn new_unchecked<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
+    pub(crate) unsafe fn new_unchecked<F>(pool: &StackPool, f: F) -> Result<Self, StackExhausted>
     where
         F: FnOnce(&Suspender<'_>) -> R,
     {
@@ -167,28 +152,24 @@ impl<R> Fiber<R> {
     }
 
     /// Names the fiber; the name appears in stack overflow reports.
-    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.set_name(name);
         self
     }
 
     /// Renames the fiber.
-    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
+    pub(crate) fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
         self.name = Some(name.into());
     }
 
     /// Returns the fiber's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
-    /// Returns the fiber's process-unique id (never 0).
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
     /// Returns whether the fiber's function has returned or panicked.
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.coroutine.as_ref().is_none_or(Coroutine::done)
     }
 
@@ -201,7 +182,7 @@ impl<R> Fiber<R> {
     /// Panics if the fiber has finished. If the fiber's function panics, the panic continues in
     /// the caller and the fiber is finished.
     #[inline]
-    pub fn resume(&mut self) -> Resume<R> {
+    pub(crate) fn resume(&mut self) -> Resume<R> {
         let coroutine = self.coroutine.as_mut().expect("resumed a finished fiber");
         let result = {
             let _label = LabelGuard::enter(self.id, self.name.as_deref());
@@ -245,7 +226,7 @@ impl Suspender<'_> {
     ///
     /// If the fiber is dropped while parked here, this call unwinds instead of returning.
     #[inline]
-    pub fn suspend(&self) {
+    pub(crate) fn suspend(&self) {
         self.yielder.suspend(());
     }
 }

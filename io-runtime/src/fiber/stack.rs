@@ -38,7 +38,8 @@
 //!
 //! `MAP_NORESERVE` plus lazy faulting mean a stack costs only the pages it has touched. A recycled
 //! stack keeps those pages: the hot path never calls `madvise(MADV_DONTNEED)`, so an idle stack's
-//! resident memory is its high-water mark. [`StackPool::trim`] hands idle pages back on demand.
+//! resident memory is its high-water mark. `StackPool::trim` hands idle pages back on demand; the
+//! runtime never calls it, so it is built for the unit tests only.
 //! Slabs are unmapped when the pool and every stack taken from it are gone.
 //!
 //! # Threads
@@ -59,7 +60,7 @@ use corosensei::stack::{Stack, StackPointer, MIN_STACK_SIZE};
 use super::overflow;
 
 /// How many stacks one slab (one `mmap`) holds, unless `max_stacks` asks for fewer.
-pub const STACKS_PER_SLAB: usize = 64;
+pub(crate) const STACKS_PER_SLAB: usize = 64;
 
 /// `madvise` advice installing a lightweight guard region (Linux ≥ 6.13,
 /// `include/uapi/asm-generic/mman-common.h`); libc 0.2 does not export it yet.
@@ -77,7 +78,7 @@ static DETECTED_MODE: AtomicU8 = AtomicU8::new(MODE_UNKNOWN);
 
 /// How the guard page below each stack is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GuardMode {
+pub(crate) enum GuardMode {
     /// `madvise(MADV_GUARD_INSTALL)`: a page-table marker, no extra kernel mapping (Linux ≥ 6.13).
     Madvise,
     /// `mprotect(PROT_NONE)`: two kernel mappings per stack, so `vm.max_map_count` caps the number
@@ -89,15 +90,7 @@ pub enum GuardMode {
 ///
 /// The probe maps one page, asks for `MADV_GUARD_INSTALL` on it and unmaps it; any failure (the
 /// `EINVAL` of kernels before 6.13, or a failed probe mapping) selects [`GuardMode::Mprotect`].
-///
-/// # Examples
-///
-/// ```
-/// use io::fiber::stack::{detect_guard_mode, GuardMode};
-/// let mode = detect_guard_mode();
-/// assert!(mode == GuardMode::Madvise || mode == GuardMode::Mprotect);
-/// ```
-pub fn detect_guard_mode() -> GuardMode {
+pub(crate) fn detect_guard_mode() -> GuardMode {
     match DETECTED_MODE.load(Ordering::Relaxed) {
         MODE_MADVISE => return GuardMode::Madvise,
         MODE_MPROTECT => return GuardMode::Mprotect,
@@ -155,7 +148,7 @@ pub(crate) fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
 /// Why [`StackPool::get`] could not hand out a stack. The runtime turns it into
 /// `ConcurrencyUnavailable`.
 #[derive(Debug)]
-pub struct StackExhausted {
+pub(crate) struct StackExhausted {
     kind: ExhaustedKind,
 }
 
@@ -171,12 +164,13 @@ enum ExhaustedKind {
 impl StackExhausted {
     /// Returns whether the pool's `max_stacks` limit was reached (as opposed to the kernel
     /// refusing memory).
-    pub fn is_limit(&self) -> bool {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn is_limit(&self) -> bool {
         matches!(self.kind, ExhaustedKind::Limit(_))
     }
 
     /// Returns the operating-system error behind this failure, if the kernel refused.
-    pub fn os_error(&self) -> Option<&io::Error> {
+    pub(crate) fn os_error(&self) -> Option<&io::Error> {
         match &self.kind {
             ExhaustedKind::Limit(_) => None,
             ExhaustedKind::Os(_, error) => Some(error),
@@ -207,22 +201,10 @@ impl std::error::Error for StackExhausted {
 
 /// A pool of fiber stacks with guard pages, recycled through a free list.
 ///
-/// Cloning the pool clones a handle to the same stacks.
-///
-/// # Examples
-///
-/// ```
-/// use corosensei::stack::Stack;
-/// use io::fiber::StackPool;
-///
-/// let pool = StackPool::new(64 * 1024, 2);
-/// let stack = pool.get().unwrap();
-/// let base = stack.base();
-/// drop(stack);
-/// assert_eq!(pool.get().unwrap().base(), base); // recycled, no system call
-/// ```
+/// Cloning the pool clones a handle to the same stacks. A dropped stack is the next one handed
+/// out, without a system call (unit test `recycled_stack_is_the_same_stack`).
 #[derive(Clone)]
-pub struct StackPool {
+pub(crate) struct StackPool {
     inner: Rc<PoolInner>,
 }
 
@@ -276,7 +258,7 @@ impl StackPool {
     /// # Panics
     ///
     /// Panics if `stack_size` plus a guard page overflows `usize`.
-    pub fn new(stack_size: usize, max_stacks: usize) -> Self {
+    pub(crate) fn new(stack_size: usize, max_stacks: usize) -> Self {
         Self::with_guard_mode(stack_size, max_stacks, detect_guard_mode())
     }
 
@@ -287,7 +269,7 @@ impl StackPool {
     /// # Panics
     ///
     /// Panics if `stack_size` plus a guard page overflows `usize`.
-    pub fn with_guard_mode(stack_size: usize, max_stacks: usize, mode: GuardMode) -> Self {
+    pub(crate) fn with_guard_mode(stack_size: usize, max_stacks: usize, mode: GuardMode) -> Self {
         overflow::prepare_thread();
         let page = page_size();
         let stack_size = stack_size
@@ -320,7 +302,7 @@ impl StackPool {
     /// the slab or the guard page (e.g. `ENOMEM` at `vm.max_map_count` in `mprotect` mode).
     /// Never panics or aborts.
     #[inline]
-    pub fn get(&self) -> Result<PooledStack, StackExhausted> {
+    pub(crate) fn get(&self) -> Result<PooledStack, StackExhausted> {
         let idle = self.inner.free.borrow_mut().pop();
         let slot = match idle {
             Some(slot) => slot,
@@ -334,27 +316,24 @@ impl StackPool {
     }
 
     /// Returns the guard mode of this pool's stacks.
-    pub fn guard_mode(&self) -> GuardMode {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn guard_mode(&self) -> GuardMode {
         self.inner.mode
     }
 
     /// Returns the usable bytes of each stack (the requested size rounded up to a page).
-    pub fn stack_size(&self) -> usize {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn stack_size(&self) -> usize {
         self.inner.stack_size
     }
 
-    /// Returns the most stacks this pool hands out at once.
-    pub fn max_stacks(&self) -> usize {
-        self.inner.max_stacks
-    }
-
     /// Returns how many stacks are handed out now.
-    pub fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         self.inner.carved.get() - self.idle()
     }
 
     /// Returns how many recycled stacks wait in the free list.
-    pub fn idle(&self) -> usize {
+    pub(crate) fn idle(&self) -> usize {
         self.inner.free.borrow().len()
     }
 
@@ -365,7 +344,8 @@ impl StackPool {
     /// # Errors
     ///
     /// Returns the first `madvise` error; stacks before it were trimmed.
-    pub fn trim(&self) -> io::Result<()> {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn trim(&self) -> io::Result<()> {
         let inner = &self.inner;
         for slot in inner.free.borrow().iter() {
             // SAFETY: an idle slot lies inside a live slab and no fiber runs on it (it is in the
@@ -485,7 +465,7 @@ impl PoolInner {
 /// A stack taken from a [`StackPool`]; dropping it puts it back on the pool's free list.
 ///
 /// Implements corosensei's [`Stack`], so a `Coroutine` can run on it.
-pub struct PooledStack {
+pub(crate) struct PooledStack {
     /// Lowest address of the slot: the guard page, then `stack_size` usable bytes.
     slot: NonNull<u8>,
     /// Copy of the pool's stride, so `base()` needs no pointer chase.
@@ -496,7 +476,7 @@ pub struct PooledStack {
 
 impl PooledStack {
     /// Returns the usable bytes of this stack (excluding the guard page).
-    pub fn usable_size(&self) -> usize {
+    pub(crate) fn usable_size(&self) -> usize {
         self.pool.stack_size
     }
 }

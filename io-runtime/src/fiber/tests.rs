@@ -1,16 +1,24 @@
-//! Unit tests of the stack pool and fibers. The overflow report, the 100 000-fiber run and the
-//! allocation count are integration tests (they need a child process, a clean process or a
-//! global allocator).
+//! Unit tests of the stack pool and fibers. The files under `tests/` hold the tests that need a
+//! process of their own (run as a child of this test binary, see `tests/child.rs`) or a global
+//! allocator, and the ignored `fiber_bench`.
+
+mod child;
+mod context_switch_does_not_allocate;
+mod fiber_bench;
+mod hundred_thousand_fibers_stay_suspended;
+mod mprotect_guards_run_out_with_an_error;
+mod stack_overflow_is_reported;
 
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use corosensei::stack::Stack;
 
-use super::stack::{detect_guard_mode, page_size, STACKS_PER_SLAB};
-use super::{Fiber, GuardMode, Resume, StackPool};
+use super::stack::{detect_guard_mode, page_size, GuardMode, PooledStack, STACKS_PER_SLAB};
+use super::{Fiber, Resume, StackPool};
 
 const SIZE: usize = 64 * 1024;
 
@@ -259,4 +267,43 @@ fn trim_gives_idle_pages_back() {
     assert_eq!(stack.base().get() - 8, top, "same stack recycled");
     // SAFETY: as above; MADV_DONTNEED left the page mapped (zero-filled on next touch).
     assert_eq!(unsafe { word.read() }, 0);
+}
+
+/// Tells at run time whether a type is `Send`: on the receiver `&Probe<T>`, method lookup finds
+/// [`SendProbe`] (implemented for `Probe<T>` when `T: Send`) before it auto-references the
+/// receiver and finds the fallback [`NotSendProbe`] (implemented for `&Probe<T>`).
+macro_rules! is_send {
+    ($type:ty) => {{
+        let probe = &Probe::<$type>(PhantomData);
+        probe.is_send()
+    }};
+}
+
+struct Probe<T: ?Sized>(PhantomData<T>);
+
+trait SendProbe {
+    fn is_send(&self) -> bool {
+        true
+    }
+}
+
+impl<T: ?Sized + Send> SendProbe for Probe<T> {}
+
+trait NotSendProbe {
+    fn is_send(&self) -> bool {
+        false
+    }
+}
+
+impl<T: ?Sized> NotSendProbe for &Probe<T> {}
+
+#[test]
+fn fibers_and_stacks_are_not_send() {
+    assert!(is_send!(u64), "the probe sees Send types");
+    assert!(!is_send!(Rc<u64>), "the probe sees !Send types");
+    // A fiber cannot move to another thread: its stack may hold `!Send` values.
+    assert!(!is_send!(Fiber<()>));
+    // A pool and its stacks belong to the thread that made the pool.
+    assert!(!is_send!(StackPool));
+    assert!(!is_send!(PooledStack));
 }

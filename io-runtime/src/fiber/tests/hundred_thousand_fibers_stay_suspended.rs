@@ -1,9 +1,15 @@
 //! 100 000 fibers alive at once on one thread, each parked once, with the default
 //! `vm.max_map_count`: slabs with `MADV_GUARD_INSTALL` guards cost one mapping per 64 stacks.
+//!
+//! Runs in a child process: it counts the process's mappings (other tests would add theirs), and
+//! with `mprotect` guards it may use up `vm.max_map_count`, which the other tests need.
 
 use std::fs;
 
-use io::fiber::{Fiber, GuardMode, Resume, StackPool};
+use crate::fiber::stack::GuardMode;
+use crate::fiber::{Fiber, Resume, StackPool};
+
+use super::child;
 
 const FIBERS: usize = 100_000;
 
@@ -15,6 +21,14 @@ fn mapping_count() -> usize {
 
 #[test]
 fn hundred_thousand_fibers_stay_suspended() {
+    let test = child::test_name(module_path!(), "hundred_thousand_fibers_stay_suspended");
+    if child::is_child(&test) {
+        return in_child();
+    }
+    child::run_child(&test).assert_passed();
+}
+
+fn in_child() {
     let pool = StackPool::new(64 * 1024, FIBERS);
     let maps_before = mapping_count();
     let mut fibers = Vec::with_capacity(FIBERS);

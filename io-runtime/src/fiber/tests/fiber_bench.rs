@@ -1,21 +1,26 @@
 //! Rough figures for the fiber stack pool: fresh and recycled `get`, a context switch, and the
-//! resident memory of 100 000 suspended fibers.
+//! resident memory of 100 000 suspended fibers. An ignored test; run it alone, in release mode:
 //!
 //! ```text
-//! cargo run --release --example fiber_bench [stack_size_bytes]   # default 65536
+//! cargo test -p io-runtime --release --lib fiber_bench -- --ignored --nocapture
+//! IO_FIBER_BENCH_STACK_SIZE=262144 cargo test ...   # stack size in bytes, default 65536
 //! ```
 //!
-//! Run it alone on a quiet machine; the numbers are means over many iterations.
+//! Run it on a quiet machine; the numbers are means over many iterations.
 
 use std::fs;
 use std::hint::black_box;
 use std::time::Instant;
 
 use corosensei::stack::DefaultStack;
-use io::fiber::stack::detect_guard_mode;
-use io::fiber::{Fiber, GuardMode, Resume, StackPool};
+
+use crate::fiber::stack::{detect_guard_mode, GuardMode};
+use crate::fiber::{Fiber, Resume, StackPool};
 
 const FIBERS: usize = 100_000;
+
+/// Environment variable choosing the stack size in bytes.
+const STACK_SIZE_ENV: &str = "IO_FIBER_BENCH_STACK_SIZE";
 
 /// Mean nanoseconds per iteration of `f`, run `n` times.
 fn per_iteration(n: usize, mut f: impl FnMut()) -> f64 {
@@ -100,10 +105,11 @@ fn hundred_thousand_suspended(size: usize) {
     }
 }
 
-fn main() {
-    let size: usize = std::env::args()
-        .nth(1)
-        .map_or(64 * 1024, |s| s.parse().unwrap());
+#[test]
+#[ignore = "benchmark: cargo test -p io-runtime --release --lib fiber_bench -- --ignored --nocapture"]
+fn fiber_bench() {
+    let size: usize = std::env::var(STACK_SIZE_ENV)
+        .map_or(64 * 1024, |s| s.parse().expect("stack size in bytes"));
     println!("stack size {size} B, guard mode {:?}", detect_guard_mode());
     let fresh = fresh_get(size, FIBERS, detect_guard_mode());
     let fresh_mprotect = fresh_get(size, 10_000, GuardMode::Mprotect);

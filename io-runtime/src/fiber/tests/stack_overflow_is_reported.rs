@@ -1,64 +1,15 @@
 //! A fiber that overflows its stack hits the guard page and the process aborts with a message
 //! naming the fiber; faults that are not fiber overflows still crash the usual way.
 //!
-//! Each test re-runs this test binary as a child (selecting itself with `--exact`) with
-//! `CHILD_ENV` set; the child crashes and the parent inspects its status and stderr.
+//! Each test re-runs this test binary as a child (see `child.rs`); the child crashes and the
+//! parent inspects its status and stderr.
 
-use std::env;
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use io::fiber::{Fiber, GuardMode, StackPool};
+use crate::fiber::stack::{detect_guard_mode, GuardMode};
+use crate::fiber::{Fiber, StackPool};
 
-const CHILD_ENV: &str = "IO_FIBER_OVERFLOW_CHILD";
-const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Returns whether this process is the child of `test`.
-fn is_child(test: &str) -> bool {
-    env::var(CHILD_ENV).is_ok_and(|name| name == test)
-}
-
-/// Runs `test` alone in a child process; returns its exit status and stderr.
-fn run_child(test: &str) -> (ExitStatus, String) {
-    let mut child = Command::new(env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, test)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut stderr = String::new();
-        let _ = pipe.read_to_string(&mut stderr);
-        stderr
-    });
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("child {test} did not finish within {CHILD_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    (status, reader.join().unwrap())
-}
-
-/// Keeps a crashing child from writing a core file.
-fn disable_core_dumps() {
-    let none = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: setrlimit reads a valid rlimit and only affects this (child) process.
-    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
-}
+use super::child::{self, disable_core_dumps};
 
 /// Recursion without end that the optimizer cannot turn into a loop.
 fn recurse(depth: u64) -> u64 {
@@ -82,14 +33,11 @@ fn overflow_in_fiber(mode: GuardMode, name: Option<&'static str>) {
 
 #[test]
 fn fiber_stack_overflow_is_reported() {
-    const TEST: &str = "fiber_stack_overflow_is_reported";
-    if is_child(TEST) {
-        return overflow_in_fiber(
-            io::fiber::stack::detect_guard_mode(),
-            Some("deep recursion"),
-        );
+    let test = child::test_name(module_path!(), "fiber_stack_overflow_is_reported");
+    if child::is_child(&test) {
+        return overflow_in_fiber(detect_guard_mode(), Some("deep recursion"));
     }
-    let (status, stderr) = run_child(TEST);
+    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
     assert_eq!(
         status.signal(),
         Some(libc::SIGABRT),
@@ -104,11 +52,14 @@ fn fiber_stack_overflow_is_reported() {
 
 #[test]
 fn fiber_stack_overflow_is_reported_with_mprotect_guards() {
-    const TEST: &str = "fiber_stack_overflow_is_reported_with_mprotect_guards";
-    if is_child(TEST) {
+    let test = child::test_name(
+        module_path!(),
+        "fiber_stack_overflow_is_reported_with_mprotect_guards",
+    );
+    if child::is_child(&test) {
         return overflow_in_fiber(GuardMode::Mprotect, None);
     }
-    let (status, stderr) = run_child(TEST);
+    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
     assert_eq!(
         status.signal(),
         Some(libc::SIGABRT),
@@ -122,8 +73,11 @@ fn fiber_stack_overflow_is_reported_with_mprotect_guards() {
 
 #[test]
 fn unrelated_segfault_still_crashes_with_sigsegv() {
-    const TEST: &str = "unrelated_segfault_still_crashes_with_sigsegv";
-    if is_child(TEST) {
+    let test = child::test_name(
+        module_path!(),
+        "unrelated_segfault_still_crashes_with_sigsegv",
+    );
+    if child::is_child(&test) {
         disable_core_dumps();
         let pool = StackPool::new(64 * 1024, 4);
         let mut fiber = Fiber::new(&pool, |_| {
@@ -142,7 +96,7 @@ fn unrelated_segfault_still_crashes_with_sigsegv() {
         let _ = fiber.resume();
         return;
     }
-    let (status, stderr) = run_child(TEST);
+    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
     assert_eq!(
         status.signal(),
         Some(libc::SIGSEGV),
@@ -156,14 +110,17 @@ fn unrelated_segfault_still_crashes_with_sigsegv() {
 
 #[test]
 fn thread_stack_overflow_is_still_reported_by_std() {
-    const TEST: &str = "thread_stack_overflow_is_still_reported_by_std";
-    if is_child(TEST) {
+    let test = child::test_name(
+        module_path!(),
+        "thread_stack_overflow_is_still_reported_by_std",
+    );
+    if child::is_child(&test) {
         disable_core_dumps();
         let _pool = StackPool::new(64 * 1024, 4); // installs the fiber handler first
         let _ = std::hint::black_box(recurse(0));
         return;
     }
-    let (status, stderr) = run_child(TEST);
+    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
     assert_eq!(
         status.signal(),
         Some(libc::SIGABRT),

@@ -1,10 +1,24 @@
 //! With `mprotect` guards every stack costs two kernel mappings, so `vm.max_map_count` runs out
 //! long before 100 000 fibers. The pool must then return an error, never crash or abort.
+//!
+//! Runs in a child process: while the mappings are used up, the tests beside it could not map
+//! memory or start threads.
 
-use io::fiber::{GuardMode, StackPool};
+use crate::fiber::stack::GuardMode;
+use crate::fiber::StackPool;
+
+use super::child;
 
 #[test]
 fn mprotect_guards_run_out_with_an_error() {
+    let test = child::test_name(module_path!(), "mprotect_guards_run_out_with_an_error");
+    if child::is_child(&test) {
+        return in_child();
+    }
+    child::run_child(&test).assert_passed();
+}
+
+fn in_child() {
     let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse().ok())
