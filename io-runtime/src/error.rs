@@ -65,3 +65,10 @@ impl From<Canceled> for std::io::Error {
 pub fn is_canceled(error: &std::io::Error) -> bool {
     error.get_ref().is_some_and(|inner| inner.is::<Canceled>())
 }
+
+/// The error a canceled file or socket operation returns: not `ErrorKind::Interrupted`,
+/// because `std::io::copy`, `read_exact`, `write_all`, `read_to_end` and `BufReader` retry
+/// `Interrupted` forever, and a canceled task must get out of them.
+pub(crate) fn canceled_io() -> std::io::Error {
+    std::io::Error::other(Canceled)
+}

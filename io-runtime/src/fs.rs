@@ -17,8 +17,10 @@
 //!
 //! Reads and writes of regular files sleep in the kernel uninterruptibly while the disk works,
 //! so a cancel takes effect when that call returns; an open that waits (a FIFO without a peer)
-//! is interrupted at once. The system calls live in `crate::os`, which runs each one on the
-//! ring when the task is a uring fiber and as a blocking, interruptible call otherwise.
+//! is interrupted at once. Each blocking operation is a type in `backend::op` (its io_uring
+//! entry, its blocking system call, and what a completion that won the race against its cancel
+//! leaves behind), and each backend decides how to run it; the methods here call thin functions
+//! in `crate::os`.
 
 use std::ffi::CString;
 use std::fmt;

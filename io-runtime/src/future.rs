@@ -7,7 +7,7 @@ use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::NonNull;
 
-use crate::block::cancel_task;
+use crate::cancel::cancel_task;
 use crate::io::Io;
 use crate::join::wait_for;
 use crate::scope::ScopeCore;

@@ -6,8 +6,9 @@ use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::backend::{SpawnKind, TaskRef};
-use crate::block::{self, cancel_task};
+use crate::backend::{carrier, SpawnKind, TaskRef};
+use crate::block;
+use crate::cancel::cancel_task;
 use crate::error::{Canceled, ConcurrencyUnavailable};
 use crate::io::Io;
 use crate::join::run_inline;
@@ -74,7 +75,7 @@ impl GroupInner {
     /// a free worker). Not on a fiber: the loop starts every task on a fiber of its own, and
     /// running them inline here, one after the other, would serialize them.
     fn help(&self) {
-        if crate::backend::uring::on_fiber() {
+        if !carrier::owns_thread() {
             return;
         }
         let queued: Vec<TaskRef> = self.lock().running.values().cloned().collect();

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::block::{cancel_task, park_ctx};
+use crate::backend::carrier;
+use crate::block::park_ctx;
+use crate::cancel::cancel_task;
 use crate::cancel::Interrupter;
 use std::sync::Arc;
 
@@ -74,7 +76,7 @@ impl Drop for Link<'_> {
 /// and sits in a system call, the cancel signal is re-sent with back-off until it leaves.
 pub(crate) fn wait_for(task: &dyn RawTask) {
     // On a fiber the task can only progress once this fiber parks: spinning would be waste.
-    let spin = || !crate::backend::uring::on_fiber() && spin_until_done(task);
+    let spin = || carrier::owns_thread() && spin_until_done(task);
     if run_inline(task) || task.is_done() || spin() {
         return;
     }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::backend::{run_counted, uring, TaskRef};
+use crate::backend::{carrier, run_counted, TaskRef};
 use crate::cancel::Interrupter;
 use crate::io::{Io, ThreadEnv};
 use crate::join::Link;
@@ -249,7 +249,8 @@ impl Io {
     /// ```
     #[track_caller]
     pub fn offload<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
-        if !uring::on_fiber() {
+        // A task that owns its thread blocks nobody else by running `f` itself.
+        if carrier::owns_thread() {
             return f();
         }
         let me = current_arc();

@@ -8,19 +8,21 @@
 //! States of the word:
 //! - `EMPTY`: no permit, nobody parked (set by `park` when it consumes a permit or returns).
 //! - `PARKED`: the owner is (about to be) asleep in `futex_wait` (set by `park` only).
-//! - `PARKED_FIBER`: the owner is a fiber of the uring backend, suspended (or about to be);
-//!   `fiber` says how to make it runnable again (set by `park` only).
+//! - `SUSPENDED`: the owner is suspended (or about to be) by its carrier instead of sleeping on
+//!   the futex (a fiber: it must not block the thread it shares); `resumer` says how to make it
+//!   runnable again (set by `park` only).
 //! - `NOTIFIED`: a permit is waiting (set by `unpark`; cleared by the next `park`).
 //!
-//! On the threaded backend a task owns its thread while it runs, so the thread sleeps on the
-//! futex. On the uring backend the fiber is suspended instead, and the single `unpark` that
-//! observes `PARKED_FIBER` schedules it: a fiber is resumed at most once per park.
+//! Which of the two ways a task waits is its carrier's choice (`backend::carrier`): a task that
+//! owns its thread sleeps on the futex; one that shares it is suspended through [`Suspend`],
+//! and the single `unpark` (or deadline [`expire`](Parker::expire)) that takes the resumer out
+//! of the parker resumes it: a suspended task is resumed at most once per park.
 
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::backend::uring::{self, FiberWaker};
+use crate::backend::carrier::{self, Carrier};
 use crate::loom::AtomicU32;
 #[cfg(all(test, loom))]
 use crate::loom::{futex_wait, futex_wake};
@@ -28,7 +30,42 @@ use crate::loom::{futex_wait, futex_wake};
 const EMPTY: u32 = 0;
 const PARKED: u32 = 1;
 const NOTIFIED: u32 = 2;
-const PARKED_FIBER: u32 = 3;
+const SUSPENDED: u32 = 3;
+
+/// How a task that must not block its thread waits: its carrier suspends it (a fiber switch)
+/// and resumes it when the [`Resumer`] it handed out is called.
+pub(crate) trait Suspend {
+    /// How to make the current task runnable again after it suspended.
+    fn resumer(&self) -> Resumer;
+    /// Suspends the current task until its resumer is called. With a deadline, the carrier
+    /// calls `parker.expire()` once it passed (the resumer may then already be used up).
+    fn suspend(&self, parker: &Parker, deadline: Option<Instant>);
+}
+
+/// Where a [`Resumer`] sends its task: the scheduler of a carrier, callable from any thread.
+pub(crate) trait Schedule: Send + Sync {
+    /// Makes the task `slot` runnable again, if it is still suspended in park `generation`.
+    fn resume(&self, slot: usize, generation: u64);
+}
+
+/// Makes one suspended task runnable again, from any thread; used at most once.
+pub(crate) struct Resumer {
+    pub(crate) scheduler: std::sync::Arc<dyn Schedule>,
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+}
+
+impl std::fmt::Debug for Resumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Resumer({}@{})", self.slot, self.generation)
+    }
+}
+
+impl Resumer {
+    fn resume(self) {
+        self.scheduler.resume(self.slot, self.generation);
+    }
+}
 
 /// Why [`Parker::park`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +81,8 @@ pub(crate) enum Wake {
 #[derive(Debug, Default)]
 pub(crate) struct Parker {
     state: AtomicU32,
-    /// How to resume the owner while it is `PARKED_FIBER`.
-    fiber: Mutex<Option<FiberWaker>>,
+    /// How to resume the owner while it is `SUSPENDED`.
+    resumer: Mutex<Option<Resumer>>,
 }
 
 impl Parker {
@@ -54,9 +91,14 @@ impl Parker {
         if self.try_consume() {
             return Wake::Notified;
         }
-        if let Some(fiber) = uring::current_fiber() {
-            return self.park_fiber(fiber, deadline);
-        }
+        carrier::with_current(|carrier| match carrier.suspension() {
+            Some(suspension) => self.park_suspended(suspension, deadline),
+            None => self.park_thread(carrier, deadline),
+        })
+    }
+
+    /// Sleeps on the futex until a permit arrives or `deadline` passes.
+    fn park_thread(&self, carrier: &dyn Carrier, deadline: Option<Instant>) -> Wake {
         if self
             .state
             .compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire)
@@ -77,34 +119,39 @@ impl Parker {
                     _ => return self.leave_parked(),
                 },
             };
-            // A worker of the threaded pool lends its running slot to queued tasks while it
-            // sleeps (see `backend::threaded`).
-            let blocked = crate::backend::threaded::blocked();
-            futex_wait(&self.state, PARKED, timeout);
-            drop(blocked);
+            // The carrier may lend the thread's place to other tasks while it sleeps.
+            carrier.sleep(&mut || futex_wait(&self.state, PARKED, timeout));
             if self.try_consume() {
                 return Wake::Notified;
             }
         }
     }
 
-    /// Suspends the current fiber until a permit arrives or `deadline` passes.
-    fn park_fiber(&self, fiber: FiberWaker, deadline: Option<Instant>) -> Wake {
-        *self.fiber.lock().unwrap_or_else(|e| e.into_inner()) = Some(fiber);
+    /// Suspends the current task through `suspension` until a permit arrives or `deadline`
+    /// passes.
+    pub(crate) fn park_suspended(
+        &self,
+        suspension: &dyn Suspend,
+        deadline: Option<Instant>,
+    ) -> Wake {
+        if self.try_consume() {
+            return Wake::Notified;
+        }
+        *self.resumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(suspension.resumer());
         if self
             .state
-            .compare_exchange(EMPTY, PARKED_FIBER, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(EMPTY, SUSPENDED, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             // NOTIFIED: consume it by a swap, as in `park`.
             let _ = self.state.swap(EMPTY, Ordering::AcqRel);
             return Wake::Notified;
         }
-        uring::suspend_current(self, deadline);
+        suspension.suspend(self, deadline);
         if self.try_consume() {
             return Wake::Notified;
         }
-        // Resumed by the deadline's timer: leave PARKED_FIBER, unless a permit raced in.
+        // Resumed by the deadline's timer: leave SUSPENDED, unless a permit raced in.
         match self.state.swap(EMPTY, Ordering::AcqRel) {
             NOTIFIED => Wake::Notified,
             _ => Wake::TimedOut,
@@ -115,23 +162,27 @@ impl Parker {
     pub(crate) fn unpark(&self) {
         match self.state.swap(NOTIFIED, Ordering::AcqRel) {
             PARKED => futex_wake(&self.state),
-            PARKED_FIBER => {
-                let waker = self.fiber.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-            }
+            SUSPENDED => self.resume(),
             _ => {}
         }
     }
 
-    /// Resumes a fiber parked here with a deadline, if it still waits (its timer fired).
+    /// Resumes a task suspended here with a deadline, if it still waits (its timer fired).
     pub(crate) fn expire(&self) {
-        if self.state.load(Ordering::Acquire) == PARKED_FIBER {
-            let waker = self.fiber.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        if self.state.load(Ordering::Acquire) == SUSPENDED {
+            self.resume();
+        }
+    }
+
+    /// Resumes the suspended owner, unless an unpark or expiry took the resumer already.
+    fn resume(&self) {
+        let resumer = self
+            .resumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(resumer) = resumer {
+            resumer.resume();
         }
     }
 
@@ -218,8 +269,8 @@ mod tests {
 
 /// Loom models of the parker: no lost wake-up, and one `unpark` leaves exactly one permit.
 /// Run with `RUSTFLAGS="--cfg loom" cargo test -p io-runtime --release --lib loom_tests` (see
-/// `crate::loom`). The futex is loom's model of it; the fiber path (`PARKED_FIBER`) needs a
-/// uring loop and is not modelled.
+/// `crate::loom`). The futex is loom's model of it; a suspended task's carrier is modelled by
+/// [`FakeFiber`](loom_tests::FakeFiber) (models 3 and 4).
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
@@ -295,6 +346,117 @@ mod loom_tests {
             let setter = set_and_unpark(&parker, &flag);
             let timed = parker.park(Some(Instant::now()));
             let consumed = usize::from(timed == Wake::Notified) + park_until(&parker, &flag);
+            setter.join().unwrap();
+            let state = parker.state.load(Ordering::Relaxed);
+            assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");
+            let left = usize::from(state == NOTIFIED);
+            assert_eq!(
+                consumed + left,
+                1,
+                "one unpark is one permit (timed park: {timed:?})"
+            );
+        });
+    }
+
+    /// A carrier that suspends its task as a fiber's loop does, on a loom thread: `suspend`
+    /// waits until the resumer it handed out was called (or, with a deadline, plays the timer:
+    /// it calls `expire` once, as the loop does when the ring timeout fires). The scheduler
+    /// checks that every resume targets the park in progress and comes at most once.
+    pub(super) struct FakeFiber {
+        scheduler: std::sync::Arc<FakeScheduler>,
+    }
+
+    #[derive(Default)]
+    struct FakeScheduler {
+        /// The generation of the park in progress (one per `resumer` call).
+        generation: loom::sync::atomic::AtomicU64,
+        /// Set by a resume, cleared by the suspended task as it runs again.
+        runnable: AtomicBool,
+    }
+
+    impl Schedule for FakeScheduler {
+        fn resume(&self, slot: usize, generation: u64) {
+            assert_eq!(slot, 7);
+            assert_eq!(
+                generation,
+                self.generation.load(Ordering::Acquire),
+                "a resume reached a park that already ended"
+            );
+            let twice = self.runnable.swap(true, Ordering::AcqRel);
+            assert!(!twice, "one park was resumed twice");
+        }
+    }
+
+    impl FakeFiber {
+        fn new() -> Self {
+            Self {
+                scheduler: std::sync::Arc::default(),
+            }
+        }
+    }
+
+    impl Suspend for FakeFiber {
+        fn resumer(&self) -> Resumer {
+            let generation = self.scheduler.generation.fetch_add(1, Ordering::AcqRel) + 1;
+            Resumer {
+                scheduler: self.scheduler.clone(),
+                slot: 7,
+                generation,
+            }
+        }
+
+        fn suspend(&self, parker: &Parker, deadline: Option<Instant>) {
+            let mut timer = deadline.is_some();
+            while !self.scheduler.runnable.swap(false, Ordering::AcqRel) {
+                if std::mem::take(&mut timer) {
+                    parker.expire();
+                } else {
+                    thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// `park_until` for a task that its carrier suspends.
+    fn suspend_until(parker: &Parker, fiber: &FakeFiber, flag: &AtomicBool) -> usize {
+        let mut consumed = 0;
+        while !flag.load(Ordering::Relaxed) {
+            if parker.park_suspended(fiber, None) == Wake::Notified {
+                consumed += 1;
+            }
+        }
+        consumed
+    }
+
+    /// Model 3: model 1 for a suspended task. Whether the unpark lands before the park stored
+    /// its resumer, between that and `SUSPENDED`, or after, the task is resumed exactly once
+    /// and sees the flag; a lost resume would leave it suspended (a loom deadlock: the spin
+    /// yields forever).
+    #[test]
+    fn a_suspended_task_is_resumed_once_and_never_lost() {
+        crate::loom::model(|| {
+            let parker = Arc::new(Parker::default());
+            let flag = Arc::new(AtomicBool::new(false));
+            let fiber = FakeFiber::new();
+            let setter = set_and_unpark(&parker, &flag);
+            suspend_until(&parker, &fiber, &flag);
+            setter.join().unwrap();
+        });
+    }
+
+    /// Model 4: model 2 for a suspended task whose deadline's timer fires (`expire`) while an
+    /// unpark races it. Only one of them takes the resumer: the task is resumed once per park,
+    /// and the permit is consumed once or left for the next park — never lost, never doubled.
+    #[test]
+    fn an_expiring_suspended_park_races_an_unpark_without_double_resume() {
+        crate::loom::model(|| {
+            let parker = Arc::new(Parker::default());
+            let flag = Arc::new(AtomicBool::new(false));
+            let fiber = FakeFiber::new();
+            let setter = set_and_unpark(&parker, &flag);
+            let timed = parker.park_suspended(&fiber, Some(Instant::now()));
+            let consumed =
+                usize::from(timed == Wake::Notified) + suspend_until(&parker, &fiber, &flag);
             setter.join().unwrap();
             let state = parker.state.load(Ordering::Relaxed);
             assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");

@@ -2,11 +2,10 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::threaded::{Config, Threaded};
-use crate::backend::uring::{Config as UringConfig, Uring};
+use crate::backend::{self, carrier, Settings};
 use crate::io::{self as handle, Io, Shared, ThreadEnv};
 use crate::monitor::Monitor;
 use crate::offload;
@@ -157,30 +156,19 @@ impl Builder {
     /// `threads(0)` (ask for [`single_threaded`](Self::single_threaded) instead), an
     /// unavailable backend (the error names why), or a failure to start a thread.
     pub fn build(self) -> Result<Runtime, BuildError> {
-        let threads = self.worker_count()?;
-        let uring = match self.backend {
-            Backend::Threaded => None,
-            Backend::Uring => Some(Uring::new(self.uring_config()).map_err(BuildError::new)?),
-            Backend::Auto => match Uring::new(self.uring_config()) {
-                Ok(uring) => Some(uring),
-                Err(reason) => {
-                    static SAID: Once = Once::new();
-                    SAID.call_once(|| eprintln!("io: {reason}; using the threaded backend"));
-                    None
-                }
-            },
-        };
-        let config = Config {
-            threads,
+        let settings = Settings {
+            kind: self.backend,
+            workers: self.worker_count()?,
+            single_threaded: self.single_threaded,
             async_limit: self.async_limit,
             concurrent_limit: self.concurrent_limit,
+            stack_size: self.fiber_stack_size,
+            max_fibers: self.fiber_limit,
         };
+        let make_backend = backend::choose(&settings).map_err(BuildError::new)?;
         let shared = Arc::new_cyclic(|weak| Shared {
             id: handle::new_id(),
-            backend: match uring {
-                Some(uring) => Box::new(uring),
-                None => Box::new(Threaded::new(config, ThreadEnv::new(weak.clone()))),
-            },
+            backend: make_backend(ThreadEnv::new(weak.clone())),
             monitor: Monitor::new(self.deadlock_grace),
             offload: offload::Pool::new(ThreadEnv::new(weak.clone())),
         });
@@ -192,16 +180,6 @@ impl Builder {
             .start()
             .map_err(|e| BuildError::new(format!("cannot start the worker threads: {e}")))?;
         Ok(runtime)
-    }
-
-    fn uring_config(&self) -> UringConfig {
-        UringConfig {
-            single_threaded: self.single_threaded,
-            async_limit: self.async_limit,
-            concurrent_limit: self.concurrent_limit,
-            stack_size: self.fiber_stack_size,
-            max_fibers: self.fiber_limit,
-        }
     }
 
     fn worker_count(&self) -> Result<usize, BuildError> {
@@ -274,7 +252,7 @@ impl Runtime {
     /// runtime's event loop (a task of it), which this call would stop.
     #[track_caller]
     pub fn run<R>(&self, f: impl FnOnce(Io) -> R) -> R {
-        assert!(!crate::backend::uring::in_loop(), "{NESTED_RUN}");
+        assert!(carrier::owns_thread(), "{NESTED_RUN}");
         let root = Arc::new(TaskCtx::new(Location::caller()));
         let io = Io::new(&self.shared);
         let monitor = &self.shared.monitor;
@@ -294,7 +272,7 @@ impl Runtime {
     }
 }
 
-/// Why `Runtime::run` refuses to run on a uring loop's thread.
+/// Why `Runtime::run` refuses to run on a thread its task shares (an event loop's).
 const NESTED_RUN: &str = "io: Runtime::run called from a task of an io_uring runtime: it would \
     stop that runtime's event loop until it returns, and hang for good if its root waits for a \
     task of the outer runtime. Use the Io you already have, or run the other runtime on \

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::{Dispatch, SpawnKind, TaskRef};
-use crate::block::cancel_task;
+use crate::cancel::cancel_task;
 use crate::error::ConcurrencyUnavailable;
 use crate::future::Future;
 use crate::group::{Group, GroupInner};
@@ -213,8 +213,9 @@ impl ScopeCore {
 
 /// The owner of a scope's tasks: dropping it cancels and joins whatever still runs.
 ///
-/// `scope!` creates one under a name user code cannot write; the plain API is
-/// [`Io::scope`]. `'env` is everything the tasks may borrow.
+/// Only [`Io::scope`] creates one, and hands its body a `&Scope`; `scope!` calls it (as
+/// `__private::scope`) and names that reference with an identifier user code cannot write.
+/// `'env` is everything the tasks may borrow.
 pub struct Scope<'env> {
     core: ScopeCore,
     _env: PhantomData<&'env mut &'env ()>,

@@ -1,23 +1,13 @@
-//! Waiting for the first of several futures ([`Io::select`]) and bounding a call in time
-//! ([`Io::timeout`]).
+//! Waiting for the first of several futures ([`Io::select`]).
 //!
-//! # Select
 //! `select` registers the current task as a waiter of every future that is not done and parks.
 //! A task keeps a list of waiters, so any number of selectors (on other threads or tasks, via a
 //! shared `&Future`) and a joiner can wait on it at once; a finishing task unparks them all,
 //! and `select` looks again. On every way out `select` withdraws its registrations.
 //!
-//! # Timeout
-//! `timeout` pushes a deadline on the current task (see `block`'s module documentation):
-//! every cancellation point inside the call returns `Canceled` once the earliest enclosing
-//! deadline has passed. No thread is involved: a parked task simply parks with that deadline, a
-//! ring operation wakes at it, and a system call on the threaded backend arms its thread's
-//! alarm (see `cancel`, "Deadlines in a system call").
-
-use std::time::{Duration, Instant};
 
 use crate::block;
-use crate::error::{Canceled, Timeout};
+use crate::error::Canceled;
 use crate::future::Future;
 use crate::io::Io;
 use std::sync::Arc;
@@ -49,29 +39,6 @@ impl<T> sealed::Sealed for Future<'_, T> {
 }
 
 impl<T> Selectable for Future<'_, T> {}
-
-/// Leaves a `timeout` frame on every way out, also on unwind.
-struct Frame<'a> {
-    ctx: &'a TaskCtx,
-    depth: usize,
-    left: bool,
-}
-
-impl Frame<'_> {
-    /// Leaves the frame; returns whether its deadline fired.
-    fn leave(mut self) -> bool {
-        self.left = true;
-        self.ctx.deadlines.pop(self.depth)
-    }
-}
-
-impl Drop for Frame<'_> {
-    fn drop(&mut self) {
-        if !self.left {
-            self.ctx.deadlines.pop(self.depth);
-        }
-    }
-}
 
 impl Io {
     /// Waits until one of `futures` is finished and returns its index; the others keep
@@ -136,61 +103,6 @@ impl Io {
             let _ = block::park(&"Io::select", None)?;
         }
     }
-
-    /// Runs `call` on the current task with a deadline `duration` from now.
-    ///
-    /// Once the deadline passes, every cancellation point inside `call` (sleeps, queue and
-    /// lock waits, `select`, `check_cancel`, file and socket I/O blocked in the kernel…)
-    /// returns [`Canceled`] as if the task had been canceled, so `call` typically returns
-    /// early with `Err(Canceled)` (I/O: an error for which [`is_canceled`](crate::is_canceled)
-    /// is true). Timeouts nest: the earliest enclosing deadline applies. Code inside
-    /// [`uncancelable`](Self::uncancelable) ignores deadlines, as it ignores cancel requests.
-    /// No thread is started; on the threaded backend a system call made under a deadline arms a
-    /// timer of its thread (created once per thread) that interrupts it.
-    ///
-    /// Not cut short by a deadline: [`Future::join`], which waits for the task it joins. To
-    /// bound a join, bound a `select` and cancel on timeout:
-    /// `if io.timeout(d, || io.select(&[&f])).is_err() { f.cancel(io) }`.
-    ///
-    /// # Errors
-    /// [`Timeout`] if the deadline passed and a cancellation point inside `call` reported it
-    /// (the call's own result, usually `Err(Canceled)`, is dropped). A call that finishes
-    /// without meeting the expired deadline returns `Ok`, even if late. A cancel of the task
-    /// is not a timeout: the call's result, carrying `Canceled`, comes back in `Ok`.
-    ///
-    /// # Cancelation
-    /// Not a cancellation point itself; `call`'s are.
-    ///
-    /// # Examples
-    /// ```
-    /// use std::time::Duration;
-    /// use io::Clock;
-    ///
-    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
-    /// runtime.run(|io| {
-    ///     let nap = || io.sleep(Duration::from_secs(10), Clock::Awake);
-    ///     assert_eq!(io.timeout(Duration::from_millis(10), nap), Err(io::Timeout));
-    ///     assert_eq!(io.timeout(Duration::from_secs(10), || 6 * 7), Ok(42));
-    /// });
-    /// ```
-    pub fn timeout<T>(self, duration: Duration, call: impl FnOnce() -> T) -> Result<T, Timeout> {
-        let Some(deadline) = Instant::now().checked_add(duration) else {
-            return Ok(call());
-        };
-        let ctx = current_arc();
-        let depth = ctx.deadlines.push(deadline);
-        let frame = Frame {
-            ctx: &ctx,
-            depth,
-            left: false,
-        };
-        let value = call();
-        if frame.leave() {
-            Err(Timeout)
-        } else {
-            Ok(value)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -198,6 +110,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::error::Timeout;
     use crate::{Clock, Runtime};
 
     const LONG: Duration = Duration::from_secs(10);
@@ -263,80 +176,6 @@ mod tests {
                 let start = Instant::now();
                 assert_eq!(selector.unwrap().cancel(io), Ok(Err(Canceled)));
                 assert!(start.elapsed() < Duration::from_secs(2));
-            })
-        });
-    }
-
-    #[test]
-    fn timeout_of_a_10s_sleep_returns_timeout_within_2s() {
-        runtime().run(|io| {
-            let start = Instant::now();
-            let slept = io.timeout(Duration::from_millis(20), || io.sleep(LONG, Clock::Awake));
-            assert_eq!(slept, Err(Timeout));
-            assert!(start.elapsed() < Duration::from_secs(2));
-            assert_eq!(sleep(io, 1), Ok(()), "the deadline ends with its timeout");
-        });
-    }
-
-    #[test]
-    fn a_call_that_finishes_in_time_returns_ok() {
-        runtime().run(|io| {
-            assert_eq!(io.timeout(LONG, || sleep(io, 1).map(|()| 42)), Ok(Ok(42)));
-            assert_eq!(io.timeout(Duration::MAX, || 7), Ok(7), "no overflow");
-        });
-    }
-
-    #[test]
-    fn nested_timeouts_the_earliest_deadline_wins() {
-        runtime().run(|io| {
-            let inner_first = io.timeout(LONG, || {
-                let inner = io.timeout(Duration::from_millis(10), || io.sleep(LONG, Clock::Awake));
-                assert_eq!(inner, Err(Timeout));
-                sleep(io, 1)
-            });
-            assert_eq!(
-                inner_first,
-                Ok(Ok(())),
-                "the outer call goes on after the inner timeout"
-            );
-            let outer_first = io.timeout(Duration::from_millis(10), || {
-                let inner = io.timeout(LONG, || io.sleep(LONG, Clock::Awake));
-                assert_eq!(
-                    inner,
-                    Ok(Err(Canceled)),
-                    "the outer deadline is not the inner's"
-                );
-                inner
-            });
-            assert_eq!(outer_first, Err(Timeout));
-        });
-    }
-
-    #[test]
-    fn uncancelable_code_ignores_an_expired_deadline() {
-        runtime().run(|io| {
-            let mut cleanup = None;
-            let result = io.timeout(Duration::from_millis(1), || {
-                std::thread::sleep(Duration::from_millis(5));
-                cleanup = Some(io.uncancelable(|| sleep(io, 5)));
-                io.check_cancel()
-            });
-            assert_eq!(
-                cleanup,
-                Some(Ok(())),
-                "protected code slept through the deadline"
-            );
-            assert_eq!(result, Err(Timeout));
-        });
-    }
-
-    #[test]
-    fn a_cancel_is_not_reported_as_a_timeout() {
-        runtime().run(|io| {
-            io.scope(|s| {
-                let task = s.spawn_concurrent(|| io.timeout(LONG, || io.sleep(LONG, Clock::Awake)));
-                sleep(io, 20).unwrap();
-                assert_eq!(task.unwrap().cancel(io), Ok(Err(Canceled)));
             })
         });
     }

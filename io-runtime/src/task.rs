@@ -19,9 +19,9 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::block::Deadlines;
 use crate::cancel::CancelState;
 use crate::park::Parker;
+use crate::time::Deadlines;
 
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;

@@ -1,11 +1,33 @@
-//! Clocks and sleeping.
+//! Clocks, sleeping, and deadlines: [`Io::timeout`].
+//!
+//! # Timeout
+//! `timeout` pushes a deadline on the current task for the duration of its call: every
+//! cancellation point inside the call returns `Canceled` once the earliest enclosing deadline
+//! has passed. No thread is involved: a parked task simply parks with that deadline, a ring
+//! operation wakes at it, and a system call on a thread arms its thread's alarm (see
+//! `cancel/README.md`, "Deadlines in a system call").
+//!
+//! # Deadlines
+//! `Io::timeout` pushes a deadline on the current task's [`Deadlines`] for the duration of its
+//! call. Once any of them has passed, every cancellation point of the task ([`park`],
+//! [`check_cancel`], a system call — see [`SyscallDeadline`]) returns [`Canceled`] exactly as
+//! if the task had been canceled, and marks the expired deadlines as *fired* so that their
+//! `timeout` can report the reason. Unlike a cancel request, an expired deadline ends with its
+//! `timeout` call. Protected code (`Io::uncancelable`) ignores deadlines as it ignores cancel
+//! requests. Only the task itself touches its deadlines — and, while it waits for them, the
+//! tasks that run on its behalf and so are inside its `timeout`s too: one it runs inline, or
+//! the closure of its `Io::offload` (both linked through `inline_parent`).
 
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
+use crate::alarm;
+use crate::backend::carrier;
 use crate::block;
-use crate::error::Canceled;
+use crate::error::{Canceled, Timeout};
 use crate::io::Io;
-use crate::park::Wake;
+use crate::task::{current_arc, TaskCtx};
 
 /// Which clock a time is measured on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +49,7 @@ impl Clock {
         }
     }
 
-    fn read(self) -> Duration {
+    pub(crate) fn read(self) -> Duration {
         let mut now = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -76,21 +98,7 @@ impl Io {
     /// # Errors
     /// [`Canceled`] if the task is canceled first.
     pub fn sleep_until(self, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
-        if crate::backend::uring::on_fiber() {
-            return crate::backend::uring::sleep_until(deadline, clock);
-        }
-        loop {
-            let left = deadline.saturating_sub(clock.read());
-            if left.is_zero() {
-                return block::check_cancel();
-            }
-            // The parker waits on the monotonic clock; re-reading `clock` after each wake keeps
-            // Boot and Real deadlines right when those clocks move differently.
-            let wake_at = Instant::now() + left;
-            if block::park(&"Io::sleep", Some(wake_at))? == Wake::Notified {
-                continue;
-            }
-        }
+        carrier::with_current(|carrier| carrier.sleep_until(deadline, clock))
     }
 
     /// The explicit cancellation point: returns [`Canceled`] if the current task was canceled.
@@ -116,5 +124,289 @@ impl Io {
     /// ```
     pub fn uncancelable<R>(self, f: impl FnOnce() -> R) -> R {
         crate::task::with_current(|ctx| ctx.cancel.protected(f))
+    }
+
+    /// Runs `call` on the current task with a deadline `duration` from now.
+    ///
+    /// Once the deadline passes, every cancellation point inside `call` (sleeps, queue and
+    /// lock waits, `select`, `check_cancel`, file and socket I/O blocked in the kernel…)
+    /// returns [`Canceled`] as if the task had been canceled, so `call` typically returns
+    /// early with `Err(Canceled)` (I/O: an error for which [`is_canceled`](crate::is_canceled)
+    /// is true). Timeouts nest: the earliest enclosing deadline applies. Code inside
+    /// [`uncancelable`](Self::uncancelable) ignores deadlines, as it ignores cancel requests.
+    /// No thread is started; on the threaded backend a system call made under a deadline arms a
+    /// timer of its thread (created once per thread) that interrupts it.
+    ///
+    /// Not cut short by a deadline: [`Future::join`](crate::Future::join), which waits for the task it joins. To
+    /// bound a join, bound a `select` and cancel on timeout:
+    /// `if io.timeout(d, || io.select(&[&f])).is_err() { f.cancel(io) }`.
+    ///
+    /// # Errors
+    /// [`Timeout`] if the deadline passed and a cancellation point inside `call` reported it
+    /// (the call's own result, usually `Err(Canceled)`, is dropped). A call that finishes
+    /// without meeting the expired deadline returns `Ok`, even if late. A cancel of the task
+    /// is not a timeout: the call's result, carrying `Canceled`, comes back in `Ok`.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point itself; `call`'s are.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::Clock;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| {
+    ///     let nap = || io.sleep(Duration::from_secs(10), Clock::Awake);
+    ///     assert_eq!(io.timeout(Duration::from_millis(10), nap), Err(io::Timeout));
+    ///     assert_eq!(io.timeout(Duration::from_secs(10), || 6 * 7), Ok(42));
+    /// });
+    /// ```
+    pub fn timeout<T>(self, duration: Duration, call: impl FnOnce() -> T) -> Result<T, Timeout> {
+        let Some(deadline) = Instant::now().checked_add(duration) else {
+            return Ok(call());
+        };
+        let ctx = current_arc();
+        let depth = ctx.deadlines.push(deadline);
+        let frame = TimeoutFrame {
+            ctx: &ctx,
+            depth,
+            left: false,
+        };
+        let value = call();
+        if frame.leave() {
+            Err(Timeout)
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+/// Leaves a `timeout` frame on every way out, also on unwind.
+struct TimeoutFrame<'a> {
+    ctx: &'a TaskCtx,
+    depth: usize,
+    left: bool,
+}
+
+impl TimeoutFrame<'_> {
+    /// Leaves the frame; returns whether its deadline fired.
+    fn leave(mut self) -> bool {
+        self.left = true;
+        self.ctx.deadlines.pop(self.depth)
+    }
+}
+
+impl Drop for TimeoutFrame<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.ctx.deadlines.pop(self.depth);
+        }
+    }
+}
+
+/// `Err(Canceled)` if a deadline of an enclosing `Io::timeout` passed for `ctx` (the current
+/// task), or for a task it runs on behalf of (see "Deadlines" above).
+pub(crate) fn check_deadlines(ctx: &TaskCtx) -> Result<(), Canceled> {
+    check_deadlines_upwards(ctx)
+}
+
+fn check_deadlines_upwards(ctx: &TaskCtx) -> Result<(), Canceled> {
+    ctx.deadlines.check()?;
+    match ctx.inline_parent() {
+        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(&parent),
+        _ => Ok(()),
+    }
+}
+
+/// The earliest `Io::timeout` deadline that applies to `ctx` (the current task) now; none while
+/// it runs protected. A backend that blocks the task by other means than [`park`] wakes it by
+/// then and calls [`check`].
+pub(crate) fn timer(ctx: &TaskCtx) -> Option<Instant> {
+    if ctx.cancel.is_protected() {
+        return None;
+    }
+    let outer = ctx.inline_parent().and_then(|parent| timer(&parent));
+    earliest(ctx.deadlines.earliest(), outer)
+}
+
+/// The deadlines of `ctx` (the current task) as its blocking system calls see them: a deadline
+/// that passes while the task sits in a call interrupts it through the thread's alarm (see
+/// `cancel`, "Deadlines in a system call").
+pub(crate) struct SyscallDeadline<'a>(pub(crate) &'a TaskCtx);
+
+impl crate::cancel::Deadline for SyscallDeadline<'_> {
+    fn check(&self) -> Result<(), Canceled> {
+        block::check(self.0)
+    }
+
+    /// Only where the task owns its thread: a thread shared by tasks (an event loop) must
+    /// not receive the signal, and makes no blocking call through this path.
+    fn arm(&self) -> bool {
+        if !carrier::owns_thread() {
+            return false;
+        }
+        timer(self.0).is_some_and(alarm::arm)
+    }
+
+    fn disarm(&self) {
+        alarm::disarm();
+    }
+}
+
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The deadlines of the `Io::timeout` calls a task is inside, outermost first.
+#[derive(Debug, Default)]
+pub(crate) struct Deadlines {
+    frames: Mutex<Vec<Frame>>,
+}
+
+#[derive(Debug)]
+struct Frame {
+    at: Instant,
+    /// Set when a cancellation point returned `Canceled` because `at` passed.
+    fired: bool,
+}
+
+impl Deadlines {
+    fn frames(&self) -> std::sync::MutexGuard<'_, Vec<Frame>> {
+        self.frames.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Enters a `timeout` ending at `at`; returns its depth, to hand back to [`Self::pop`].
+    pub(crate) fn push(&self, at: Instant) -> usize {
+        let mut frames = self.frames();
+        frames.push(Frame { at, fired: false });
+        frames.len() - 1
+    }
+
+    /// Leaves the innermost `timeout` (at `depth`); returns whether its deadline fired.
+    pub(crate) fn pop(&self, depth: usize) -> bool {
+        let mut frames = self.frames();
+        debug_assert_eq!(frames.len(), depth + 1, "io: timeouts left out of order");
+        frames.truncate(depth + 1);
+        frames.pop().is_some_and(|frame| frame.fired)
+    }
+
+    /// The earliest deadline, if any.
+    fn earliest(&self) -> Option<Instant> {
+        self.frames().iter().map(|frame| frame.at).min()
+    }
+
+    /// `Err(Canceled)` if a deadline passed; marks every passed deadline as fired.
+    fn check(&self) -> Result<(), Canceled> {
+        let mut frames = self.frames();
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut fired = false;
+        for frame in frames.iter_mut().filter(|frame| frame.at <= now) {
+            frame.fired = true;
+            fired = true;
+        }
+        if fired {
+            Err(Canceled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::error::{Canceled, Timeout};
+    use crate::{Clock, Io, Runtime};
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    fn runtime() -> Runtime {
+        Runtime::builder().threads(2).build().unwrap()
+    }
+
+    fn sleep(io: Io, millis: u64) -> Result<(), Canceled> {
+        io.sleep(Duration::from_millis(millis), Clock::Awake)
+    }
+
+    #[test]
+    fn timeout_of_a_10s_sleep_returns_timeout_within_2s() {
+        runtime().run(|io| {
+            let start = Instant::now();
+            let slept = io.timeout(Duration::from_millis(20), || io.sleep(LONG, Clock::Awake));
+            assert_eq!(slept, Err(Timeout));
+            assert!(start.elapsed() < Duration::from_secs(2));
+            assert_eq!(sleep(io, 1), Ok(()), "the deadline ends with its timeout");
+        });
+    }
+
+    #[test]
+    fn a_call_that_finishes_in_time_returns_ok() {
+        runtime().run(|io| {
+            assert_eq!(io.timeout(LONG, || sleep(io, 1).map(|()| 42)), Ok(Ok(42)));
+            assert_eq!(io.timeout(Duration::MAX, || 7), Ok(7), "no overflow");
+        });
+    }
+
+    #[test]
+    fn nested_timeouts_the_earliest_deadline_wins() {
+        runtime().run(|io| {
+            let inner_first = io.timeout(LONG, || {
+                let inner = io.timeout(Duration::from_millis(10), || io.sleep(LONG, Clock::Awake));
+                assert_eq!(inner, Err(Timeout));
+                sleep(io, 1)
+            });
+            assert_eq!(
+                inner_first,
+                Ok(Ok(())),
+                "the outer call goes on after the inner timeout"
+            );
+            let outer_first = io.timeout(Duration::from_millis(10), || {
+                let inner = io.timeout(LONG, || io.sleep(LONG, Clock::Awake));
+                assert_eq!(
+                    inner,
+                    Ok(Err(Canceled)),
+                    "the outer deadline is not the inner's"
+                );
+                inner
+            });
+            assert_eq!(outer_first, Err(Timeout));
+        });
+    }
+
+    #[test]
+    fn uncancelable_code_ignores_an_expired_deadline() {
+        runtime().run(|io| {
+            let mut cleanup = None;
+            let result = io.timeout(Duration::from_millis(1), || {
+                std::thread::sleep(Duration::from_millis(5));
+                cleanup = Some(io.uncancelable(|| sleep(io, 5)));
+                io.check_cancel()
+            });
+            assert_eq!(
+                cleanup,
+                Some(Ok(())),
+                "protected code slept through the deadline"
+            );
+            assert_eq!(result, Err(Timeout));
+        });
+    }
+
+    #[test]
+    fn a_cancel_is_not_reported_as_a_timeout() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let task = s.spawn_concurrent(|| io.timeout(LONG, || io.sleep(LONG, Clock::Awake)));
+                sleep(io, 20).unwrap();
+                assert_eq!(task.unwrap().cancel(io), Ok(Err(Canceled)));
+            })
+        });
     }
 }

@@ -1,12 +1,29 @@
-//! Backends: what runs tasks. [`Backend`] is the vtable behind [`Io`](crate::Io); user code
-//! never sees which one it talks to.
+//! Backends: what runs tasks, and how they wait. This folder is the one seam between the core
+//! (scopes, futures, groups, parking, queues, locks, time, files, sockets) and the machinery
+//! that runs them; core modules name no backend.
+//!
+//! - [`Backend`] is what a runtime does: start, spawn, run the root, shut down. It is the
+//!   vtable behind [`Io`](crate::Io); user code never sees which one it talks to.
+//! - [`carrier::Carrier`] is how the task running on a thread waits: park, sleep, and run a
+//!   blocking [`op::Op`]. A task that owns its thread blocks it (`own_thread`); a fiber of an
+//!   event loop is suspended and its operations go through the ring (`uring`). The choice is
+//!   per thread, not per `Io`: the same `Io` is used from a fiber and from the offload threads
+//!   its runtime starts.
+//! - [`op`] holds every blocking operation, written once for all backends.
+//!
+//! A new backend is one folder here, one `Backend` and one `Carrier` implementation, plus one
+//! line where `Runtime::build` chooses backends.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::ConcurrencyUnavailable;
+use crate::io::ThreadEnv;
 use crate::task::RawTask;
 
+pub(crate) mod carrier;
+pub(crate) mod op;
+mod own_thread;
 pub(crate) mod threaded;
 pub(crate) mod uring;
 
@@ -62,4 +79,62 @@ pub(crate) trait Backend: Send + Sync {
     fn block_on(&self, root: &mut dyn FnMut());
     /// Stops the workers; called once, when the runtime is dropped, after every scope ended.
     fn shutdown(&self);
+}
+
+/// Runs `op` for the current task, as its thread's carrier decides (a cancellation point).
+pub(crate) fn perform(mut op: impl op::Op) -> std::io::Result<usize> {
+    carrier::with_current(|carrier| carrier.perform(&mut op))
+}
+
+/// What a runtime's builder asks of its backend.
+pub(crate) struct Settings {
+    pub(crate) kind: crate::runtime::Backend,
+    /// Worker threads of the threaded backend (0 with `single_threaded`).
+    pub(crate) workers: usize,
+    pub(crate) single_threaded: bool,
+    pub(crate) async_limit: usize,
+    pub(crate) concurrent_limit: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) max_fibers: usize,
+}
+
+/// A backend made but for the runtime's shared state, which it may link to.
+pub(crate) type MakeBackend = Box<dyn FnOnce(ThreadEnv) -> Box<dyn Backend>>;
+
+/// Chooses the backend `settings` ask for — the one place that names every backend. `Auto`
+/// takes io_uring where the kernel allows it and otherwise the threaded backend, saying why
+/// once per process. `Err` names why the requested backend is unavailable.
+pub(crate) fn choose(settings: &Settings) -> Result<MakeBackend, String> {
+    use crate::runtime::Backend as Kind;
+    let uring = || {
+        uring::Uring::new(uring::Config {
+            single_threaded: settings.single_threaded,
+            async_limit: settings.async_limit,
+            concurrent_limit: settings.concurrent_limit,
+            stack_size: settings.stack_size,
+            max_fibers: settings.max_fibers,
+        })
+    };
+    let threaded = threaded::Config {
+        threads: settings.workers,
+        async_limit: settings.async_limit,
+        concurrent_limit: settings.concurrent_limit,
+    };
+    let threaded: MakeBackend =
+        Box::new(move |env| Box::new(threaded::Threaded::new(threaded, env)));
+    match settings.kind {
+        Kind::Threaded => Ok(threaded),
+        Kind::Uring => {
+            let uring = uring()?;
+            Ok(Box::new(move |_| Box::new(uring)))
+        }
+        Kind::Auto => match uring() {
+            Ok(uring) => Ok(Box::new(move |_| Box::new(uring))),
+            Err(reason) => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| eprintln!("io: {reason}; using the threaded backend"));
+                Ok(threaded)
+            }
+        },
+    }
 }

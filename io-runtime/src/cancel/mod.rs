@@ -74,6 +74,18 @@ use std::time::{Duration, Instant};
 use crate::error::Canceled;
 use crate::loom::{AtomicI32, AtomicU32};
 
+/// Requests cancellation of `task` and wakes it if it is parked on a runtime primitive. A task
+/// in a system call is interrupted by whoever then waits for it (see `cancel::Interrupter`).
+/// The request reaches a task that `task` runs inline on its thread, too.
+pub(crate) fn cancel_task(task: &crate::task::TaskCtx) {
+    task.cancel.request();
+    task.parker.unpark();
+    task.cancel.interrupt();
+    if let Some(child) = task.inline_child() {
+        cancel_task(&child);
+    }
+}
+
 const REQUESTED: u32 = 1;
 const IN_SYSCALL: u32 = 2;
 

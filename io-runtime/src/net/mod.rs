@@ -8,8 +8,10 @@
 //! operation and address in their message. Addresses are [`SocketAddr`](std::net::SocketAddr)s:
 //! name resolution blocks without a cancellation point, so it is not done here.
 //!
-//! The system calls themselves live in `crate::os`, which runs each one on the ring when the
-//! task is a uring fiber and as a blocking, interruptible call otherwise.
+//! Each blocking operation is a type in `backend::op` (its io_uring entry, its blocking system
+//! call, and what a completion that won the race against its cancel leaves behind), and each
+//! backend decides how to run it; the sockets call thin functions in `crate::os`, which also
+//! holds the non-blocking calls (`socket`, `bind`, `listen`, …).
 
 pub(crate) mod addr;
 mod listener;

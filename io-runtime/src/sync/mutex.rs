@@ -338,7 +338,7 @@ mod tests {
                     .spawn_concurrent(|| *mutex.lock_uncancelable(io) += 1)
                     .unwrap();
                 io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
-                crate::block::cancel_task(waiter.raw_task().ctx());
+                crate::cancel::cancel_task(waiter.raw_task().ctx());
                 drop(held);
                 waiter.join(io);
             })

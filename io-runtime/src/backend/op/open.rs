@@ -1,6 +1,8 @@
-//! Opening a file on the ring so that it waits as open(2) does: a FIFO opened for reading
-//! waits for a writer, one opened for writing waits for a reader (`crate::fs` promises this
-//! on both backends).
+//! [`Open`]: openat(2) relative to the working directory, `O_CLOEXEC` always added.
+//!
+//! It waits as open(2) does on every backend: a FIFO opened for reading waits for a writer, one
+//! opened for writing waits for a reader (`crate::fs` promises this), as a cancellation point.
+//! A thread makes the blocking call; on the ring, the entry needs help (below).
 //!
 //! # Why the ring's openat needs help
 //! `IORING_OP_OPENAT` first tries the open inline, on the loop's thread, with `O_NONBLOCK`
@@ -18,8 +20,8 @@
 //! goes inline as before. Anything else — a FIFO, a device, an unknown type (a path not in
 //! the cache, an error, a kernel without `openat2`) — is submitted with `IOSQE_ASYNC`: an io-wq
 //! worker makes the blocking open, off the loop. A cancel still ends it: the async-cancel that
-//! `submit` sends signals the worker, whose interruptible wait for the peer ends with
-//! `-ERESTARTSYS` (see `super::finish`).
+//! the ring sends signals the worker, whose interruptible wait for the peer ends with
+//! `-ERESTARTSYS` (see `backend/uring`, `finish`).
 //!
 //! Rejected alternatives:
 //! - Open first, check the descriptor, re-open if it is a FIFO: the first, non-blocking open
@@ -52,17 +54,53 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use io_uring::{opcode, squeue, types};
 
-/// The entry that opens `path` with `flags` (which hold `O_CLOEXEC`) and `mode` on the ring:
-/// inline when the file cannot wait for a peer, on an io-wq worker otherwise (module docs).
-pub(crate) fn open_entry(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> squeue::Entry {
-    let entry = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path.as_ptr())
-        .flags(flags)
-        .mode(mode)
-        .build();
-    if opens_inline(path, flags) {
-        entry
-    } else {
-        entry.flags(squeue::Flags::ASYNC)
+use super::{syscall, wide, Leftover, Op};
+
+/// Opens `path` with `flags` and `mode`; the result is the new descriptor.
+pub(crate) struct Open<'a> {
+    path: &'a CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+}
+
+impl<'a> Open<'a> {
+    pub(crate) fn new(path: &'a CStr, flags: libc::c_int, mode: libc::mode_t) -> Self {
+        let flags = flags | libc::O_CLOEXEC;
+        Self { path, flags, mode }
+    }
+}
+
+// SAFETY: the entry points only to `path`, which the op borrows.
+unsafe impl Op for Open<'_> {
+    /// Inline when the file cannot wait for a peer, on an io-wq worker otherwise (module docs).
+    fn entry(&mut self) -> squeue::Entry {
+        let entry = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+            .flags(self.flags)
+            .mode(self.mode)
+            .build();
+        if opens_inline(self.path, self.flags) {
+            entry
+        } else {
+            entry.flags(squeue::Flags::ASYNC)
+        }
+    }
+
+    fn run_on_thread(&mut self) -> std::io::Result<usize> {
+        syscall(|| {
+            // SAFETY: `path` is a NUL-terminated string that outlives the call.
+            wide(unsafe {
+                libc::openat(
+                    libc::AT_FDCWD,
+                    self.path.as_ptr(),
+                    self.flags,
+                    libc::c_uint::from(self.mode),
+                )
+            })
+        })
+    }
+
+    fn leftover(&self) -> Leftover {
+        Leftover::Descriptor
     }
 }
 

@@ -36,7 +36,7 @@ use super::{claim, Backend, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::io::ThreadEnv;
 
-pub(crate) use pool::{blocked, Pool};
+pub(crate) use pool::Pool;
 use spare::Spares;
 
 /// Limits and sizes of a threaded backend.

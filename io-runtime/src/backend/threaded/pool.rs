@@ -46,7 +46,6 @@
 //! than tasks could start: on a push, on a block, and after a take that left tasks queued. When
 //! no slot is free and tasks wait, the retaker is woken instead.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -56,6 +55,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use super::slot::{Counts, Worker};
+use crate::backend::carrier::{self, Carrier};
 use crate::backend::TaskRef;
 use crate::io::ThreadEnv;
 
@@ -507,7 +507,12 @@ fn work(inner: &Inner) {
         inner,
         worker: inner.register(),
     };
-    let _current = me.make_current();
+    carrier::enter(&me, || serve(inner, &me));
+    inner.unregister(&me.worker);
+}
+
+/// Runs entries on a pool thread until told to exit.
+fn serve(inner: &Inner, me: &Me<'_>) {
     loop {
         match inner.next() {
             Next::Run(task) => {
@@ -524,7 +529,6 @@ fn work(inner: &Inner) {
             Next::Exit => break,
         }
     }
-    inner.unregister(&me.worker);
 }
 
 /// Spins for up to [`SPIN`] until a task could be taken; returns whether one could.
@@ -545,62 +549,28 @@ fn spin_for_work(counts: &Counts, size: usize) -> bool {
     }
 }
 
-/// A pool thread as the parker's hook sees it: its pool and its slot record.
+/// A pool thread as the carrier of the task it runs: its pool and its slot record.
 struct Me<'a> {
     inner: &'a Inner,
     worker: Arc<Worker>,
 }
 
-thread_local! {
-    /// The [`Me`] of the current thread, if it is a pool thread (null otherwise).
-    static ME: Cell<*const Me<'static>> = const { Cell::new(std::ptr::null()) };
-}
-
-/// Clears [`ME`] when a pool thread's `work` returns (or unwinds).
-struct Current;
-
-impl Me<'_> {
-    /// Publishes `self` as the current thread's [`ME`] until the guard is dropped.
-    fn make_current(&self) -> Current {
-        ME.with(|me| me.set(std::ptr::from_ref(self).cast()));
-        Current
-    }
-}
-
-impl Drop for Current {
-    fn drop(&mut self) {
-        ME.with(|me| me.set(std::ptr::null()));
-    }
-}
-
-/// A slot lent back to the pool while the current thread parks; taken back on drop.
-pub(crate) struct Blocked {
-    me: *const Me<'static>,
-}
-
-/// Called by the parker before the current thread sleeps: if the thread is a pool thread that
-/// holds a running slot (it runs a task), it lends the slot to the queued tasks until the
-/// returned guard is dropped (when the thread wakes). `None` on any other thread.
-pub(crate) fn blocked() -> Option<Blocked> {
-    let me = ME.with(Cell::get);
-    if me.is_null() {
-        return None;
-    }
-    // SAFETY: `ME` is non-null only while `work` runs on this thread, and points to its `Me`,
-    // which lives on `work`'s stack until after the `Current` guard cleared `ME`.
-    let current = unsafe { &*me };
-    if !current.worker.lend(&current.inner.counts) {
-        return None;
-    }
-    current.inner.hand_over();
-    Some(Blocked { me })
-}
-
-impl Drop for Blocked {
-    fn drop(&mut self) {
-        // SAFETY: as in `blocked`: the guard lives inside a park on this thread, within the
-        // task that `work` runs, so `work`'s `Me` is still alive.
-        let me = unsafe { &*self.me };
-        me.worker.take_back(&me.inner.counts);
+/// A pool task owns its thread; while it sleeps in a park, the thread lends its running slot
+/// to the queued tasks (another thread takes it up) and takes it back when it wakes.
+impl Carrier for Me<'_> {
+    fn sleep(&self, sleep: &mut dyn FnMut()) {
+        if !self.worker.lend(&self.inner.counts) {
+            return sleep();
+        }
+        self.inner.hand_over();
+        // Taken back however the sleep ends (a panic in it unwinds through here).
+        struct TakeBack<'a, 'b>(&'a Me<'b>);
+        impl Drop for TakeBack<'_, '_> {
+            fn drop(&mut self) {
+                self.0.worker.take_back(&self.0.inner.counts);
+            }
+        }
+        let _take_back = TakeBack(self);
+        sleep();
     }
 }

@@ -10,25 +10,25 @@
 //! pool or the configured fiber limit runs out, `io_concurrent!` returns
 //! `ConcurrencyUnavailable` and `io_async!` runs inline.
 
-mod op;
-mod open;
+mod ops;
 mod ring;
 mod scheduler;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use io_uring::{opcode, squeue, types};
 
+use super::carrier::Carrier;
+use super::op::{Leftover, Op};
+use super::own_thread;
 use super::{Backend, Dispatch, SpawnKind, TaskRef};
 use crate::block;
-use crate::error::{Canceled, ConcurrencyUnavailable};
-use crate::park::Parker;
+use crate::error::{canceled_io, Canceled, ConcurrencyUnavailable};
+use crate::park::Suspend;
 use crate::task::current_arc;
+use crate::time::Clock;
 
-pub(crate) use op::Leftover;
-pub(crate) use open::open_entry;
-pub(crate) use scheduler::FiberWaker;
 use scheduler::Loop;
 
 /// Limits and sizes of a uring backend.
@@ -99,27 +99,37 @@ impl Backend for Uring {
     fn shutdown(&self) {}
 }
 
-/// How to resume the fiber running on this thread, if a uring fiber runs here.
-pub(crate) fn current_fiber() -> Option<FiberWaker> {
-    Loop::current(|lp| lp.and_then(Loop::current_waker))
-}
+/// The loop carries the tasks of its thread: a fiber suspends instead of blocking, and its
+/// operations and sleeps go through the ring. Code the loop runs outside any fiber (its own
+/// bookkeeping) blocks the thread as any thread does.
+impl Carrier for Loop {
+    fn suspension(&self) -> Option<&dyn Suspend> {
+        self.on_fiber().then_some(self as &dyn Suspend)
+    }
 
-/// Suspends the running fiber (see `Parker::park`).
-pub(crate) fn suspend_current(parker: &Parker, deadline: Option<Instant>) {
-    Loop::current(|lp| {
-        lp.expect("io: suspend without a uring loop")
-            .suspend(parker, deadline)
-    });
-}
+    fn perform(&self, op: &mut dyn Op) -> std::io::Result<usize> {
+        if !self.on_fiber() {
+            return op.run_on_thread();
+        }
+        // SAFETY: the op keeps what its entry points to alive while it is borrowed, and
+        // `submit` returns only after the completion was reaped (`Op`'s contract).
+        match unsafe { submit(self, op.entry(), op.leftover()) } {
+            Err(Canceled) => Err(canceled_io()),
+            Ok(rc) if rc < 0 => Err(std::io::Error::from_raw_os_error(-rc)),
+            Ok(rc) => Ok(rc as usize),
+        }
+    }
 
-/// Whether this thread drives a uring event loop right now (from its loop or one of its fibers).
-pub(crate) fn in_loop() -> bool {
-    Loop::current(|lp| lp.is_some())
-}
+    fn sleep_until(&self, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
+        if !self.on_fiber() {
+            return own_thread::sleep_until(deadline, clock);
+        }
+        sleep_on_ring(self, deadline, clock)
+    }
 
-/// Whether the current task runs on a uring fiber (so operations go through the ring).
-pub(crate) fn on_fiber() -> bool {
-    current_fiber().is_some()
+    fn owns_thread(&self) -> bool {
+        false
+    }
 }
 
 /// Submits `entry` for the current fiber and waits for its completion, as a cancellation
@@ -133,19 +143,22 @@ pub(crate) fn on_fiber() -> bool {
 ///
 /// # Safety
 /// Every buffer `entry` points to must stay valid until this function returns.
-pub(crate) unsafe fn submit(entry: squeue::Entry, leftover: Leftover) -> Result<i32, Canceled> {
+unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<i32, Canceled> {
     let me = current_arc();
     block::check(&me)?;
-    Loop::current(|lp| {
-        let lp = lp.expect("io: ring operation outside the uring loop");
-        let user_data = lp.ops().insert(me.clone(), op::Purpose::Result, leftover);
+    {
+        let user_data = lp.ops().insert(me.clone(), ops::Purpose::Result, leftover);
         // SAFETY: the caller keeps the buffers alive until we return, and we return only
         // after the completion was reaped (take_result below).
         unsafe { lp.push(&entry.user_data(user_data)) };
         let mut canceled = false;
         loop {
             // Until a cancel was sent, wake at an enclosing `Io::timeout`'s deadline too.
-            let deadline = if canceled { None } else { block::timer(&me) };
+            let deadline = if canceled {
+                None
+            } else {
+                crate::time::timer(&me)
+            };
             let _ = me.parker.park(deadline);
             if let Some(result) = lp.ops().take_result(user_data) {
                 return finish(result, canceled, leftover);
@@ -154,12 +167,12 @@ pub(crate) unsafe fn submit(entry: squeue::Entry, leftover: Leftover) -> Result<
                 canceled = true;
                 let cancel = opcode::AsyncCancel::new(user_data)
                     .build()
-                    .user_data(op::IGNORE);
+                    .user_data(ops::IGNORE);
                 // SAFETY: an async-cancel refers to no memory.
                 unsafe { lp.push(&cancel) };
             }
         }
-    })
+    }
 }
 
 /// What `submit` returns for an operation's `result`, given whether a cancel was sent.
@@ -190,19 +203,20 @@ fn is_restart(result: i32) -> bool {
     RESTART.contains(&-result)
 }
 
-/// Sleeps on the ring until `deadline` on `clock` (an absolute time since the clock's epoch).
-pub(crate) fn sleep_until(deadline: Duration, clock: crate::Clock) -> Result<(), Canceled> {
+/// Sleeps the current fiber on the ring until `deadline` on `clock` (an absolute time since
+/// the clock's epoch).
+fn sleep_on_ring(lp: &Loop, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
     let flags = match clock {
-        crate::Clock::Awake => types::TimeoutFlags::ABS,
-        crate::Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
-        crate::Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
+        Clock::Awake => types::TimeoutFlags::ABS,
+        Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
+        Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
     };
     let spec = types::Timespec::new()
         .sec(deadline.as_secs())
         .nsec(deadline.subsec_nanos());
     let entry = opcode::Timeout::new(&spec).flags(flags).build();
     // SAFETY: `spec` lives until `submit` returns, after the completion was reaped.
-    match unsafe { submit(entry, Leftover::Nothing) }? {
+    match unsafe { submit(lp, entry, Leftover::Nothing) }? {
         result if result == -libc::ETIME || result >= 0 => Ok(()),
         _ => Err(Canceled),
     }

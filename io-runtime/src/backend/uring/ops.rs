@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use io_uring::types::Timespec;
 
+use crate::backend::op::Leftover;
 use crate::task::TaskCtx;
 
 /// `user_data` of entries whose completions carry nothing to deliver (cancel requests).
@@ -19,15 +20,6 @@ pub(crate) enum Purpose {
     Result,
     /// The timer of a park with a deadline: resume the task if it still waits.
     Deadline,
-}
-
-/// What an abandoned result owns and must release when it finally arrives.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Leftover {
-    /// Nothing (a byte count, a status).
-    Nothing,
-    /// A descriptor (accept, openat): close it.
-    Descriptor,
 }
 
 enum State {

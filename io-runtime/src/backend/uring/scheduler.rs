@@ -48,13 +48,14 @@ use std::time::Instant;
 
 use io_uring::{opcode, squeue, types};
 
-use super::op::{Leftover, Ops, Purpose, EVENTFD, IGNORE};
+use super::ops::{Ops, Purpose, EVENTFD, IGNORE};
 use super::ring::Ring;
 use super::Config;
+use crate::backend::op::Leftover;
 use crate::backend::{claim, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::fiber::{Fiber, PooledStack, Resume, StackPool, Suspender};
-use crate::park::Parker;
+use crate::park::{Parker, Resumer, Schedule, Suspend};
 use crate::task::{self, current_arc};
 
 /// Entries of the ready queue the loop runs between two polls of the ring and of other
@@ -106,32 +107,18 @@ impl Drop for Remote {
     }
 }
 
-/// How a parked fiber is made runnable again, from any thread.
-#[derive(Clone)]
-pub(crate) struct FiberWaker {
-    remote: Arc<Remote>,
-    fiber: usize,
-    generation: u64,
-}
-
-impl std::fmt::Debug for FiberWaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FiberWaker({}@{})", self.fiber, self.generation)
-    }
-}
-
-impl FiberWaker {
-    pub(crate) fn wake(self) {
-        let local = CURRENT.with(Cell::get);
-        // SAFETY: a non-null CURRENT is the loop running on this thread, alive for the call.
-        match unsafe { local.as_ref() } {
-            Some(lp) if Arc::ptr_eq(&lp.remote, &self.remote) => {
+/// A wake of a parked fiber: pushed on the ready queue directly on the loop's own thread,
+/// through the wake list and the eventfd from any other thread.
+impl Schedule for Remote {
+    fn resume(&self, fiber: usize, generation: u64) {
+        Loop::current(|lp| match lp {
+            Some(lp) if std::ptr::eq(&*lp.remote, self) => {
                 lp.ready
                     .borrow_mut()
-                    .push_back(Ready::Resume(self.fiber, self.generation));
+                    .push_back(Ready::Resume(fiber, generation));
             }
-            _ => self.remote.wake(self.fiber, self.generation),
-        }
+            _ => self.wake(fiber, generation),
+        });
     }
 }
 
@@ -219,21 +206,24 @@ impl Loop {
             .expect("io: no stack for the root fiber")
             .with_name("root of Runtime::run");
         self.adopt(fiber);
-        // The loop is a waker for the deadlock monitor while it has work (see `monitor`).
-        crate::io::with_monitor(|monitor| {
-            let drive = || loop {
-                if self.run_ready() {
-                    self.poll_events();
-                } else if done.get() {
-                    break;
-                } else {
-                    self.wait_for_events(monitor);
+        // The loop carries every task on this thread (see `backend::carrier`), and is a waker
+        // for the deadlock monitor while it has work (see `monitor`).
+        crate::backend::carrier::enter(self, || {
+            crate::io::with_monitor(|monitor| {
+                let drive = || loop {
+                    if self.run_ready() {
+                        self.poll_events();
+                    } else if done.get() {
+                        break;
+                    } else {
+                        self.wait_for_events(monitor);
+                    }
+                };
+                match monitor {
+                    Some(monitor) => monitor.running(drive),
+                    None => drive(),
                 }
-            };
-            match monitor {
-                Some(monitor) => monitor.running(drive),
-                None => drive(),
-            }
+            })
         });
     }
 
@@ -423,20 +413,29 @@ impl Loop {
         self.ops.borrow_mut()
     }
 
-    /// How the running fiber is woken later, or `None` if no fiber runs.
-    pub(crate) fn current_waker(&self) -> Option<FiberWaker> {
+    /// Whether a fiber of this loop runs right now (not the loop itself).
+    pub(crate) fn on_fiber(&self) -> bool {
+        RUNNING.with(Cell::get) != usize::MAX
+    }
+}
+
+impl Suspend for Loop {
+    /// How the running fiber is woken later.
+    fn resumer(&self) -> Resumer {
         let running = RUNNING.with(Cell::get);
-        let fibers = self.fibers.borrow();
-        let slot = fibers.get(running)?.as_ref()?;
-        Some(FiberWaker {
-            remote: Arc::clone(&self.remote),
-            fiber: running,
-            generation: slot.generation,
-        })
+        let generation = match self.fibers.borrow().get(running) {
+            Some(Some(slot)) => slot.generation,
+            _ => panic!("io: suspend outside a fiber"),
+        };
+        Resumer {
+            scheduler: Arc::clone(&self.remote) as Arc<dyn Schedule>,
+            slot: running,
+            generation,
+        }
     }
 
     /// Suspends the running fiber; with a deadline, a ring timeout resumes it then.
-    pub(crate) fn suspend(&self, _parker: &Parker, deadline: Option<Instant>) {
+    fn suspend(&self, _parker: &Parker, deadline: Option<Instant>) {
         let running = RUNNING.with(Cell::get);
         let suspender = match self.fibers.borrow().get(running) {
             Some(Some(slot)) => slot.suspender,
@@ -453,7 +452,9 @@ impl Loop {
             self.disarm_timer(timer);
         }
     }
+}
 
+impl Loop {
     fn arm_timer(&self, deadline: Instant) -> u64 {
         let left = deadline.saturating_duration_since(Instant::now());
         let spec = types::Timespec::new()
