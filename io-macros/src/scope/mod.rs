@@ -44,8 +44,9 @@
 //! # Soundness
 //!
 //! Claim: no task spawned in a scope runs after control has left the scope, and no task can
-//! observe a borrow that has ended. The runtime's `Scope<'env>` erases task lifetimes (its one
-//! `unsafe`); this argument is what makes that erasure sound.
+//! observe a borrow that has ended. The runtime's `Scope<'env>` erases task lifetimes (with an
+//! `unsafe` transmute, in `io-runtime/src/scope.rs`); this argument is what makes that erasure
+//! sound.
 //!
 //! 1. **The owner lives in the library's frame.** `io::__private::scope` creates the `Scope`
 //!    in its own stack frame, calls the body with `&Scope`, and drops the `Scope` (cancel and
@@ -74,8 +75,9 @@
 //! handles dropped with the body's locals then only request cancellation, and the scope joins
 //! all of them at once.
 //!
-//! Spawning macros outside a scope are compile errors (see `spawn`), so there is no other way
-//! to start a task that borrows.
+//! Spawning macros outside a scope are compile errors (see `spawn`). The only other way to
+//! start a task that borrows is the closure form `Io::scope`, which `io::__private::scope` calls:
+//! it hands out the same `&Scope`, and `Scope::new` is private to the runtime.
 //!
 //! # Limits of the control-flow rewrite
 //!

@@ -8,7 +8,7 @@ use super::parse::{parse, EXPECTED_BLOCK, NEEDS_IO};
 use super::rewrite::{rewrite, AWAIT};
 use super::scope;
 
-/// The guard the tests rewrite against.
+/// The name of the scope's `&Scope` parameter ("guard") the tests rewrite against.
 fn guard() -> Ident {
     Ident::new("__io_scope", Span::mixed_site())
 }

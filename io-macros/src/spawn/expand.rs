@@ -7,8 +7,9 @@ use syn::{Expr, ExprPath, UnOp};
 use super::parse::{Call, CallSpan, Spawn, Target};
 use super::Kind;
 
-/// The replacement of a parsed spawn of `kind` in the scope guarded by `guard`; `site` spans the
-/// macro call as the user wrote it, from its name to its closing delimiter.
+/// The replacement of a parsed spawn of `kind` in the scope whose `&Scope` parameter is named
+/// `guard`; `site` spans the macro call as the user wrote it, from its name to its closing
+/// delimiter.
 pub(crate) fn expand(kind: Kind, guard: &Ident, spawn: &Spawn, site: CallSpan) -> TokenStream {
     match spawn {
         Spawn::Group => on_guard(guard, "group", TokenStream::new(), site),

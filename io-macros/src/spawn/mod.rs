@@ -129,10 +129,10 @@ fn rewritten(user: &TokenStream) -> Option<TokenStream> {
     (is_marked && expansion.delimiter() == Delimiter::Brace).then(|| expansion.stream())
 }
 
-/// The new arguments of `name!args` inside a scope whose guard is `guard`: the marker and the
-/// finished call. `rewritten` is the content of `args`, already rewritten (spawns nested in the
-/// arguments use the same guard). A malformed call becomes an error expression at the user's
-/// tokens.
+/// The new arguments of `name!args` inside the scope whose `&Scope` parameter is named `guard`:
+/// the marker and the finished call. `rewritten` is the content of `args`, already rewritten
+/// (spawns nested in the arguments use the same `&Scope`). A malformed call becomes an error
+/// expression at the user's tokens.
 pub(crate) fn in_scope(
     kind: Kind,
     guard: &Ident,

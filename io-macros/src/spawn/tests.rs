@@ -6,7 +6,7 @@ use quote::quote;
 use super::parse::{call_hint, classify, parse, Target, GROUP_HINT};
 use super::{in_scope, spawn_macro, Kind};
 
-/// The guard the tests expand against.
+/// The name of the scope's `&Scope` parameter ("guard") the tests expand against.
 fn guard() -> Ident {
     Ident::new("__io_scope", Span::mixed_site())
 }
