@@ -35,8 +35,8 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
 
 /// Links a task that runs on behalf of the current one — inline on its thread, or offloaded
 /// while it waits — for as long as it lives: a cancel of the current task reaches the linked
-/// one (`block::cancel_task` follows `inline_child`), and the current task's `Io::timeout`
-/// deadlines apply to it (`block::check` and `block::timer` follow `inline_parent`). Dropping
+/// one (`cancel::cancel_task` follows `inline_child`), and the current task's `Io::timeout`
+/// deadlines apply to it (`block::check` and `time::timer` follow `inline_parent`). Dropping
 /// it undoes the link, restoring the link it replaced.
 pub(crate) struct Link<'a> {
     /// The current task, on whose behalf `child` runs.

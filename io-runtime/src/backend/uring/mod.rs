@@ -1,12 +1,13 @@
 //! The uring backend: an io_uring event loop running every task as a stackful fiber.
 //!
-//! Blocking never blocks the thread: a task that waits on a runtime primitive suspends its
-//! fiber (see `crate::park`), a sleep or an I/O operation becomes a submission queue entry
-//! and the fiber waits for its completion (see `op.rs` and README.md). The loop runs on the
+//! Blocking never blocks the thread: the loop is the carrier of its thread (see
+//! `backend::carrier`), so a task that waits on a runtime primitive suspends its fiber (see
+//! `crate::park`), and a sleep or an operation of `backend::op` becomes a submission queue
+//! entry whose completion the fiber waits for (see `ops.rs` and README.md). The loop runs on the
 //! thread that calls `Runtime::run`, for the duration of that call; a fiber that computes for
 //! a long time holds the loop, so long computations belong in [`Io::offload`](crate::Io::offload).
 //!
-//! Stacks come from a pool of slabs with guard pages (see `crate::fiber::stack`); when the
+//! Stacks come from a pool of slabs with guard pages (see the crate-internal `fiber::stack`); when the
 //! pool or the configured fiber limit runs out, `io_concurrent!` returns
 //! `ConcurrencyUnavailable` and `io_async!` runs inline.
 
@@ -193,7 +194,7 @@ fn finish(result: i32, canceled: bool, leftover: Leftover) -> Result<i32, Cancel
 }
 
 /// Whether `result` is one of the kernel's internal "restart the call" codes. An operation
-/// that an io-wq worker ran blocking (an open waiting for a FIFO's peer, see `open.rs`) and an
+/// that an io-wq worker ran blocking (an open waiting for a FIFO's peer, see `backend/op/open.rs`) and an
 /// async-cancel interrupted completes with one of them (seen: `-ERESTARTSYS`, 512) instead of
 /// `-EINTR`.
 fn is_restart(result: i32) -> bool {
