@@ -21,6 +21,20 @@
 //!   cancellation points) and waits for them all. Every socket is closed when its task ends; the
 //!   server checks that no connection task is left before it prints its summary.
 //!
+//! # Running out of descriptors
+//! A server meets `EMFILE` (its `RLIMIT_NOFILE` is reached) as soon as more clients connect than
+//! it has descriptors for. That is no reason to stop: the accept loop recognizes the shortage
+//! (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`; the errors of `io` name the listener's address, and
+//! `io::raw_os_error` still finds their errno), says so once on stderr, and pauses between
+//! attempts — 1 ms, doubling up to 100 ms, a sleep the shutdown can cancel — while the
+//! connections it serves carry on. When clients leave, accept works again: it takes the
+//! connections that waited in the listen backlog, and one more line says the shortage is over.
+//! A connection that finds no thread or fiber to run on is closed, and handled the same way.
+//!
+//! ```text
+//! sh -c 'ulimit -n 64; exec cargo run --release --example echo_server -- --addr 127.0.0.1:0'
+//! ```
+//!
 //! # Backends
 //! Each connection is spawned with `Group::spawn_concurrent`: on uring it is a fiber (thousands
 //! cost little), on the threaded backend a thread of its own (a connection blocked in `read`
@@ -31,7 +45,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io::fs::File;
 use io::net::{TcpListener, TcpStream};
@@ -90,7 +104,7 @@ struct Stats {
     connections: AtomicU64,
     /// Bytes echoed back.
     bytes: AtomicU64,
-    /// Connection tasks that started and have not finished yet.
+    /// Connections accepted whose task has not finished yet.
     open: AtomicU64,
 }
 
@@ -176,7 +190,10 @@ fn no_threads(_: ConcurrencyUnavailable) -> String {
 
 /// Accepts connections and spawns each into the group until canceled (or accept fails for
 /// good). Returns only with an error: a canceled one at shutdown.
+///
+/// A shortage of descriptors, memory or tasks does not end the loop: see [`Shortage`].
 fn accept_loop(io: Io, listener: &TcpListener, stats: &Stats) -> std::io::Result<()> {
+    let mut shortage = Shortage::default();
     scope!(io, {
         let group = io_group!();
         loop {
@@ -186,27 +203,121 @@ fn accept_loop(io: Io, listener: &TcpListener, stats: &Stats) -> std::io::Result
                 // The peer gave up before its connection was taken.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
                 Err(e) if is_shortage(&e) => {
-                    eprintln!("echo_server: {e}");
-                    // Let connections finish and free what they hold before trying again.
-                    io.sleep(Duration::from_millis(10), Clock::Awake)?;
+                    // Let connections finish and free what they hold before trying again. A
+                    // cancellation point: the shutdown ends the pause.
+                    let pause = shortage.refused(&e, stats);
+                    io.sleep(pause, Clock::Awake)?;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             stats.connections.fetch_add(1, Ordering::Relaxed);
-            group
-                .spawn_concurrent(io, move || echo(io, stream, stats))
-                .map_err(|e| std::io::Error::other(format!("spawning a connection: {e}")))?;
+            // Counted here, not when the task starts, so that `open` is what the server holds.
+            let open = OpenGuard::new(stats);
+            // On failure the closure — the stream and the guard — is dropped: the connection is
+            // closed and no longer counted.
+            match group.spawn_concurrent(io, move || echo(io, stream, open)) {
+                Ok(()) => shortage.accepted(stats),
+                Err(e) => {
+                    let e = std::io::Error::other(format!("no task for a connection: {e}"));
+                    let pause = shortage.refused(&e, stats);
+                    io.sleep(pause, Clock::Awake)?;
+                }
+            }
         }
     })
 }
 
-/// Accept errors that mean "out of descriptors or memory for now", not a broken listener.
+/// Accept errors that mean "out of descriptors or memory for now", not a broken listener. The
+/// listener's errors name its address, so their own `raw_os_error()` is `None`:
+/// `io::raw_os_error` finds the errno in the error they wrap.
 fn is_shortage(error: &std::io::Error) -> bool {
     matches!(
-        error.raw_os_error(),
+        io::raw_os_error(error),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
+}
+
+/// The pause after the first refused accept of a shortage.
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+
+/// The longest pause between accepts during a shortage.
+const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+
+/// How the accept loop rides out a shortage (of descriptors, memory, or tasks to run
+/// connections on): it backs off, and logs the shortage once — one line when it begins, one when
+/// it is over — however many accepts it refuses meanwhile.
+///
+/// The shortage is over when an accept works again *and* the server holds at most 90% of the
+/// connections it held when the shortage began: at its limit, with clients coming and going,
+/// accept alternates between failing and working, and that is one shortage, not hundreds.
+struct Shortage {
+    /// The shortage under way, if any.
+    current: Option<Episode>,
+    /// How long to pause after the next refused accept.
+    pause: Duration,
+}
+
+/// One shortage: from the first refused accept until the server has room again.
+struct Episode {
+    began: Instant,
+    /// The connections the server held when the shortage began.
+    open_at_start: u64,
+    /// Accepts refused (or connections closed for want of a task) since.
+    refused: u64,
+}
+
+impl Default for Shortage {
+    fn default() -> Self {
+        Self {
+            current: None,
+            pause: FIRST_PAUSE,
+        }
+    }
+}
+
+impl Shortage {
+    /// Counts a refused accept (logging it if a shortage begins) and returns how long to pause
+    /// before the next: 1 ms, doubling up to 100 ms.
+    fn refused(&mut self, error: &std::io::Error, stats: &Stats) -> Duration {
+        let episode = self.current.get_or_insert_with(|| {
+            let open = stats.open.load(Ordering::Acquire);
+            eprintln!(
+                "echo_server: {error}; serving {open} connections, pausing accepts until some \
+                 close"
+            );
+            Episode {
+                began: Instant::now(),
+                open_at_start: open,
+                refused: 0,
+            }
+        });
+        episode.refused += 1;
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(LONGEST_PAUSE);
+        pause
+    }
+
+    /// Notes a connection accepted and spawned: the pauses start over, and the shortage, if
+    /// any, is over once the server has room again.
+    fn accepted(&mut self, stats: &Stats) {
+        self.pause = FIRST_PAUSE;
+        let Some(episode) = &self.current else {
+            return;
+        };
+        // `open` counts the connection just accepted: hence the `+ 1`.
+        let open = stats.open.load(Ordering::Acquire);
+        if open > episode.open_at_start * 9 / 10 + 1 {
+            return;
+        }
+        eprintln!(
+            "echo_server: accepting again, serving {open} connections, after {} refused \
+             accepts in {:.1?}",
+            episode.refused,
+            episode.began.elapsed()
+        );
+        self.current = None;
+    }
 }
 
 /// The number of descriptors this process has open.
@@ -214,10 +325,10 @@ fn open_fds() -> std::io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?.count())
 }
 
-/// Echoes what `stream` sends until it shuts down, fails, or the task is canceled.
-fn echo(io: Io, stream: TcpStream, stats: &Stats) {
-    stats.open.fetch_add(1, Ordering::AcqRel);
-    let _open = OpenGuard(&stats.open);
+/// Echoes what `stream` sends until it shuts down, fails, or the task is canceled; `open`
+/// counts the connection until then.
+fn echo(io: Io, stream: TcpStream, open: OpenGuard<'_>) {
+    let stats = open.stats;
     // Small writes go out at once: this is request/response traffic.
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0; BUFFER];
@@ -238,15 +349,28 @@ fn echo(io: Io, stream: TcpStream, stats: &Stats) {
             eprintln!("echo_server: {e}");
         }
     }
-    // `stream` is dropped here: the socket is closed.
+    // The socket is closed, then the connection no longer counted (on a panic, both are
+    // dropped too).
+    drop(stream);
+    drop(open);
 }
 
-/// Counts a connection task as finished on every way out.
-struct OpenGuard<'a>(&'a AtomicU64);
+/// An accepted connection, counted in [`Stats::open`] until this is dropped: when its task
+/// ends, whichever way, or with the task's closure if the task could not be spawned.
+struct OpenGuard<'a> {
+    stats: &'a Stats,
+}
+
+impl<'a> OpenGuard<'a> {
+    fn new(stats: &'a Stats) -> Self {
+        stats.open.fetch_add(1, Ordering::AcqRel);
+        Self { stats }
+    }
+}
 
 impl Drop for OpenGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.stats.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -17,7 +17,8 @@
 //! because `std::io::copy`, `read_exact`, `write_all`, `read_to_end` and `BufReader` retry
 //! `Interrupted` forever, and a canceled task must get out of them. [`annotate`] adds the
 //! operation and its target to every other error ("open /x/y: No such file or directory (os
-//! error 2)"), keeping its `ErrorKind`.
+//! error 2)"), keeping its `ErrorKind` and wrapping the original error, which stays its
+//! `source()`: [`crate::raw_os_error`] finds the errno there.
 
 use std::ffi::CStr;
 use std::fmt;
@@ -54,6 +55,10 @@ impl std::error::Error for OpError {
 
 /// Names the operation `op` and its `target` (a path, an address) in `error`, keeping its
 /// kind. A canceled error stays a bare canceled error.
+///
+/// The result's own `raw_os_error()` is `None` (std keeps an errno only in an error without a
+/// payload), but `error` is kept whole as the payload's `source()`, so
+/// [`crate::raw_os_error`] still answers its errno.
 pub(crate) fn annotate(op: &'static str, target: impl fmt::Display, error: io::Error) -> io::Error {
     if is_canceled(&error) {
         return canceled_io();
@@ -324,5 +329,64 @@ impl Io {
     /// enclosing [`Io::timeout`], ends the wait.
     pub fn write_fd(self, fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
         write(self, fd, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn annotate_names_the_operation_and_keeps_the_kind_and_the_errno() {
+        let error = annotate("open", "/x/y", io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            error.to_string(),
+            format!("open /x/y: {}", io::Error::from_raw_os_error(libc::ENOENT))
+        );
+        assert_eq!(crate::raw_os_error(&error), Some(libc::ENOENT));
+        let source = error
+            .source()
+            .and_then(|source| source.downcast_ref::<io::Error>())
+            .expect("the source is the original io::Error");
+        assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn an_errno_without_a_stable_kind_stays_reachable() {
+        let error = annotate(
+            "accept",
+            "127.0.0.1:7878",
+            io::Error::from_raw_os_error(libc::EMFILE),
+        );
+        assert_eq!(crate::raw_os_error(&error), Some(libc::EMFILE));
+        assert!(error.to_string().starts_with("accept 127.0.0.1:7878: "));
+    }
+
+    #[test]
+    fn annotating_twice_keeps_the_errno_and_both_names() {
+        let inner = annotate("read", "/a", io::Error::from_raw_os_error(libc::EIO));
+        let outer = annotate("copy", "/b", inner);
+        assert_eq!(crate::raw_os_error(&outer), Some(libc::EIO));
+        assert!(
+            outer.to_string().starts_with("copy /b: read /a: "),
+            "{outer}"
+        );
+    }
+
+    #[test]
+    fn a_canceled_error_stays_bare_and_has_no_errno() {
+        let error = annotate("read", "/a", canceled_io());
+        assert!(is_canceled(&error));
+        assert_eq!(crate::raw_os_error(&error), None);
+    }
+
+    #[test]
+    fn a_message_error_keeps_its_message_and_has_no_errno() {
+        let error = annotate("write", "/a", ErrorKind::WriteZero.into());
+        assert_eq!(error.kind(), ErrorKind::WriteZero);
+        assert_eq!(crate::raw_os_error(&error), None);
     }
 }
