@@ -5,7 +5,8 @@
 //!
 //! Each thread creates its timer (`timer_create(CLOCK_MONOTONIC)`, delivered with
 //! `SIGEV_THREAD_ID` to the thread itself) the first time it arms it, reuses it for every later
-//! call, and deletes it when the thread exits.
+//! call, and deletes it when the thread exits. The child of a `fork` inherits no timer: its
+//! thread forgets the parent's (see [`reset_after_fork`]) and creates one of its own.
 
 use std::cell::Cell;
 use std::sync::Once;
@@ -30,9 +31,22 @@ struct Alarm {
 }
 
 impl Alarm {
+    /// The timer this thread created, if any: not one a parent process created before a fork.
+    fn existing(&self) -> Option<libc::timer_t> {
+        if INHERITED.get() {
+            return None;
+        }
+        self.timer.get()
+    }
+
     /// The timer of this thread, created now if it does not exist yet; `None` if the kernel
     /// refused one (see [`create`]).
     fn timer(&self) -> Option<libc::timer_t> {
+        if INHERITED.replace(false) {
+            // The id names a timer of the parent process, which this one does not have (or,
+            // worse, a timer another thread of this process created since).
+            self.timer.set(None);
+        }
         if self.timer.get().is_none() {
             self.timer.set(create());
         }
@@ -42,7 +56,7 @@ impl Alarm {
 
 impl Drop for Alarm {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.get() {
+        if let Some(timer) = self.existing() {
             // SAFETY: `timer` was created by this thread's `create` and is deleted once, here,
             // as the thread exits; nothing uses it afterwards.
             unsafe { libc::timer_delete(timer) };
@@ -56,6 +70,18 @@ thread_local! {
             timer: Cell::new(None),
         }
     };
+    /// Whether `ALARM`'s timer id, if any, was inherited through a fork: POSIX timers are not
+    /// inherited, so the id names nothing of this process (or another thread's timer). A flag
+    /// of its own because `ALARM` has a destructor: touching it first on a thread registers
+    /// that destructor, which allocates — not for the fork handler.
+    static INHERITED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// In the child of a `fork` (see `crate::fork`): this thread's timer is its parent's, which the
+/// child does not have; the next arm creates a fresh one, and the thread's exit deletes nothing
+/// it did not create. Only a store to a `const` thread-local without destructor.
+pub(crate) fn reset_after_fork() {
+    INHERITED.set(true);
 }
 
 /// Creates a timer that delivers [`CANCEL_SIGNAL`] to the calling thread. `None` (said once on
@@ -130,7 +156,7 @@ pub(crate) fn disarm() {
 /// Whether this thread's alarm is armed now (for tests).
 #[cfg(all(test, not(loom)))]
 pub(crate) fn is_armed() -> bool {
-    let Some(timer) = ALARM.with(|alarm| alarm.timer.get()) else {
+    let Some(timer) = ALARM.with(Alarm::existing) else {
         return false;
     };
     let mut spec = libc::itimerspec {

@@ -70,6 +70,14 @@ thread_local! {
     static CURRENT_SHARED: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
+/// In the child of a `fork` (see `crate::fork`): the thread belongs to no runtime. The
+/// parent's runtime, of which the child has a copy without its threads, is not one this thread
+/// may take the fast path into. Only stores to `const` thread-locals without destructor.
+pub(crate) fn reset_after_fork() {
+    CURRENT_RUNTIME.set(0);
+    CURRENT_SHARED.set(std::ptr::null());
+}
+
 /// Calls `f` with the deadlock monitor of the runtime this thread belongs to, if any.
 pub(crate) fn with_monitor<R>(f: impl FnOnce(Option<&Monitor>) -> R) -> R {
     let shared = CURRENT_SHARED.with(Cell::get);

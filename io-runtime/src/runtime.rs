@@ -156,6 +156,7 @@ impl Builder {
     /// `threads(0)` (ask for [`single_threaded`](Self::single_threaded) instead), an
     /// unavailable backend (the error names why), or a failure to start a thread.
     pub fn build(self) -> Result<Runtime, BuildError> {
+        crate::fork::reset_in_children();
         let settings = Settings {
             kind: self.backend,
             workers: self.worker_count()?,

@@ -186,6 +186,14 @@ thread_local! {
     static FOREIGN: Arc<TaskCtx> = Arc::new(TaskCtx::new(Location::caller()));
 }
 
+/// In the child of a `fork` (see `crate::fork`): the thread runs no task; code on it gets the
+/// thread's own never-canceled context (`FOREIGN`, which holds no per-process resource and is
+/// kept: replacing it would allocate). Only a store to a `const` thread-local without
+/// destructor.
+pub(crate) fn reset_after_fork() {
+    CURRENT.set(std::ptr::null());
+}
+
 /// The current task of this thread, as a raw pointer (for a fiber to save across a switch).
 pub(crate) fn current_ptr() -> *const TaskCtx {
     CURRENT.with(Cell::get)

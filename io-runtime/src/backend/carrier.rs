@@ -53,6 +53,12 @@ thread_local! {
     static CURRENT: Cell<Option<*const (dyn Carrier + 'static)>> = const { Cell::new(None) };
 }
 
+/// In the child of a `fork` (see `crate::fork`): the thread carries itself, whatever carried
+/// the task that forked. Only a store to a `const` thread-local without destructor.
+pub(crate) fn reset_after_fork() {
+    CURRENT.set(None);
+}
+
 /// Calls `f` with the carrier of the current thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(&dyn Carrier) -> R) -> R {
     match CURRENT.with(Cell::get) {

@@ -31,6 +31,8 @@ use crate::task::current_arc;
 use crate::time::Clock;
 
 use scheduler::Loop;
+// The fork handler (`crate::fork`) resets the loop's thread-locals in the child.
+pub(crate) use scheduler::reset_after_fork;
 
 /// Limits and sizes of a uring backend.
 #[derive(Debug, Clone)]
