@@ -6,6 +6,8 @@
 //! Stacks come from a [`StackPool`] (see [`stack`] for the slab layout and guard pages); a stack
 //! overflow hits a guard page and the process aborts with
 //! `io: fiber stack overflow in fiber "<name>" (#<id>)` on stderr, never silent corruption.
+//! While a fiber owns its stack, the stack is registered with valgrind (see [`valgrind`]; a
+//! no-op outside valgrind), so memcheck can run programs on this backend.
 //!
 //! # States
 //!
@@ -42,6 +44,7 @@ mod overflow;
 mod stack;
 #[cfg(all(test, not(loom)))]
 mod tests;
+mod valgrind;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -52,6 +55,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use self::overflow::LabelGuard;
 use self::stack::StackExhausted;
 pub(crate) use self::stack::{PooledStack, StackPool};
+use self::valgrind::StackRegistration;
 
 /// Source of fiber ids; 0 means "no fiber" in overflow reports, so ids start at 1.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -72,6 +76,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Fiber<R = ()> {
     /// `None` once the fiber returned; its stack is then back in the pool.
     coroutine: Option<Coroutine<(), (), R, PooledStack>>,
+    /// The coroutine's stack as valgrind knows it (see [`valgrind`]); deregistered right after
+    /// the coroutine, hence the stack, is dropped. Nothing outside valgrind.
+    registration: StackRegistration,
     id: u64,
     name: Option<Cow<'static, str>>,
 }
@@ -113,8 +120,9 @@ impl<R> Fiber<R> {
         F: FnOnce(&Suspender<'_>) -> R + 'static,
         R: 'static,
     {
+        let registration = StackRegistration::new(&stack);
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| f(&Suspender { yielder }));
-        Self::from_coroutine(coroutine)
+        Self::from_coroutine(coroutine, registration)
     }
 
     /// Like `new` (the `'static` constructor the unit tests use) for a function that borrows from
@@ -134,18 +142,23 @@ impl<R> Fiber<R> {
         F: FnOnce(&Suspender<'_>) -> R,
     {
         let stack = pool.get()?;
+        let registration = StackRegistration::new(&stack);
         let body = move |yielder: &Yielder<(), ()>, ()| f(&Suspender { yielder });
         // SAFETY: corosensei requires the closure's borrows to outlive the coroutine (until it
         // finishes or is dropped) and, if it is forgotten, forever; both are this function's
         // caller obligations, stated in `# Safety`.
         let coroutine = unsafe { Coroutine::with_stack_unchecked(stack, body) };
-        Ok(Self::from_coroutine(coroutine))
+        Ok(Self::from_coroutine(coroutine, registration))
     }
 
-    fn from_coroutine(coroutine: Coroutine<(), (), R, PooledStack>) -> Self {
+    fn from_coroutine(
+        coroutine: Coroutine<(), (), R, PooledStack>,
+        registration: StackRegistration,
+    ) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Self {
             coroutine: Some(coroutine),
+            registration,
             id,
             name: None,
         }
@@ -192,6 +205,7 @@ impl<R> Fiber<R> {
             CoroutineResult::Yield(()) => Resume::Suspended,
             CoroutineResult::Return(value) => {
                 self.coroutine = None;
+                self.registration.deregister();
                 Resume::Finished(value)
             }
         }
@@ -205,6 +219,7 @@ impl<R> Drop for Fiber<R> {
             let _label = LabelGuard::enter(self.id, self.name.as_deref());
             drop(coroutine);
         }
+        self.registration.deregister();
     }
 }
 

@@ -42,6 +42,15 @@
 //! runtime never calls it, so it is built for the unit tests only.
 //! Slabs are unmapped when the pool and every stack taken from it are gone.
 //!
+//! # Address-space limit
+//!
+//! `MAP_NORESERVE` saves memory, not address space: every slab counts in full against
+//! `RLIMIT_AS`. Under a finite limit (read once per pool) a new slab must leave the reserve of
+//! `backend::headroom` free, so that the loop's own allocations after the last stack still
+//! succeed; near the limit a slab holds only the slots that fit, and when none does `get` fails
+//! with [`StackExhausted`] (the runtime's `ConcurrencyUnavailable`) instead of mapping up to the
+//! limit. Without a limit the check is one test of a cached value, per slab.
+//!
 //! # Threads
 //!
 //! A pool is an `Rc` handle: it and its stacks are `!Send`, so every fiber on its stacks runs on
@@ -58,6 +67,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use corosensei::stack::{Stack, StackPointer, MIN_STACK_SIZE};
 
 use super::overflow;
+use crate::backend::headroom::Headroom;
 
 /// How many stacks one slab (one `mmap`) holds, unless `max_stacks` asks for fewer.
 pub(crate) const STACKS_PER_SLAB: usize = 64;
@@ -159,6 +169,9 @@ enum ExhaustedKind {
     Limit(usize),
     /// The kernel refused memory or a guard page (`ENOMEM` when `vm.max_map_count` is reached).
     Os(&'static str, io::Error),
+    /// Another slab would eat into the reserve kept under `RLIMIT_AS` (see
+    /// `backend::headroom`).
+    AddressSpace,
 }
 
 impl StackExhausted {
@@ -172,7 +185,7 @@ impl StackExhausted {
     /// Returns the operating-system error behind this failure, if the kernel refused.
     pub(crate) fn os_error(&self) -> Option<&io::Error> {
         match &self.kind {
-            ExhaustedKind::Limit(_) => None,
+            ExhaustedKind::Limit(_) | ExhaustedKind::AddressSpace => None,
             ExhaustedKind::Os(_, error) => Some(error),
         }
     }
@@ -189,6 +202,10 @@ impl fmt::Display for StackExhausted {
         match &self.kind {
             ExhaustedKind::Limit(max) => write!(f, "all {max} fiber stacks are in use"),
             ExhaustedKind::Os(op, error) => write!(f, "no fiber stack: {op} failed: {error}"),
+            ExhaustedKind::AddressSpace => f.write_str(
+                "no fiber stack: another slab would leave too little address space under \
+                 RLIMIT_AS",
+            ),
         }
     }
 }
@@ -218,6 +235,8 @@ struct PoolInner {
     stride: usize,
     max_stacks: usize,
     mode: GuardMode,
+    /// The address-space limit, read when the pool was made: slabs leave its reserve free.
+    headroom: Headroom,
     /// Lowest address (the guard) of each idle slot; popped LIFO so warm stacks go first.
     /// Invariant: `capacity >= mapped`, so pushing back a stack never allocates.
     free: RefCell<Vec<NonNull<u8>>>,
@@ -283,6 +302,7 @@ impl StackPool {
             stride,
             max_stacks,
             mode,
+            headroom: Headroom::new(),
             free: RefCell::new(Vec::new()),
             slabs: RefCell::new(Vec::new()),
             mapped: Cell::new(0),
@@ -397,10 +417,14 @@ impl PoolInner {
         Ok(slot)
     }
 
-    /// Maps a slab for up to [`STACKS_PER_SLAB`] more slots and registers it for overflow
-    /// reports.
+    /// Maps a slab for up to [`STACKS_PER_SLAB`] more slots (fewer near the address-space
+    /// limit) and registers it for overflow reports.
     fn map_slab(&self) -> Result<(), StackExhausted> {
-        let slots = STACKS_PER_SLAB.min(self.max_stacks - self.mapped.get());
+        let wanted = STACKS_PER_SLAB.min(self.max_stacks - self.mapped.get());
+        let slots = match self.headroom.is_limited() {
+            false => wanted,
+            true => self.slots_within_headroom(wanted)?,
+        };
         let no_memory = || io::Error::from_raw_os_error(libc::ENOMEM);
         let len = slots.checked_mul(self.stride).ok_or_else(no_memory);
         let len = len.map_err(|e| StackExhausted::os("mmap", e))?;
@@ -422,6 +446,27 @@ impl PoolInner {
         self.slabs.borrow_mut().push(slab); // capacity reserved above
         self.mapped.set(self.mapped.get() + slots);
         Ok(())
+    }
+
+    /// Under `RLIMIT_AS`, how many of `wanted` more slots fit while the reserve for every slot
+    /// mapped stays free (see `backend::headroom`). A pool's first slab is the exception: it
+    /// holds the root fiber of an event loop, which no `ConcurrencyUnavailable` can turn away,
+    /// so if the reserve leaves no room it gets one slot wherever one still fits.
+    #[cold]
+    fn slots_within_headroom(&self, wanted: usize) -> Result<usize, StackExhausted> {
+        let mapped = self.mapped.get();
+        let slots = slots_that_fit(
+            wanted,
+            self.stride,
+            self.headroom.room(mapped + wanted),
+            (mapped == 0).then(|| self.headroom.room_without_reserve()),
+        );
+        if slots == 0 {
+            return Err(StackExhausted {
+                kind: ExhaustedKind::AddressSpace,
+            });
+        }
+        Ok(slots)
     }
 
     /// Grows the free list to hold every slot after `slots` more are mapped (so recycling never
@@ -459,6 +504,16 @@ impl PoolInner {
                 return Err(StackExhausted::os(operation, error));
             }
         }
+    }
+}
+
+/// How many of `wanted` slots of `stride` bytes a new slab holds, given the `room` the reserve
+/// leaves and, for a pool's first slab, the room there is at all (`first_room`): that slab
+/// gets one slot if one fits at all (see `PoolInner::slots_within_headroom`).
+fn slots_that_fit(wanted: usize, stride: usize, room: usize, first_room: Option<usize>) -> usize {
+    match (room / stride).min(wanted) {
+        0 => usize::from(first_room.is_some_and(|room| room >= stride)).min(wanted),
+        slots => slots,
     }
 }
 
@@ -518,5 +573,43 @@ unsafe impl Stack for PooledStack {
     #[inline]
     fn limit(&self) -> StackPointer {
         self.slot.addr()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::slots_that_fit;
+
+    #[test]
+    fn a_slab_near_the_limit_holds_what_fits_and_a_first_slab_one_slot_if_any() {
+        const STRIDE: usize = 100;
+        assert_eq!(slots_that_fit(64, STRIDE, usize::MAX, None), 64, "no limit");
+        assert_eq!(slots_that_fit(64, STRIDE, 10_000, None), 64);
+        assert_eq!(
+            slots_that_fit(64, STRIDE, 1_999, None),
+            19,
+            "fewer near the limit"
+        );
+        assert_eq!(
+            slots_that_fit(5, STRIDE, 1_999, None),
+            5,
+            "never more than wanted"
+        );
+        assert_eq!(
+            slots_that_fit(64, STRIDE, 99, None),
+            0,
+            "the reserve leaves no room"
+        );
+        assert_eq!(
+            slots_that_fit(64, STRIDE, 99, Some(100)),
+            1,
+            "the root's slab"
+        );
+        assert_eq!(
+            slots_that_fit(64, STRIDE, 99, Some(99)),
+            0,
+            "no room at all"
+        );
+        assert_eq!(slots_that_fit(64, STRIDE, 1_000, Some(5_000)), 10);
     }
 }
