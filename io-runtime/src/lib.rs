@@ -38,6 +38,7 @@ mod cancel;
 mod control_flow;
 mod error;
 mod fiber;
+mod fork;
 pub mod fs;
 mod future;
 mod group;
@@ -60,7 +61,9 @@ mod time;
 #[doc(hidden)]
 pub mod __private;
 
-pub use crate::error::{is_canceled, Canceled, Closed, ConcurrencyUnavailable, Timeout};
+pub use crate::error::{
+    is_canceled, raw_os_error, Canceled, Closed, ConcurrencyUnavailable, Timeout,
+};
 pub use crate::future::Future;
 pub use crate::group::Group;
 pub use crate::io::Io;

@@ -22,6 +22,7 @@ use crate::io::ThreadEnv;
 use crate::task::RawTask;
 
 pub(crate) mod carrier;
+pub(crate) mod headroom;
 pub(crate) mod op;
 mod own_thread;
 pub(crate) mod threaded;

@@ -23,6 +23,14 @@
 //!
 //! # Concurrent tasks (`spare.rs`)
 //! Each runs on a thread of its own, reused from a cache of idle ones.
+//!
+//! # Address-space limit
+//! Under a finite `RLIMIT_AS`, every thread the backend starts (a concurrent task's, a worker,
+//! the retaker) must leave the reserve of `backend::headroom` free: its stack
+//! ([`thread_stack_size`]) plus [`THREAD_EXTRA`]; see [`start_thread`]. A concurrent spawn
+//! that does not fit is refused (`ConcurrencyUnavailable`); a worker that does not fit is not
+//! started, as past the thread cap (at build: the build fails). The limit is read once, when
+//! the backend is made.
 
 mod pool;
 mod retake;
@@ -30,8 +38,11 @@ mod slot;
 mod spare;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
+use super::headroom::Headroom;
 use super::{claim, Backend, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::io::ThreadEnv;
@@ -48,6 +59,73 @@ pub(crate) struct Config {
     pub(crate) async_limit: usize,
     /// Concurrent tasks that may run at once.
     pub(crate) concurrent_limit: usize,
+}
+
+/// What a new thread maps besides its stack: the guard page below it, the alternate signal
+/// stack std gives every thread (`SIGSTKSZ` or the kernel's `AT_MINSIGSTKSZ`, plus a guard
+/// page), and the pages the allocator maps for a thread's first allocations when it gets no
+/// arena of its own. A few pages each; 64 KiB is a bound with room to spare.
+const THREAD_EXTRA: usize = 64 << 10;
+
+/// How long [`start_thread`] waits, under an address-space limit, for the new thread to be
+/// past its first allocation. It takes microseconds; the bound only keeps a stalled machine
+/// from stalling the spawner (the next check may then miss that thread's arena).
+const START_WAIT: Duration = Duration::from_secs(1);
+
+/// Starts a thread of this backend named `name` running `body`, with [`thread_stack_size`],
+/// if the address space leaves room for it and the reserve for `tasks` threads (see
+/// `backend::headroom`); `ENOMEM` if not, or the error of the kernel refusing it.
+///
+/// Under a limit, it also waits (at most [`START_WAIT`]) until the thread is past its first
+/// allocation. That allocation is where glibc may reserve a 64 MiB arena for the thread, and
+/// the next decision must see it: otherwise a spawner that starts threads in a loop decides
+/// on an address space that the arenas of the threads still starting are about to take, and a
+/// thread accepted that way dies in its start-up (no room for its signal stack) and takes the
+/// process with it.
+pub(super) fn start_thread(
+    headroom: &Headroom,
+    tasks: usize,
+    name: impl Into<String>,
+    body: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    let stack_size = thread_stack_size();
+    if !headroom.allows(stack_size + THREAD_EXTRA, tasks) {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+    }
+    let builder = std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(stack_size);
+    if !headroom.is_limited() {
+        return builder.spawn(body);
+    }
+    let started = Arc::new((Mutex::new(false), Condvar::new()));
+    let signal = Arc::clone(&started);
+    let handle = builder.spawn(move || {
+        drop(std::hint::black_box(Box::new(0_u64)));
+        *signal.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        signal.1.notify_one();
+        drop(signal);
+        body();
+    })?;
+    let (flag, condvar) = &*started;
+    let flag = flag.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = condvar
+        .wait_timeout_while(flag, START_WAIT, |started| !*started)
+        .unwrap_or_else(|e| e.into_inner());
+    Ok(handle)
+}
+
+/// The stack size of the threads this backend starts: std's default for spawned threads,
+/// `RUST_MIN_STACK` if set (a number of bytes), else 2 MiB. Set explicitly on each thread, so
+/// that the address-space check knows what a thread takes.
+fn thread_stack_size() -> usize {
+    static SIZE: OnceLock<usize> = OnceLock::new();
+    *SIZE.get_or_init(|| {
+        std::env::var("RUST_MIN_STACK")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(2 << 20)
+    })
 }
 
 /// The threaded backend.
@@ -68,9 +146,10 @@ impl Threaded {
     /// threads start in [`Backend::start`].
     pub(crate) fn new(config: Config, env: ThreadEnv) -> Self {
         crate::cancel::install_signal_handler();
+        let headroom = Headroom::new();
         Self {
-            pool: Pool::new(env.clone(), config.threads),
-            spares: Spares::new(env),
+            pool: Pool::new(env.clone(), config.threads, headroom),
+            spares: Spares::new(env, headroom),
             config,
             async_outstanding: AtomicUsize::new(0),
             concurrent_outstanding: AtomicUsize::new(0),

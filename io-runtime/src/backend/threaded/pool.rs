@@ -55,7 +55,9 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use super::slot::{Counts, Worker};
+use super::start_thread;
 use crate::backend::carrier::{self, Carrier};
+use crate::backend::headroom::Headroom;
 use crate::backend::TaskRef;
 use crate::io::ThreadEnv;
 
@@ -143,6 +145,8 @@ pub(super) struct Inner {
     cap: usize,
     /// How new threads join the runtime.
     env: ThreadEnv,
+    /// The address-space limit: a new thread leaves its reserve free (see `threaded`).
+    headroom: Headroom,
     /// The threads to join at shutdown (workers and the retaker).
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The slot records of the live threads, for the retaker.
@@ -158,8 +162,9 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// A pool of `size` running slots whose threads join the runtime through `env`.
-    pub(crate) fn new(env: ThreadEnv, size: usize) -> Self {
+    /// A pool of `size` running slots whose threads join the runtime through `env`, within
+    /// the address space `headroom` allows.
+    pub(crate) fn new(env: ThreadEnv, size: usize, headroom: Headroom) -> Self {
         let inner = Arc::new_cyclic(|this| Inner {
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
@@ -178,6 +183,7 @@ impl Pool {
             size,
             cap: size.max(MAX_THREADS),
             env,
+            headroom,
             threads: Mutex::default(),
             workers: Mutex::default(),
             this: this.clone(),
@@ -289,15 +295,17 @@ impl Inner {
 
     /// Starts a thread of the runtime named `name` running `body`, to be joined at shutdown.
     /// The list of threads stays locked until the new one is in it, so that `shutdown` never
-    /// misses a thread that was being started.
+    /// misses a thread that was being started. `ENOMEM` if the thread would eat into the
+    /// address-space reserve.
     fn spawn(&self, name: String, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+        let no_memory = || std::io::Error::from_raw_os_error(libc::ENOMEM);
         let env = self.env.clone();
         let mut threads = self.lock_threads();
-        let handle = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || env.run_thread(body))?;
         threads.retain(|t| !t.is_finished());
-        threads.push(handle);
+        threads.try_reserve(1).map_err(|_| no_memory())?;
+        let tasks = threads.len() + 1;
+        let handle = start_thread(&self.headroom, tasks, name, move || env.run_thread(body))?;
+        threads.push(handle); // capacity reserved above
         Ok(())
     }
 

@@ -1,10 +1,21 @@
 //! Threads for concurrent tasks: each concurrent task gets a thread of its own, reused from a
 //! cache of idle ones when possible. Idle threads exit after [`IDLE_EXIT`].
+//!
+//! # Running out
+//!
+//! A new thread is started only if its stack leaves the reserve of `backend::headroom` free
+//! under `RLIMIT_AS` (otherwise, or if the kernel refuses the thread, the spawn is refused:
+//! `ConcurrencyUnavailable`). A thread the kernel accepted must not then die in its start-up
+//! or later for want of a few pages (its signal stack, its thread-locals, its place in the idle
+//! list): that would abort the whole process. So the spawner also makes room, before the
+//! thread exists, for everything the thread's life adds to the shared lists.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::start_thread;
+use crate::backend::headroom::Headroom;
 use crate::backend::TaskRef;
 use crate::io::ThreadEnv;
 
@@ -36,20 +47,28 @@ struct Inner {
 pub(crate) struct Spares {
     inner: Arc<Inner>,
     env: ThreadEnv,
+    /// The threads started and not yet seen finished, to join at shutdown.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The address-space limit, read when the backend was made.
+    headroom: Headroom,
 }
 
 impl Spares {
     /// An empty cache whose threads join the runtime through `env`.
-    pub(crate) fn new(env: ThreadEnv) -> Self {
+    pub(crate) fn new(env: ThreadEnv, headroom: Headroom) -> Self {
         Self {
             inner: Arc::default(),
             env,
             threads: Mutex::default(),
+            headroom,
         }
     }
 
     /// Runs `task` on an idle thread, or on a new one.
+    ///
+    /// # Errors
+    /// `ENOMEM` when a new thread would eat into the address-space reserve or there is no room
+    /// for its bookkeeping, or the error of the kernel refusing the thread.
     pub(crate) fn run(&self, task: TaskRef) -> std::io::Result<()> {
         let job = Job { task };
         let idle = self
@@ -63,14 +82,30 @@ impl Spares {
             slot.ready.notify_one();
             return Ok(());
         }
-        let inner = Arc::clone(&self.inner);
-        let env = self.env.clone();
-        let handle = std::thread::Builder::new()
-            .name("io-concurrent".into())
-            .spawn(move || env.run_thread(|| serve(&inner, job)))?;
+        self.start(job)
+    }
+
+    /// Starts a thread for `job`, if the address space leaves room for it (see the module
+    /// documentation). The list of threads stays locked until the new one is in it, so that
+    /// `shutdown` never misses a thread that was being started.
+    fn start(&self, job: Job) -> std::io::Result<()> {
+        let no_memory = || std::io::Error::from_raw_os_error(libc::ENOMEM);
         let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         threads.retain(|t| !t.is_finished());
-        threads.push(handle);
+        let alive = threads.len() + 1;
+        // Room for its handle here and, once it idles, its slot in the idle list.
+        threads.try_reserve(1).map_err(|_| no_memory())?;
+        let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = idle.len();
+        idle.try_reserve(alive.saturating_sub(listed))
+            .map_err(|_| no_memory())?;
+        drop(idle);
+        let inner = Arc::clone(&self.inner);
+        let env = self.env.clone();
+        let handle = start_thread(&self.headroom, alive, "io-concurrent", move || {
+            env.run_thread(|| serve(&inner, job));
+        })?;
+        threads.push(handle); // capacity reserved above
         Ok(())
     }
 
@@ -116,6 +151,8 @@ fn wait_for_job(inner: &Inner, slot: &Arc<Slot>) -> Option<Job> {
     if *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) {
         return None;
     }
+    // Within the capacity its spawner reserved: the idle list never holds more slots than
+    // there are threads.
     inner
         .idle
         .lock()

@@ -69,6 +69,14 @@ thread_local! {
     static RUNNING: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// In the child of a `fork` (see `crate::fork`): no loop runs on this thread and no fiber on
+/// it — the loop that did in the parent is the parent's, its ring shared with the parent. Only
+/// stores to `const` thread-locals without destructor.
+pub(crate) fn reset_after_fork() {
+    CURRENT.set(std::ptr::null());
+    RUNNING.set(usize::MAX);
+}
+
 /// Wakes and spawns that other threads hand to a loop.
 pub(crate) struct Remote {
     wakes: Mutex<Vec<(usize, u64)>>,
@@ -334,8 +342,9 @@ impl Loop {
         }
     }
 
-    /// Submits, waits for at least one completion and delivers them. With nothing runnable and
-    /// nothing in flight, only another thread can wake the loop: `monitor` may then see it idle.
+    /// Submits, waits for at least one completion and delivers them, overflowed ones included
+    /// ([`reap`](Self::reap)). With nothing runnable and nothing in flight, only another thread
+    /// can wake the loop: `monitor` may then see it idle.
     fn wait_for_events(&self, monitor: Option<&crate::monitor::Monitor>) {
         {
             let mut ring = self.ring.borrow_mut();
@@ -349,7 +358,8 @@ impl Loop {
     }
 
     /// The poll of a busy loop (see the module docs): submits what is queued, delivers the
-    /// completions already posted and takes other threads' wakes, never waiting. Fibers are
+    /// completions already posted (those on the kernel's overflow list too, see
+    /// [`reap`](Self::reap)) and takes other threads' wakes, never waiting. Fibers are
     /// runnable, so the loop is active and the deadlock monitor is not involved.
     fn poll_events(&self) {
         self.ring.borrow_mut().submit_queued();
@@ -357,21 +367,32 @@ impl Loop {
         self.drain_remote();
     }
 
-    /// Delivers every completion in the completion queue; the fibers they wake are appended
-    /// to the ready queue.
+    /// Delivers every completion, those on the kernel's overflow list included; the fibers
+    /// they wake are appended to the ready queue.
+    ///
+    /// Empties the completion queue, then, while the kernel says completions overflowed (they
+    /// found the queue full), has it move them into the emptied queue and empties it again (see
+    /// `ring.rs`). Ends: a round submits nothing, so only operations already in flight can
+    /// complete meanwhile, and each round takes completions off the kernel's list.
     fn reap(&self) {
         let mut ring = self.ring.borrow_mut();
-        while let Some(cqe) = ring.next_completion() {
-            match cqe.user_data() {
-                IGNORE => {}
-                EVENTFD => {
-                    drop(ring);
-                    self.drain_remote();
-                    self.arm_eventfd();
-                    ring = self.ring.borrow_mut();
+        loop {
+            while let Some(cqe) = ring.next_completion() {
+                match cqe.user_data() {
+                    IGNORE => {}
+                    EVENTFD => {
+                        drop(ring);
+                        self.drain_remote();
+                        self.arm_eventfd();
+                        ring = self.ring.borrow_mut();
+                    }
+                    user_data => self.ops.borrow_mut().complete(user_data, cqe.result()),
                 }
-                user_data => self.ops.borrow_mut().complete(user_data, cqe.result()),
             }
+            if !ring.overflowed() {
+                return;
+            }
+            ring.flush_overflow();
         }
     }
 
@@ -499,15 +520,33 @@ impl Loop {
             return refuse(task);
         }
         self.drop_stale_starts();
+        // The stack, and room in the loop's tables for every task that holds one (this one
+        // included) to become a fiber, park and be woken: starting, waking and ending a task
+        // then never allocate, even once the address space has run out. A task holds at most
+        // one entry of the ready queue (its start, or the one wake of its current park) and one
+        // slot of the fiber table; the free list of slots never outgrows the table. Amortized
+        // (capacities double), and a comparison each when the room is there.
+        let reserved = |tasks: usize| {
+            let mut fibers = self.fibers.borrow_mut();
+            let mut free = self.free_fibers.borrow_mut();
+            let mut ready = self.ready.borrow_mut();
+            let (table, freed, queued) = (fibers.len(), free.len(), ready.len());
+            let slots = tasks.max(table);
+            fibers.try_reserve(slots - table).is_ok()
+                && free.try_reserve(slots - freed).is_ok()
+                && ready.try_reserve(tasks.saturating_sub(queued)).is_ok()
+        };
         match self.pool.get() {
-            Ok(stack) => {
+            Ok(stack) if reserved(self.pool.in_use()) => {
                 // Given back as the task finishes, wherever it runs (`TaskCtx::release_limit`).
                 task.ctx().hold_limit(counter);
                 let start = Ready::Start(task, stack);
-                self.ready.borrow_mut().push_back(start);
+                self.ready.borrow_mut().push_back(start); // capacity reserved above
                 Ok(Dispatch::Scheduled)
             }
-            Err(_) => {
+            // No stack (the pool, the fiber limit or the address-space reserve ran out), or no
+            // room for its entries: the stack, if any, goes back to the pool.
+            _ => {
                 counter.fetch_sub(1, Ordering::AcqRel);
                 refuse(task)
             }
