@@ -35,7 +35,9 @@ unit_error!(
 
 unit_error!(
     /// `io_concurrent!` could not guarantee that the call runs at the same time as its caller:
-    /// the runtime is single-threaded, or its `concurrent_limit` (or fiber stacks) ran out.
+    /// the runtime is single-threaded, its `concurrent_limit` or fiber stacks ran out, or a new
+    /// fiber stack or thread would not leave headroom under the process's address-space limit
+    /// (`RLIMIT_AS`).
     ConcurrencyUnavailable,
     "ConcurrencyUnavailable"
 );

@@ -95,7 +95,8 @@ impl Builder {
         self
     }
 
-    /// How many fibers may exist at once on the uring backend (default 1 000 000); past it
+    /// How many fibers may exist at once on the uring backend (default 1 000 000); past it —
+    /// or earlier, when another stack would not leave headroom under `RLIMIT_AS` —
     /// `io_concurrent!` returns [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable) and
     /// `io_async!` runs inline.
     pub fn fiber_limit(mut self, fibers: usize) -> Self {
