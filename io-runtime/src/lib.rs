@@ -56,6 +56,8 @@ mod scope;
 mod select;
 pub mod sync;
 mod task;
+#[cfg(all(test, not(loom)))]
+mod testing;
 mod time;
 
 #[doc(hidden)]

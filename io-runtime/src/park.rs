@@ -300,6 +300,20 @@ mod loom_tests {
         })
     }
 
+    /// After one unpark: the permit was consumed exactly once (`consumed`, counting the timed
+    /// park's `timed` result) or is still in the word for the next park — never lost, never
+    /// counted twice.
+    fn assert_one_permit(parker: &Parker, consumed: usize, timed: Wake) {
+        let state = parker.state.load(Ordering::Relaxed);
+        assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");
+        let left = usize::from(state == NOTIFIED);
+        assert_eq!(
+            consumed + left,
+            1,
+            "one unpark is one permit (timed park: {timed:?})"
+        );
+    }
+
     /// Model 1: whether the unpark lands before the park, between its compare-exchange and the
     /// futex wait, or while it sleeps, the parker wakes and sees the flag. A lost wake-up would
     /// leave it asleep: a loom deadlock.
@@ -347,14 +361,7 @@ mod loom_tests {
             let timed = parker.park(Some(Instant::now()));
             let consumed = usize::from(timed == Wake::Notified) + park_until(&parker, &flag);
             setter.join().unwrap();
-            let state = parker.state.load(Ordering::Relaxed);
-            assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");
-            let left = usize::from(state == NOTIFIED);
-            assert_eq!(
-                consumed + left,
-                1,
-                "one unpark is one permit (timed park: {timed:?})"
-            );
+            assert_one_permit(&parker, consumed, timed);
         });
     }
 
@@ -458,14 +465,7 @@ mod loom_tests {
             let consumed =
                 usize::from(timed == Wake::Notified) + suspend_until(&parker, &fiber, &flag);
             setter.join().unwrap();
-            let state = parker.state.load(Ordering::Relaxed);
-            assert!(state == EMPTY || state == NOTIFIED, "left in state {state}");
-            let left = usize::from(state == NOTIFIED);
-            assert_eq!(
-                consumed + left,
-                1,
-                "one unpark is one permit (timed park: {timed:?})"
-            );
+            assert_one_permit(&parker, consumed, timed);
         });
     }
 }

@@ -111,17 +111,8 @@ mod tests {
 
     use super::*;
     use crate::error::Timeout;
-    use crate::{Clock, Runtime};
-
-    const LONG: Duration = Duration::from_secs(10);
-
-    fn runtime() -> Runtime {
-        Runtime::builder().threads(2).build().unwrap()
-    }
-
-    fn sleep(io: Io, millis: u64) -> Result<(), Canceled> {
-        io.sleep(Duration::from_millis(millis), Clock::Awake)
-    }
+    use crate::testing::{runtime, sleep, LONG};
+    use crate::Clock;
 
     #[test]
     fn select_returns_the_first_finisher_and_the_other_can_still_be_joined() {

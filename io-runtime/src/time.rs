@@ -324,17 +324,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use crate::error::{Canceled, Timeout};
-    use crate::{Clock, Io, Runtime};
-
-    const LONG: Duration = Duration::from_secs(10);
-
-    fn runtime() -> Runtime {
-        Runtime::builder().threads(2).build().unwrap()
-    }
-
-    fn sleep(io: Io, millis: u64) -> Result<(), Canceled> {
-        io.sleep(Duration::from_millis(millis), Clock::Awake)
-    }
+    use crate::testing::{runtime, sleep, LONG};
+    use crate::Clock;
 
     #[test]
     fn timeout_of_a_10s_sleep_returns_timeout_within_2s() {

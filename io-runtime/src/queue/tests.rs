@@ -2,18 +2,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::{Clock, Runtime};
+use crate::testing::{runtime, LONG};
+use crate::Clock;
 
 /// Every task body below runs under this deadline, so a bug ends a wait with `Canceled`
 /// (and a failed assertion) instead of hanging the test.
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// What a blocked operation would wait for if cancel did not reach it.
-const LONG: Duration = Duration::from_secs(10);
-
-fn runtime() -> Runtime {
-    Runtime::builder().threads(2).build().unwrap()
-}
 
 fn bounded<T>(io: Io, call: impl FnOnce() -> T) -> T {
     io.timeout(LIMIT, call)

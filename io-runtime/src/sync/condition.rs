@@ -112,11 +112,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::{Clock, Mutex, Runtime};
-
-    fn runtime() -> Runtime {
-        Runtime::builder().threads(2).build().unwrap()
-    }
+    use crate::testing::runtime;
+    use crate::{Clock, Mutex};
 
     /// Waits until the counter reaches `target`, under a 20 s bound.
     fn wait_for(io: Io, mutex: &Mutex<u32>, cond: &Condition, target: u32) -> Result<(), Canceled> {

@@ -110,11 +110,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::{Clock, Runtime, Timeout};
-
-    fn runtime() -> Runtime {
-        Runtime::builder().threads(2).build().unwrap()
-    }
+    use crate::testing::runtime;
+    use crate::{Clock, Timeout};
 
     #[test]
     fn set_wakes_waiters_and_reset_makes_wait_block_again() {

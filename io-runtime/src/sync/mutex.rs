@@ -254,11 +254,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::{Clock, Runtime, Timeout};
-
-    fn runtime() -> Runtime {
-        Runtime::builder().threads(2).build().unwrap()
-    }
+    use crate::testing::runtime;
+    use crate::{Clock, Timeout};
 
     /// Locks, checks nobody else is inside, and increments through a read-yield-write.
     fn increment(io: Io, mutex: &Mutex<u32>, inside: &AtomicBool) -> Result<(), Canceled> {
