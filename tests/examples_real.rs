@@ -4,237 +4,32 @@
 //! `scope_attacks` defeats every attack on `scope!`, also under valgrind (where installed).
 //!
 //! The examples are built once per test binary by running cargo (the one building these tests)
-//! into the target directory this binary lives in, with its profile. Every child is bounded:
-//! it is killed when it outlives its limit (and when a test panics), so no test hangs.
+//! into the target directory this binary lives in, with its profile (`support::examples`). Every
+//! child is bounded: it is killed when it outlives its limit (and when a test panics), so no test
+//! hangs.
+
+mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use support::examples::{self, available, run_bounded, Profile, Running};
+
 /// The programs these tests run.
 const EXAMPLES: &[&str] = &["echo_server", "echo_client", "hash_files", "scope_attacks"];
-
-/// How long building the examples may take (from scratch on a slow machine).
-const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
 /// How long a child that should end on its own may run before it is killed.
 const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
-// ---------------------------------------------------------------------------------------------
-// Building and locating the examples
-
-/// The path of the example `name`, built (once per test binary) in this binary's target
-/// directory and profile.
+/// The path of the example `name`, built (with all of [`EXAMPLES`], once per test binary) in
+/// this binary's target directory and profile.
 fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(build_examples);
-    match dir {
-        Ok(dir) => dir.join(name),
-        Err(why) => panic!("cannot build the examples: {why}"),
-    }
-}
-
-/// Builds [`EXAMPLES`] with the cargo that builds this test, into the directory this binary's
-/// profile writes to (`<target>/<profile>/deps/<this test>`: its examples are in
-/// `<target>/<profile>/examples`). Returns that examples directory.
-fn build_examples() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let deps = exe.parent().ok_or("the test binary has no directory")?;
-    let profile_dir = deps.parent().ok_or("no profile directory above deps/")?;
-    let target_dir = profile_dir
-        .parent()
-        .ok_or("no target directory above the profile directory")?;
-    let profile = profile_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .ok_or("the profile directory has no name")?;
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--package", env!("CARGO_PKG_NAME")])
-        .arg("--target-dir")
-        .arg(target_dir);
-    // `<target>/debug` holds the dev (and test) profile, `<target>/release` the release (and
-    // bench) profile, `<target>/NAME` a custom profile NAME.
-    match profile {
-        "debug" => {}
-        "release" => {
-            cargo.arg("--release");
-        }
-        custom => {
-            cargo.args(["--profile", custom]);
-        }
-    }
-    for name in EXAMPLES {
-        cargo.args(["--example", name]);
-    }
-    let finished = run_bounded(cargo, BUILD_LIMIT);
-    if !finished.status.success() {
-        return Err(format!(
-            "cargo build of the examples failed ({}):\n{}",
-            finished.status, finished.stderr
-        ));
-    }
-    let examples = profile_dir.join("examples");
-    for name in EXAMPLES {
-        if !examples.join(name).is_file() {
-            return Err(format!("cargo built no {}", examples.join(name).display()));
-        }
-    }
-    Ok(examples)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bounded children
-
-/// A child process that is killed when this is dropped (e.g. when a test panics).
-struct Running {
-    child: Child,
-    what: String,
-    stdout: Option<Reader>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-/// The child's standard output, line by line as it comes, and all of it at the end.
-struct Reader {
-    lines: mpsc::Receiver<String>,
-    all: JoinHandle<String>,
-}
-
-/// What a finished child did.
-#[derive(Debug)]
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Self {
-        let what = format!("{command:?}");
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdout = child.stdout.take().map(|out| {
-            let (send, lines) = mpsc::channel();
-            let all = std::thread::spawn(move || {
-                let mut all = String::new();
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    all.push_str(&line);
-                    all.push('\n');
-                    let _ = send.send(line);
-                }
-                all
-            });
-            Reader { lines, all }
-        });
-        let stderr = child.stderr.take().map(|mut err| {
-            std::thread::spawn(move || {
-                let mut all = String::new();
-                let _ = err.read_to_string(&mut all);
-                all
-            })
-        });
-        Self {
-            child,
-            what,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// The next line of standard output, within `limit`; panics otherwise.
-    fn next_line(&mut self, limit: Duration) -> String {
-        let lines = &self.stdout.as_ref().expect("stdout is read once").lines;
-        match lines.recv_timeout(limit) {
-            Ok(line) => line,
-            Err(why) => {
-                let _ = self.child.kill();
-                let finished = self.finish();
-                panic!("{}: no line of output ({why:?}): {finished:?}", self.what)
-            }
-        }
-    }
-
-    /// Waits for the child to exit, for at most `limit`; kills it and panics after that.
-    fn wait(mut self, limit: Duration) -> Finished {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return self.finish(),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let finished = self.finish();
-                    panic!(
-                        "{} still ran after {limit:?}, killed: {finished:?}",
-                        self.what
-                    );
-                }
-                Err(e) => panic!("{}: wait: {e}", self.what),
-            }
-        }
-    }
-
-    /// Reaps the child (which has exited or been killed) and collects its output.
-    fn finish(&mut self) -> Finished {
-        let status = self.child.wait().expect("wait for a child");
-        // All of standard output, including the lines `next_line` already returned.
-        let stdout = self
-            .stdout
-            .take()
-            .map_or_else(String::new, |reader| reader.all.join().unwrap_or_default());
-        let stderr = self
-            .stderr
-            .take()
-            .map_or_else(String::new, |reader| reader.join().unwrap_or_default());
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs `command` to its end, for at most `limit`.
-fn run_bounded(command: Command, limit: Duration) -> Finished {
-    Running::spawn(command).wait(limit)
-}
-
-/// Whether this machine can run `backend`; if not, the test is skipped (as `#[io::test]` does)
-/// with the reason on stderr.
-fn available(backend: &str) -> bool {
-    let built = io::Backend::from_name(backend)
-        .and_then(|backend| io::Runtime::builder().backend(backend).threads(1).build());
-    match built {
-        Ok(_) => true,
-        Err(reason) => {
-            eprintln!("skipped on {backend}: {reason}");
-            false
-        }
-    }
+    examples::path(name, EXAMPLES, Profile::Test)
 }
 
 /// `program` with `IO_BACKEND=backend`.
@@ -271,7 +66,9 @@ fn echo_server_serves_the_client_then_shuts_down(backend: &'static str) {
     let mut server = command("echo_server", backend);
     server.args(["--addr", "127.0.0.1:0", "--seconds", "5"]);
     let mut server = Running::spawn(server);
-    let first = server.next_line(Duration::from_secs(20));
+    let Some(first) = server.stdout.wait_for(Duration::from_secs(20), |_| true) else {
+        panic!("no first line from the server: {}", server.report());
+    };
     let addr = first
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("the server's first line: {first:?}"))
@@ -292,7 +89,7 @@ fn echo_server_serves_the_client_then_shuts_down(backend: &'static str) {
     );
 
     let started = Instant::now();
-    let server = server.wait(Duration::from_secs(30));
+    let server = server.finish(Duration::from_secs(30));
     assert!(
         server.status.success(),
         "the server did not exit cleanly: {server:?}"

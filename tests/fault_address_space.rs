@@ -20,17 +20,18 @@
 //!   runtime"), passes too. What never passes: a signal (abort), a hang, any other status.
 //!
 //! The example is built once per test binary by the cargo that builds this test, into this
-//! binary's target directory and profile. The limit is set between fork and exec. Every child
-//! is bounded by [`CHILD_LIMIT`], and the sweep of a backend by [`SWEEP_LIMIT`]: a child still
-//! running then is killed and the test fails.
+//! binary's target directory and profile (`support::examples`). The limit is set between fork
+//! and exec. Every child is bounded by [`CHILD_LIMIT`], and the sweep of a backend by
+//! [`SWEEP_LIMIT`]: a child still running then is killed and the test fails.
 
-use std::io::Read;
+mod support;
+
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use support::examples::{self, Finished, Profile, Running};
 
 /// The program each child runs.
 const EXAMPLE: &str = "concurrent_until_refused";
@@ -44,146 +45,16 @@ const LIMITS_MIB: [u64; 16] = [
 /// The example's cap on sleepers.
 const CAP: usize = 1_000_000;
 
-/// How long building the example may take (cargo may wait for a lock on the target directory).
-const BUILD_LIMIT: Duration = Duration::from_secs(300);
-
 /// How long one child may run before it is killed (a child takes about a second).
 const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long the sweep of one backend may run in all (it takes under 10 s in a debug build).
 const SWEEP_LIMIT: Duration = Duration::from_secs(100);
 
-/// What one child did.
-#[derive(Debug)]
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// A child process, killed when this is dropped (a panicking test leaves none behind).
-struct Running {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Self {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-        let stdout = child.stdout.take().map(drain);
-        let stderr = child.stderr.take().map(drain);
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for the child until `deadline`; kills it and returns `Err` with its output after.
-    fn wait(mut self, deadline: Instant) -> Result<Finished, Finished> {
-        loop {
-            if self.child.try_wait().expect("wait for a child").is_some() {
-                return Ok(self.finish());
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                return Err(self.finish());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Reaps the child (which has exited or been killed) and collects its output.
-    fn finish(&mut self) -> Finished {
-        let status = self.child.wait().expect("wait for a child");
-        let join = |reader: Option<JoinHandle<String>>| {
-            reader.map_or_else(String::new, |r| r.join().unwrap_or_default())
-        };
-        Finished {
-            status,
-            stdout: join(self.stdout.take()),
-            stderr: join(self.stderr.take()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Reads a pipe to its end on a thread of its own, so a chatty child never blocks.
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
 /// The path of the example, built (once per test binary) with the cargo that builds this test,
 /// into this binary's target directory (`<target>/<profile>/deps/<this test>`) and profile.
 fn example() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BUILT.get_or_init(build_example) {
-        Ok(path) => path.clone(),
-        Err(why) => panic!("cannot build the example {EXAMPLE}: {why}"),
-    }
-}
-
-fn build_example() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let deps = exe.parent().ok_or("the test binary has no directory")?;
-    let profile_dir = deps.parent().ok_or("no profile directory above deps/")?;
-    let target_dir = profile_dir.parent().ok_or("no target directory")?;
-    let profile = profile_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .ok_or("the profile directory has no name")?;
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--package", env!("CARGO_PKG_NAME")])
-        .args(["--example", EXAMPLE])
-        .arg("--target-dir")
-        .arg(target_dir);
-    // `<target>/debug` holds the dev (and test) profile, `<target>/release` the release (and
-    // bench) profile, `<target>/NAME` a custom profile NAME.
-    match profile {
-        "debug" => {}
-        "release" => {
-            cargo.arg("--release");
-        }
-        custom => {
-            cargo.args(["--profile", custom]);
-        }
-    }
-    let built = Running::spawn(cargo)
-        .wait(Instant::now() + BUILD_LIMIT)
-        .map_err(|killed| format!("cargo still ran after {BUILD_LIMIT:?}: {killed:?}"))?;
-    if !built.status.success() {
-        return Err(format!(
-            "cargo failed ({}):\n{}",
-            built.status, built.stderr
-        ));
-    }
-    let path = profile_dir.join("examples").join(EXAMPLE);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!("cargo built no {}", path.display()))
-    }
+    examples::path(EXAMPLE, &[EXAMPLE], Profile::Test)
 }
 
 /// How the allocator of a child is set up.
@@ -230,7 +101,7 @@ fn run_child(
             }
         });
     }
-    Running::spawn(command).wait(deadline)
+    Running::spawn(command).finish_by(deadline)
 }
 
 /// The child's report `spawned N refused` (or `spawned N cap`): the count, and what stopped it.

@@ -13,11 +13,13 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use io::{Backend, Canceled, Clock};
+
+use support::examples::run_bounded;
 
 /// Sleepers, far more than the ring's completion queue entries.
 const SLEEPERS: usize = 100_000;
@@ -48,15 +50,14 @@ fn a_hundred_thousand_timeouts_completing_at_once_all_wake_through_an_overflowin
     child
         .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
-        .env("IO_URING_OVERFLOW_REPORT", "1")
-        .stdin(Stdio::null());
+        .env("IO_URING_OVERFLOW_REPORT", "1");
     let output = run_bounded(child, LIMIT);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     assert!(
         output.status.success(),
         "the child failed ({}):\n{}\n{stderr}",
         output.status,
-        String::from_utf8_lossy(&output.stdout)
+        output.stdout
     );
     let said = |what: &str| {
         stderr
@@ -71,34 +72,6 @@ fn a_hundred_thousand_timeouts_completing_at_once_all_wake_through_an_overflowin
         "the ring did not report its overflow figures:\n{stderr}"
     );
     eprintln!("{}\n{report}", said("sleepers"));
-}
-
-/// Runs `command` with its output captured; kills it (by its process id, while it is still
-/// this process's unreaped child) if it outlives `limit`, and panics then.
-fn run_bounded(mut command: Command, limit: Duration) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the child");
-    let pid = child.id();
-    let (done, finished) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let output = child.wait_with_output();
-        let _ = done.send(());
-        output
-    });
-    if finished.recv_timeout(limit).is_err() {
-        // SAFETY: `kill` has no memory preconditions. `pid` is our child, not reaped yet (the
-        // waiter has not returned), so the id cannot belong to another process.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        let output = waiter.join().expect("the waiter");
-        panic!("the child still ran after {limit:?}, killed: {output:?}");
-    }
-    waiter
-        .join()
-        .expect("the waiter")
-        .expect("wait for the child")
 }
 
 /// The child's part: 100 000 sleepers, one canceled, the others joined.

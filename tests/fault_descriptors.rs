@@ -4,18 +4,21 @@
 //! live connections echoing, accept again when clients leave, and still shut down cleanly on
 //! Ctrl-C.
 //!
-//! The example is built once per test binary, as `tests/examples_real.rs` does: by running the
-//! cargo that builds this test into the target directory and profile of this binary. Every wait
-//! is bounded and the child is killed when it outlives its bound or a test panics.
+//! The example is built once per test binary, as `tests/examples_real.rs` builds it (with
+//! `support::examples`): by running the cargo that builds this test into the target directory and
+//! profile of this binary. Every wait is bounded and the child is killed when it outlives its
+//! bound or a test panics.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use support::examples::{self, available, Profile, Running};
 
 /// The descriptor limit of the server process.
 const SERVER_FDS: libc::rlim_t = 64;
@@ -28,9 +31,6 @@ const KEPT: usize = 8;
 
 /// Clients connected after most of the flood left.
 const LATE: usize = 20;
-
-/// How long building the example may take (from scratch on a slow machine).
-const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
 /// The bound of every wait for the server: a line, an echo, its exit.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -52,221 +52,12 @@ fn is_recovery_line(line: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building the example
+// The example and its clients
 
 /// The path of `echo_server`, built (once per test binary) in this binary's target directory
 /// and profile, as `tests/examples_real.rs` builds it.
 fn echo_server() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BUILT.get_or_init(build_echo_server) {
-        Ok(path) => path.clone(),
-        Err(why) => panic!("cannot build the echo server: {why}"),
-    }
-}
-
-fn build_echo_server() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let deps = exe.parent().ok_or("the test binary has no directory")?;
-    let profile_dir = deps.parent().ok_or("no profile directory above deps/")?;
-    let target_dir = profile_dir
-        .parent()
-        .ok_or("no target directory above the profile directory")?;
-    let profile = profile_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .ok_or("the profile directory has no name")?;
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--package", env!("CARGO_PKG_NAME")])
-        .args(["--example", "echo_server"])
-        .arg("--target-dir")
-        .arg(target_dir);
-    match profile {
-        "debug" => {}
-        "release" => {
-            cargo.arg("--release");
-        }
-        custom => {
-            cargo.args(["--profile", custom]);
-        }
-    }
-    let mut build = Running::spawn(cargo);
-    let status = build.wait(BUILD_LIMIT);
-    if !status.success() {
-        return Err(format!(
-            "cargo build failed ({status}):\n{}",
-            build.stderr_so_far()
-        ));
-    }
-    let path = profile_dir.join("examples").join("echo_server");
-    if !path.is_file() {
-        return Err(format!("cargo built no {}", path.display()));
-    }
-    Ok(path)
-}
-
-// ---------------------------------------------------------------------------------------------
-// A bounded child whose output is read line by line
-
-/// A child process that is killed when this is dropped (e.g. when a test panics).
-struct Running {
-    child: Child,
-    what: String,
-    stdout: Lines,
-    stderr: Lines,
-}
-
-/// One output stream of the child: its lines as they come, and those already taken.
-struct Lines {
-    receiver: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    _reader: JoinHandle<()>,
-}
-
-impl Lines {
-    fn read(stream: impl Read + Send + 'static) -> Self {
-        let (send, receiver) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            receiver,
-            seen: Vec::new(),
-            _reader: reader,
-        }
-    }
-
-    /// Takes every line that has arrived, without waiting.
-    fn drain(&mut self) {
-        while let Ok(line) = self.receiver.try_recv() {
-            self.seen.push(line);
-        }
-    }
-
-    /// Waits, for at most `limit`, for a line for which `wanted` is true; returns it.
-    fn wait_for(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
-        self.drain();
-        if let Some(line) = self.seen.iter().find(|line| wanted(line)) {
-            return Some(line.clone());
-        }
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(left) {
-                Ok(line) => {
-                    let found = wanted(&line);
-                    self.seen.push(line);
-                    if found {
-                        return self.seen.last().cloned();
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-    }
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Self {
-        let what = format!("{command:?}");
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdout = Lines::read(child.stdout.take().expect("piped stdout"));
-        let stderr = Lines::read(child.stderr.take().expect("piped stderr"));
-        Self {
-            child,
-            what,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Whether the child still runs (reaping it if it exited).
-    fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits for the child to exit, for at most `limit`; kills it and panics after that.
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!("{} still ran after {limit:?}, killed", self.what);
-                }
-                Err(e) => panic!("{}: wait: {e}", self.what),
-            }
-        }
-    }
-
-    /// Everything the child wrote to stderr so far (waiting briefly for the reader).
-    fn stderr_so_far(&mut self) -> String {
-        let _ = self.stderr.wait_for(Duration::from_millis(100), |_| false);
-        self.stderr.seen.join("\n")
-    }
-
-    /// Everything the child wrote to stdout so far (waiting briefly for the reader).
-    fn stdout_so_far(&mut self) -> String {
-        let _ = self.stdout.wait_for(Duration::from_millis(100), |_| false);
-        self.stdout.seen.join("\n")
-    }
-
-    /// A description of the child for failure messages: its state and its output.
-    fn report(&mut self) -> String {
-        let state = match self.child.try_wait() {
-            Ok(Some(status)) => format!("exited with {status}"),
-            Ok(None) => "still running".to_owned(),
-            Err(e) => format!("wait failed: {e}"),
-        };
-        let (stdout, stderr) = (self.stdout_so_far(), self.stderr_so_far());
-        format!(
-            "{} {state}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-            self.what
-        )
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Clients
-
-/// Whether this machine can run `backend`; if not, the test is skipped with the reason on
-/// stderr.
-fn available(backend: &str) -> bool {
-    let built = io::Backend::from_name(backend)
-        .and_then(|backend| io::Runtime::builder().backend(backend).threads(1).build());
-    match built {
-        Ok(_) => true,
-        Err(reason) => {
-            eprintln!("skipped on {backend}: {reason}");
-            false
-        }
-    }
+    examples::path("echo_server", &["echo_server"], Profile::Test)
 }
 
 /// This process's descriptor limit.
@@ -440,7 +231,7 @@ fn echo_server_survives_descriptor_exhaustion(backend: &'static str) {
     // server checks both before its summary).
     drop(kept);
     assert!(server.is_running(), "{}", server.report());
-    let pid = libc::pid_t::try_from(server.child.id()).expect("a pid fits pid_t");
+    let pid = libc::pid_t::try_from(server.id()).expect("a pid fits pid_t");
     // SAFETY: kill(2) takes only integers. The pid is our child's, which has not been reaped
     // (it ran just above, and only this function waits for it), so no other process has it.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
