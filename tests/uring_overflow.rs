@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use io::{Backend, Runtime};
 
+mod support;
+
 const CHILD: &str = "IO_OVERFLOW_CHILD";
 
 #[inline(never)]
@@ -42,28 +44,16 @@ fn a_fiber_stack_overflow_is_reported_naming_the_fiber() {
         overflow_in_a_task();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
         .args([
             "--exact",
             "a_fiber_stack_overflow_is_reported_naming_the_fiber",
             "--nocapture",
         ])
-        .env(CHILD, "1")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the overflowing child hung"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env(CHILD, "1");
+    let output = support::examples::run_bounded(child, Duration::from_secs(20));
+    let stderr = &output.stderr;
     assert!(
         !output.status.success(),
         "the child survived its overflow: {stderr}"
