@@ -33,6 +33,20 @@ pub(crate) fn park(
     Ok(own_wake(wake, deadline))
 }
 
+/// Parks the current task `ctx` until it is unparked, canceled, or a deadline of an enclosing
+/// `Io::timeout` passes — after a cancellation point check, but without [`park`]'s second
+/// check on the way out. For a caller that looks at its condition before every call of this,
+/// wake-ups included (`Io::select`): what became ready wins over a cancel or a deadline that
+/// came meanwhile, and the next call reports those.
+pub(crate) fn check_then_park(
+    ctx: &Arc<TaskCtx>,
+    what: &'static &'static str,
+) -> Result<(), Canceled> {
+    check(ctx)?;
+    let _ = park_ctx(ctx, what, timer(ctx));
+    Ok(())
+}
+
 /// `TimedOut` only for the caller's own deadline (a timer deadline became `Canceled` above, or
 /// does not apply under protection).
 fn own_wake(wake: Wake, deadline: Option<Instant>) -> Wake {

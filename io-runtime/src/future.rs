@@ -1,5 +1,6 @@
 //! [`Future`]: the handle of a spawned task. `join` is Zig's `await`; `cancel` requests
-//! cancellation and then behaves exactly like `join`.
+//! cancellation and then behaves exactly like `join`; `is_finished` and `try_join` look at the
+//! task without blocking.
 
 use std::fmt;
 use std::marker::{PhantomData, PhantomPinned};
@@ -39,7 +40,9 @@ pub struct Future<'scope, T> {
 // SAFETY: the handle only reaches the task through `ResultCell`, whose cells are Sync for
 // Send results; moving the handle moves the right to take a `T: Send`.
 unsafe impl<T: Send> Send for Future<'_, T> {}
-// SAFETY: `&Future` exposes no method that touches the task.
+// SAFETY: through `&Future` the task is only read through atomics and locks of its own:
+// `is_finished` loads its state, and `Io::select` registers waiters under the task's lock.
+// Taking the result needs the handle by value.
 unsafe impl<T: Send> Sync for Future<'_, T> {}
 
 impl<T> fmt::Debug for Future<'_, T> {
@@ -89,6 +92,75 @@ impl<'scope, T> Future<'scope, T> {
         let result = this.cell().take_result();
         this.scope.release(this.slot);
         result.unwrap_or_else(|payload| panic::resume_unwind(payload))
+    }
+
+    /// Whether the task has finished: returned a value or panicked. [`join`](Self::join) then
+    /// returns at once, and [`try_join`](Self::try_join) returns `Ok`.
+    ///
+    /// Never blocks and never runs the task; a task that no runner has started yet is not
+    /// finished.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let gate = io::Event::new();
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let waiter = s.spawn_concurrent(|| gate.wait(io)).unwrap();
+    ///         assert!(!waiter.is_finished(), "it waits for the gate");
+    ///         gate.set();
+    ///         assert_eq!(io.select(&[&waiter]), Ok(0));
+    ///         assert!(waiter.is_finished());
+    ///         assert_eq!(waiter.join(io), Ok(()));
+    ///     })
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.raw_task().is_done()
+    }
+
+    /// The task's result if it has finished, like [`join`](Self::join); otherwise the handle
+    /// back, unchanged (join, cancel, select or drop it as usual).
+    ///
+    /// Never blocks. Unlike `join`, it does not run a task that no runner has started yet
+    /// inline: such a task is not finished, so the handle comes back.
+    ///
+    /// # Errors
+    /// The handle itself if the task has not finished.
+    ///
+    /// # Panics
+    /// Resumes the task's panic, if it finished by panicking.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let gate = io::Event::new();
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let waiter = s.spawn_concurrent(|| gate.wait(io).map(|()| 7)).unwrap();
+    ///         // Not finished: the handle comes back.
+    ///         let waiter = waiter.try_join(io).expect_err("the gate is not set yet");
+    ///         gate.set();
+    ///         assert_eq!(io.select(&[&waiter]), Ok(0));
+    ///         assert_eq!(waiter.try_join(io).ok(), Some(Ok(7)));
+    ///     })
+    /// });
+    /// ```
+    pub fn try_join(self, io: Io) -> Result<T, Self> {
+        let _ = io;
+        if !self.is_finished() {
+            return Err(self);
+        }
+        let this = ManuallyDrop::new(self);
+        let result = this.cell().take_result();
+        this.scope.release(this.slot);
+        Ok(result.unwrap_or_else(|payload| panic::resume_unwind(payload)))
     }
 
     /// Requests cancellation of the task, then waits for it and returns its result, exactly

@@ -5,6 +5,12 @@
 //! shared `&Future`) and a joiner can wait on it at once; a finishing task unparks them all,
 //! and `select` looks again. On every way out `select` withdraws its registrations.
 //!
+//! `select` looks at the futures *before* every cancellation check, on entry and after every
+//! wake-up: a future that is finished when it looks wins over a pending cancel or a passed
+//! deadline. So `io.timeout(Duration::ZERO, || io.select(&futures))` polls — it returns the
+//! index of a finished future, and `Err(Timeout)` only if none is — and a canceled task can
+//! still collect what already finished (its next cancellation point that would block returns
+//! `Canceled`: the request stays pending).
 
 use crate::block;
 use crate::error::Canceled;
@@ -50,13 +56,18 @@ impl Io {
     /// over with `io_concurrent!` ([`Scope::spawn_concurrent`](crate::Scope::spawn_concurrent)).
     ///
     /// # Errors
-    /// [`Canceled`] if the task is canceled (or its [`timeout`](Self::timeout) expires) first.
+    /// [`Canceled`] if the task is canceled (or its [`timeout`](Self::timeout) expires) while
+    /// none of `futures` is finished.
     ///
     /// # Panics
     /// If `futures` is empty (the wait could never end).
     ///
     /// # Cancelation
-    /// A cancellation point, on entry and while waiting. The futures are not canceled.
+    /// A cancellation point whenever it would wait: `select` first looks at the futures, so
+    /// one that is already finished wins even over a pending cancel or a deadline that has
+    /// passed (the cancel stays pending for the next cancellation point). Hence
+    /// `io.timeout(Duration::ZERO, || io.select(&futures))` is a poll: `Ok(Ok(index))` if a
+    /// future is finished, `Err(Timeout)` if none is. The futures are not canceled.
     ///
     /// # Examples
     /// ```
@@ -79,7 +90,8 @@ impl Io {
             !futures.is_empty(),
             "io: select over no futures would wait forever"
         );
-        self.check_cancel()?;
+        // Readiness before cancellation, on entry and after every wake-up: see the module
+        // documentation.
         if let Some(index) = futures.iter().position(|f| f.hook().0.is_done()) {
             return Ok(index);
         }
@@ -100,7 +112,7 @@ impl Io {
             if let Some(index) = done {
                 return Ok(index);
             }
-            let _ = block::park(&"Io::select", None)?;
+            block::check_then_park(&me, &"Io::select")?;
         }
     }
 }
@@ -167,6 +179,50 @@ mod tests {
                 let start = Instant::now();
                 assert_eq!(selector.unwrap().cancel(io), Ok(Err(Canceled)));
                 assert!(start.elapsed() < Duration::from_secs(2));
+            })
+        });
+    }
+
+    #[test]
+    fn a_zero_timeout_still_sees_a_finished_future() {
+        runtime().run(|io| {
+            io.scope(|s| {
+                let done = s.spawn_async(|| 5);
+                assert_eq!(io.timeout(LONG, || io.select(&[&done])), Ok(Ok(0)));
+                let pending = s.spawn_concurrent(|| io.sleep(LONG, Clock::Awake)).unwrap();
+                for zero in [Duration::ZERO, Duration::from_nanos(1)] {
+                    assert_eq!(io.timeout(zero, || io.select(&[&done])), Ok(Ok(0)));
+                    let both = io.timeout(zero, || io.select(&[&pending, &done]));
+                    assert_eq!(both, Ok(Ok(1)));
+                    assert_eq!(io.timeout(zero, || io.select(&[&pending])), Err(Timeout));
+                }
+                assert_eq!(done.join(io), 5);
+                assert_eq!(pending.cancel(io), Err(Canceled));
+            })
+        });
+    }
+
+    #[test]
+    fn a_canceled_task_still_selects_a_finished_future() {
+        runtime().run(|io| {
+            let ready = crate::Event::new();
+            io.scope(|s| {
+                let selector = s.spawn_concurrent(|| {
+                    io.scope(|inner| {
+                        let done = inner.spawn_async(|| 5);
+                        let waited = io.timeout(LONG, || io.select(&[&done]));
+                        ready.set();
+                        // Sleeps until the cancel below arrives.
+                        let slept = io.sleep(LONG, Clock::Awake);
+                        (waited, slept, io.select(&[&done]), io.check_cancel())
+                    })
+                });
+                ready.wait(io).unwrap();
+                let (waited, slept, selected, pending) = selector.unwrap().cancel(io);
+                assert_eq!(waited, Ok(Ok(0)));
+                assert_eq!(slept, Err(Canceled));
+                assert_eq!(selected, Ok(0), "a finished future wins over the cancel");
+                assert_eq!(pending, Err(Canceled), "the cancel stays pending");
             })
         });
     }
