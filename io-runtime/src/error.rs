@@ -4,8 +4,32 @@
 //!
 //! Each type is a distinct zero-sized type implementing [`std::error::Error`], so `?` converts it
 //! into the caller's error type (`Box<dyn Error>`, `std::io::Error`, or a user enum with `From`).
+//!
+//! # Into `std::io::Error`
+//! Every error type of the crate converts into a [`std::io::Error`] whose
+//! [`get_ref`](std::io::Error::get_ref) is the original error (so
+//! `error.get_ref().and_then(|e| e.downcast_ref::<Timeout>())` finds it), with a kind that
+//! tells the reasons apart:
+//!
+//! | error | kind | |
+//! |---|---|---|
+//! | [`Canceled`] | `Other` | [`is_canceled`] is true; not `Interrupted`, which std retries |
+//! | [`Timeout`] | `TimedOut` | [`is_canceled`] is false |
+//! | [`ConcurrencyUnavailable`] | `ResourceBusy` | |
+//! | [`Closed`] | `BrokenPipe` | |
+//! | [`QueueError`](crate::QueueError) | as `Canceled` / `Closed` | |
+//! | [`PutError`](crate::PutError) | as `Canceled` / `Closed` | the item is dropped |
+//! | [`TryPutError`](crate::TryPutError) | `WouldBlock` (`Full`) / `BrokenPipe` (`Closed`) | the item is dropped |
+//! | [`BuildError`](crate::BuildError) | `Other` | |
+//!
+//! Every one of them is also `Send + Sync + 'static` (the item errors when their item is), so `?`
+//! converts it into `Box<dyn Error + Send + Sync>` as well.
 
 use std::fmt;
+use std::io::ErrorKind;
+
+use crate::queue::{PutError, QueueError};
+use crate::runtime::BuildError;
 
 macro_rules! unit_error {
     ($(#[$doc:meta])* $name:ident, $message:literal) => {
@@ -50,23 +74,133 @@ unit_error!(
 
 unit_error!(
     /// A [`timeout`](crate::Io::timeout) expired before its call finished.
+    ///
+    /// As a `std::io::Error` its kind is `TimedOut`; [`try_timeout`](crate::Io::try_timeout)
+    /// returns it in the call's own error type.
     Timeout,
     "timed out"
 );
 
+/// The error a canceled file or socket operation returns: kind `Other` with a [`Canceled`]
+/// payload, for which [`is_canceled`] is true.
+///
+/// Not `ErrorKind::Interrupted`: `std::io::copy`, `read_exact`, `write_all` and `BufReader`
+/// retry `Interrupted` forever, and a canceled task must get out of them.
+///
+/// # Examples
+/// ```
+/// let error = std::io::Error::from(io::Canceled);
+/// assert!(io::is_canceled(&error));
+/// assert_eq!(error.kind(), std::io::ErrorKind::Other);
+/// assert!(error.get_ref().unwrap().is::<io::Canceled>());
+/// ```
 impl From<Canceled> for std::io::Error {
     fn from(_: Canceled) -> Self {
-        std::io::Error::other(Canceled)
+        canceled_io()
     }
 }
 
-/// Whether a [`std::io::Error`] returned by a file or socket operation means "canceled".
+/// An expired [`timeout`](crate::Io::timeout) as an I/O error: kind `TimedOut` (std's "the I/O
+/// operation's timeout expired"), with the [`Timeout`] as payload. [`is_canceled`] is false, so
+/// a caller tells a deadline from a cancel of its task.
 ///
-/// Cancellation surfaces as an error carrying a [`Canceled`] payload. Its kind is
+/// # Examples
+/// ```
+/// let error = std::io::Error::from(io::Timeout);
+/// assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+/// assert!(!io::is_canceled(&error));
+/// assert_eq!(error.get_ref().unwrap().downcast_ref::<io::Timeout>(), Some(&io::Timeout));
+/// ```
+impl From<Timeout> for std::io::Error {
+    fn from(error: Timeout) -> Self {
+        std::io::Error::new(ErrorKind::TimedOut, error)
+    }
+}
+
+/// [`ConcurrencyUnavailable`] as an I/O error: kind `ResourceBusy` (`EBUSY`, stable since Rust
+/// 1.83), with the error as payload.
+///
+/// The runtime's means of concurrency (workers, `concurrent_limit`, fiber stacks, address
+/// space) are all taken: the call could run later, or inline, but not now beside its caller.
+/// Not `WouldBlock`, which non-blocking I/O code takes for "wait for readiness and retry" and
+/// would spin on; not `OutOfMemory`, which only one of the causes is.
+///
+/// # Examples
+/// ```
+/// let error = std::io::Error::from(io::ConcurrencyUnavailable);
+/// assert_eq!(error.kind(), std::io::ErrorKind::ResourceBusy);
+/// assert!(error.get_ref().unwrap().is::<io::ConcurrencyUnavailable>());
+/// ```
+impl From<ConcurrencyUnavailable> for std::io::Error {
+    fn from(error: ConcurrencyUnavailable) -> Self {
+        std::io::Error::new(ErrorKind::ResourceBusy, error)
+    }
+}
+
+/// A closed [`Queue`](crate::Queue) as an I/O error: kind `BrokenPipe` (std's "a pipe was
+/// closed"; a queue is the runtime's pipe), with the [`Closed`] as payload.
+///
+/// # Examples
+/// ```
+/// let error = std::io::Error::from(io::Closed);
+/// assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+/// assert!(error.get_ref().unwrap().is::<io::Closed>());
+/// ```
+impl From<Closed> for std::io::Error {
+    fn from(error: Closed) -> Self {
+        std::io::Error::new(ErrorKind::BrokenPipe, error)
+    }
+}
+
+/// A [`BuildError`] as an I/O error: kind `Other`, with the error (and its message) as payload.
+///
+/// # Examples
+/// ```
+/// fn start(backend: &str) -> std::io::Result<io::Runtime> {
+///     let backend = io::Backend::from_name(backend)?;
+///     Ok(io::Runtime::builder().backend(backend).threads(1).build()?)
+/// }
+/// assert!(start("threaded").is_ok());
+/// assert_eq!(start("fibers").unwrap_err().kind(), std::io::ErrorKind::Other);
+///
+/// let error = std::io::Error::from(io::Backend::from_name("fibers").unwrap_err());
+/// assert_eq!(error.kind(), std::io::ErrorKind::Other);
+/// assert!(error.get_ref().unwrap().is::<io::BuildError>());
+/// ```
+impl From<BuildError> for std::io::Error {
+    fn from(error: BuildError) -> Self {
+        std::io::Error::other(error)
+    }
+}
+
+/// Whether a [`std::io::Error`] means "canceled": returned by a canceled file or socket
+/// operation, or converted from [`Canceled`], [`QueueError::Canceled`] or
+/// [`PutError::Canceled`].
+///
+/// Cancellation surfaces as an error carrying one of those as payload. Its kind is
 /// `ErrorKind::Other`, not `Interrupted`: `std::io::copy`, `read_exact`, `write_all` and
-/// `BufReader` retry `Interrupted` forever, and a canceled task must get out of them.
+/// `BufReader` retry `Interrupted` forever, and a canceled task must get out of them. An
+/// expired [`timeout`](crate::Io::timeout) converted from [`Timeout`] is not a cancel: its
+/// kind is `TimedOut`.
+///
+/// # Examples
+/// ```
+/// assert!(io::is_canceled(&io::Canceled.into()));
+/// assert!(io::is_canceled(&io::QueueError::Canceled.into()));
+/// assert!(!io::is_canceled(&io::Timeout.into()));
+/// assert!(!io::is_canceled(&std::io::ErrorKind::Interrupted.into()));
+/// ```
 pub fn is_canceled(error: &std::io::Error) -> bool {
-    error.get_ref().is_some_and(|inner| inner.is::<Canceled>())
+    error.get_ref().is_some_and(|inner| {
+        inner.is::<Canceled>()
+            || inner
+                .downcast_ref::<QueueError>()
+                .is_some_and(|queue| queue.is_canceled())
+            || matches!(
+                inner.downcast_ref::<PutError<()>>(),
+                Some(PutError::Canceled(()))
+            )
+    })
 }
 
 /// The operating system's error number (errno) behind a [`std::io::Error`] that a file or
@@ -121,8 +255,11 @@ pub fn raw_os_error(error: &std::io::Error) -> Option<i32> {
 /// because `std::io::copy`, `read_exact`, `write_all`, `read_to_end` and `BufReader` retry
 /// `Interrupted` forever, and a canceled task must get out of them.
 pub(crate) fn canceled_io() -> std::io::Error {
-    std::io::Error::other(Canceled)
+    std::io::Error::new(CANCELED_KIND, Canceled)
 }
+
+/// The kind of every canceled I/O error, also those converted from the queue's errors.
+pub(crate) const CANCELED_KIND: ErrorKind = ErrorKind::Other;
 
 #[cfg(test)]
 mod tests {

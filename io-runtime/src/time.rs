@@ -180,6 +180,63 @@ impl Io {
             Ok(value)
         }
     }
+
+    /// [`timeout`](Self::timeout) for a `call` that returns a `Result`: an expired deadline
+    /// becomes the call's own error type through `From<Timeout>`, so the result is
+    /// `Result<T, E>`, not `Result<Result<T, E>, Timeout>` (named like `try_fold`: the
+    /// closure is fallible).
+    ///
+    /// `E` may be `std::io::Error` (the deadline comes back with kind `TimedOut`, and
+    /// [`is_canceled`](crate::is_canceled) false), `Box<dyn Error + Send + Sync>`, or an error
+    /// enum of one's own with `From<Timeout>`.
+    ///
+    /// # Errors
+    /// `E::from(Timeout)` if the deadline passed and a cancellation point inside `call`
+    /// reported it (the call's own result is dropped); otherwise `call`'s result, `Ok` or
+    /// `Err`, unchanged — also its `Canceled` error when the task itself is canceled.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point itself; `call`'s are.
+    ///
+    /// # Examples
+    /// Accepting with a deadline, in a function that returns `std::io::Result`:
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// fn accept_within(
+    ///     io: io::Io,
+    ///     listener: &TcpListener,
+    ///     limit: Duration,
+    /// ) -> std::io::Result<TcpStream> {
+    ///     let (stream, _peer) = io.try_timeout(limit, || listener.accept(io))?;
+    ///     Ok(stream)
+    /// }
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| {
+    ///     let listener = TcpListener::bind(io, ([127, 0, 0, 1], 0)).unwrap();
+    ///     let nobody = accept_within(io, &listener, Duration::from_millis(20)).unwrap_err();
+    ///     assert_eq!(nobody.kind(), ErrorKind::TimedOut);
+    ///     assert!(!io::is_canceled(&nobody));
+    ///
+    ///     // A call that ends in time returns its own result, `Ok` or `Err`.
+    ///     let quick = io.try_timeout(Duration::from_secs(10), || std::io::Result::Ok(42));
+    ///     assert_eq!(quick.unwrap(), 42);
+    ///     let failed = io.try_timeout(Duration::from_secs(10), || {
+    ///         std::fs::read("/no/such/file").map(|bytes| bytes.len())
+    ///     });
+    ///     assert_eq!(failed.unwrap_err().kind(), ErrorKind::NotFound);
+    /// });
+    /// ```
+    pub fn try_timeout<T, E: From<Timeout>>(
+        self,
+        duration: Duration,
+        call: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.timeout(duration, call)?
+    }
 }
 
 /// Leaves a `timeout` frame on every way out, also on unwind.

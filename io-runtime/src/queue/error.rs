@@ -2,11 +2,13 @@
 //!
 //! [`QueueError`] tells [`Canceled`] from [`Closed`]. The errors of single-item puts also hand
 //! the item back, so a failed put loses nothing. Each implements [`std::error::Error`] and
-//! converts with `?` into `Box<dyn Error>` or into [`QueueError`].
+//! converts with `?` into `Box<dyn Error>`, into [`QueueError`], or into `std::io::Error` (which
+//! drops the item: see the `From` impls).
 
 use std::fmt;
+use std::io::ErrorKind;
 
-use crate::error::{Canceled, Closed};
+use crate::error::{Canceled, Closed, CANCELED_KIND};
 
 /// Why a blocking [`Queue`](super::Queue) operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,5 +130,99 @@ item_error!(TryPutError { Full => "queue full", Closed => "closed" });
 impl<T> From<PutError<T>> for QueueError {
     fn from(error: PutError<T>) -> Self {
         error.kind()
+    }
+}
+
+/// A queue error as an I/O error, with the `QueueError` as payload: `Canceled` like
+/// [`Canceled`] (kind `Other`, [`is_canceled`](crate::is_canceled) true), `Closed` like
+/// [`Closed`] (kind `BrokenPipe`).
+///
+/// # Examples
+/// ```
+/// use std::io::ErrorKind;
+///
+/// fn next_line(io: io::Io, lines: &io::Queue<String>) -> std::io::Result<String> {
+///     Ok(lines.get_one(io)?)
+/// }
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// runtime.run(|io| {
+///     let lines = io::Queue::new(1);
+///     lines.close();
+///     let error = next_line(io, &lines).unwrap_err();
+///     assert_eq!(error.kind(), ErrorKind::BrokenPipe);
+///     assert_eq!(error.get_ref().unwrap().downcast_ref(), Some(&io::QueueError::Closed));
+/// });
+/// let canceled = std::io::Error::from(io::QueueError::Canceled);
+/// assert!(io::is_canceled(&canceled));
+/// ```
+impl From<QueueError> for std::io::Error {
+    fn from(error: QueueError) -> Self {
+        let kind = match error {
+            QueueError::Canceled => CANCELED_KIND,
+            QueueError::Closed => ErrorKind::BrokenPipe,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
+/// A failed [`put_one`](super::Queue::put_one) as an I/O error, **dropping the item**: the
+/// payload is the same variant holding `()` (downcast to `PutError<()>`), so the conversion
+/// asks nothing of `T`. Kinds as for [`QueueError`]: `Canceled` is `Other` with
+/// [`is_canceled`](crate::is_canceled) true, `Closed` is `BrokenPipe`. To keep the item, match
+/// the error (or call [`into_inner`](PutError::into_inner)) before converting.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// runtime.run(|io| {
+///     let queue = io::Queue::new(1);
+///     queue.close();
+///     let put = || -> std::io::Result<()> { Ok(queue.put_one(io, String::from("lost"))?) };
+///     let error = put().unwrap_err();
+///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+///     let payload = error.get_ref().unwrap().downcast_ref::<io::PutError<()>>();
+///     assert_eq!(payload, Some(&io::PutError::Closed(())));
+/// });
+/// ```
+impl<T> From<PutError<T>> for std::io::Error {
+    fn from(error: PutError<T>) -> Self {
+        let (kind, payload) = match error {
+            PutError::Canceled(_) => (CANCELED_KIND, PutError::Canceled(())),
+            PutError::Closed(_) => (ErrorKind::BrokenPipe, PutError::Closed(())),
+        };
+        std::io::Error::new(kind, payload)
+    }
+}
+
+/// A failed [`try_put_one`](super::Queue::try_put_one) as an I/O error, **dropping the item**:
+/// the payload is the same variant holding `()` (downcast to `TryPutError<()>`), so the
+/// conversion asks nothing of `T`. `Full` is `WouldBlock` (std's "the operation needs to block
+/// to complete, but the blocking operation was requested to not occur": exactly a full
+/// `try_` put); `Closed` is `BrokenPipe`. To keep the item, match the error (or call
+/// [`into_inner`](TryPutError::into_inner)) before converting.
+///
+/// # Examples
+/// ```
+/// use std::io::ErrorKind;
+///
+/// let queue = io::Queue::new(1);
+/// queue.try_put_one(1).unwrap();
+/// let full = std::io::Error::from(queue.try_put_one(2).unwrap_err());
+/// assert_eq!(full.kind(), ErrorKind::WouldBlock);
+/// let payload = full.get_ref().unwrap().downcast_ref::<io::TryPutError<()>>();
+/// assert_eq!(payload, Some(&io::TryPutError::Full(())));
+///
+/// queue.close();
+/// let closed = std::io::Error::from(queue.try_put_one(3).unwrap_err());
+/// assert_eq!(closed.kind(), ErrorKind::BrokenPipe);
+/// ```
+impl<T> From<TryPutError<T>> for std::io::Error {
+    fn from(error: TryPutError<T>) -> Self {
+        let (kind, payload) = match error {
+            TryPutError::Full(_) => (ErrorKind::WouldBlock, TryPutError::Full(())),
+            TryPutError::Closed(_) => (ErrorKind::BrokenPipe, TryPutError::Closed(())),
+        };
+        std::io::Error::new(kind, payload)
     }
 }
