@@ -970,3 +970,116 @@ fn method_spawns_on_variables_declared_in_the_scope(io: Io) {
     });
     assert_eq!((lengths, bytes), (vec![1, 2], b"local".to_vec()));
 }
+
+#[io::test]
+fn a_closure_is_spawned_as_the_task(io: Io) -> Result<(), Box<dyn Error>> {
+    let (answer, sum, slept) = scope!(io, {
+        let answer = io_async!(|| 40 + 2);
+        let sum = io_async!(move || {
+            let mut v = vec![1, 2];
+            v.push(3);
+            v.iter().sum::<i32>()
+        });
+        // `io_concurrent!` gives a `Result` of the handle; the task's own value is a `Result` too.
+        let slept = io_concurrent!(|| io.sleep(Duration::from_millis(1), Clock::Awake))?;
+        (answer.join(io), sum.join(io), slept.join(io))
+    });
+    assert_eq!((answer, sum), (42, 6));
+    slept?;
+    Ok(())
+}
+
+#[io::test]
+fn a_closure_borrows_or_moves_like_any_closure(io: Io) {
+    let values = vec![1, 2, 3, 4];
+    let mut filled = Vec::new();
+    let (total, lengths) = scope!(io, {
+        // Without `move`: `values` (declared before the scope) is borrowed, and `filled`
+        // borrowed mutably until the scope ends.
+        let total = io_async!(|| values.iter().sum::<u32>());
+        let fill = io_async!(|| filled.extend_from_slice(&values[1..]));
+        // `word` dies with its iteration: `move` takes it into the task.
+        let mut lengths = Vec::new();
+        for word in ["a", "bc"].map(String::from) {
+            lengths.push(io_concurrent!(move || word.len()).expect("2 workers"));
+        }
+        fill.join(io);
+        let lengths: Vec<usize> = lengths.into_iter().map(|task| task.join(io)).collect();
+        (total.join(io), lengths)
+    });
+    assert_eq!((total, lengths), (10, vec![1, 2]));
+    assert_eq!(filled, [2, 3, 4]);
+    drop(values); // the borrows ended with the scope
+}
+
+/// What `exits_in_closures` saw: each task's value, and whether the fn went on after the scope.
+type ClosureExits = (
+    Result<u32, std::num::ParseIntError>,
+    Option<usize>,
+    &'static str,
+    bool,
+);
+
+/// `?` and `return` in a task's closure leave the closure, as in any closure: the enclosing fn
+/// goes on (and its error type could not even take theirs).
+fn exits_in_closures(io: Io, text: &str) -> Result<ClosureExits, OutOfMemory> {
+    let reached = AtomicBool::new(false);
+    let (parsed, rest, early) = scope!(io, {
+        let parsed = io_async!(|| -> Result<u32, std::num::ParseIntError> {
+            let n: u32 = text.parse()?;
+            Ok(n + 1)
+        });
+        let rest = io_async!(|| {
+            let rest = text.strip_prefix("n=")?;
+            Some(rest.len())
+        });
+        let early = io_concurrent!(move || {
+            if text.contains('=') {
+                return "early";
+            }
+            "late"
+        })
+        .expect("2 workers");
+        reached.store(true, Ordering::SeqCst);
+        (parsed.join(io), rest.join(io), early.join(io))
+    });
+    Ok((parsed, rest, early, reached.load(Ordering::SeqCst)))
+}
+
+#[io::test]
+fn question_mark_and_return_in_a_closure_leave_the_closure(io: Io) {
+    let (parsed, rest, early, reached) = exits_in_closures(io, "n=57").unwrap();
+    assert!(parsed.is_err());
+    assert_eq!((rest, early, reached), (Some(2), "early", true));
+    let (parsed, rest, early, reached) = exits_in_closures(io, "12").unwrap();
+    assert_eq!((parsed, rest, early, reached), (Ok(13), None, "late", true));
+}
+
+#[io::test]
+fn a_tasks_closure_spawns_in_a_scope_of_its_own(io: Io) {
+    let values = [1, 2, 3, 4];
+    let total = scope!(io, {
+        let total = io_async!(|| {
+            let (left, right) = values.split_at(2);
+            scope!(io, {
+                let l = io_async!(|| sum(io, left));
+                let r = io_async!(sum(io, right));
+                l.join(io) + r.join(io)
+            })
+        });
+        total.join(io)
+    });
+    assert_eq!(total, 10);
+}
+
+#[io::test]
+fn a_closure_task_is_canceled_when_the_scope_ends(io: Io) {
+    let sleeper = Sleeper::default();
+    let ((), elapsed) = timed(|| {
+        scope!(io, {
+            let _sleeping = io_async!(|| sleep_long(io, &sleeper));
+        })
+    });
+    assert!(sleeper.was_canceled());
+    assert!(elapsed < PROMPT, "took {elapsed:?}");
+}

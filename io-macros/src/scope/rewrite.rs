@@ -9,6 +9,8 @@
 //!   flow, though, was already rewritten as part of this body's: see `flow`);
 //! - leaves nested `fn` items untouched: a spawn there would outlive this scope's borrow, so it
 //!   stays unrewritten and reports "outside scope!";
+//! - replaces a spawn inside the closure of a task (`io_async!(move || io_async!(f()))`) by an
+//!   error saying to open a scope in the task: the task cannot hold this scope's `&Scope`;
 //! - reports every `.await` it sees (see the module documentation of `scope` for why). The
 //!   closure around the body rejects every `.await` anyway, including those produced by macros;
 //!   this check only gives the visible ones a message that says what to do instead.
@@ -29,6 +31,7 @@ pub(crate) fn rewrite(body: TokenStream, guard: &Ident) -> (TokenStream, Errors)
     let mut rewriter = Rewriter {
         guard,
         errors: Errors::default(),
+        in_task: false,
     };
     let tokens = rewriter.stream(body);
     (tokens, rewriter.errors)
@@ -40,6 +43,8 @@ struct Rewriter<'a> {
     guard: &'a Ident,
     /// The `.await`s found so far.
     errors: Errors,
+    /// Whether the tokens being rewritten are inside the closure of a task.
+    in_task: bool,
 }
 
 impl Rewriter<'_> {
@@ -88,8 +93,15 @@ impl Rewriter<'_> {
         out: &mut Vec<TokenTree>,
     ) {
         match Kind::from_macro_name(name) {
+            Some(kind) if self.in_task => {
+                out.extend_from_slice(&call[..2]);
+                out.push(spawn::in_task(kind, call, args).into());
+            }
             Some(kind) => {
+                let in_task = kind != Kind::Group && spawn::is_task_closure(&args.stream());
+                let outer = std::mem::replace(&mut self.in_task, in_task);
                 let rewritten = self.stream(args.stream());
+                self.in_task = outer;
                 out.extend_from_slice(&call[..2]);
                 out.push(spawn::in_scope(kind, self.guard, name, args, rewritten).into());
             }

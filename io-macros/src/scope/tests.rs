@@ -490,3 +490,43 @@ fn a_visible_await_is_one_error_and_no_closure() {
         "spawns still resolve: {out}"
     );
 }
+
+#[test]
+fn rewrite_refuses_spawns_in_a_tasks_closure() {
+    let (out, failed) = rewritten(quote! {
+        let a = io_async!(move || io_async!(f()).join(io) + g(io_group!()));
+        let b = io_concurrent!(|| (0..2).map(|i| io_async!(h(i))).count());
+        let c = io_async!(|| scope!(io, { io_async!(f()).join(io) }));
+        let d = io_async!(f((0..2).map(|i| io_async!(h(i))).count()));
+    });
+    assert!(
+        !failed,
+        "a refused spawn is an error expression, not a scope error"
+    );
+    // The three spawns in tasks' closures are errors; the nested scope is left as written.
+    assert_eq!(
+        count(&out, "cannot be used in a task's closure"),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("io_async ! (f ()) . join (io) })"), "{out}");
+    // Four tasks, and the spawn in a closure that the caller calls when it evaluates the
+    // arguments (`map` then `count`), at the spawn.
+    assert_eq!(count(&out, "spawn_async"), 4, "{out}");
+    assert_eq!(count(&out, "spawn_concurrent"), 1, "{out}");
+}
+
+#[test]
+fn a_tasks_closure_keeps_its_control_flow() {
+    // `?` and `return` in a task's closure act on the closure; `?` in a call's arguments is
+    // evaluated on the caller, at the spawn, and leaves the body.
+    let body = quote! {
+        let a = io_async!(|| { let n: u8 = s.parse()?; return Ok(n); });
+        let b = io_concurrent!(move || -> Option<u8> { Some(x?) });
+    };
+    let parsed = flowed(body.clone());
+    assert_eq!(flowed_text(&parsed), body.to_string());
+    assert!(parsed.exits.returns.is_none());
+    let parsed = flowed(quote! { let c = io_async!(f(x?)); });
+    assert!(parsed.exits.returns.is_some());
+}

@@ -13,13 +13,38 @@ use super::Kind;
 pub(crate) fn expand(kind: Kind, guard: &Ident, spawn: &Spawn, site: CallSpan) -> TokenStream {
     match spawn {
         Spawn::Group => on_guard(guard, "group", TokenStream::new(), site),
-        Spawn::Call(call) => {
-            let method = match kind {
-                Kind::Concurrent => "spawn_concurrent",
-                Kind::Async | Kind::Group => "spawn_async",
-            };
-            on_guard(guard, method, task(call), site)
-        }
+        Spawn::Call(call) => on_guard(guard, spawn_method(kind), task(call), site),
+        Spawn::Closure(closure) => on_guard(guard, spawn_method(kind), task_closure(closure), site),
+    }
+}
+
+/// The argument of the spawning method for a closure: the closure as written, so its captures
+/// (by borrow, or by value after `move`) are the compiler's and its errors point at the user's
+/// tokens.
+///
+/// ```text
+/// { #[allow(clippy::redundant_closure)] let __io_task = || f(); __io_task }
+/// ```
+///
+/// The `let` carries the `allow`: for `io_async!(|| f())`, clippy would suggest passing `f`
+/// itself, which is no call and no closure (the fix is `io_async!(f())`).
+fn task_closure(closure: &TokenStream) -> TokenStream {
+    let at = closure
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |tt| tt.span());
+    let task = hidden("__io_task", at);
+    quote_spanned! {at=>
+        { #[allow(clippy::redundant_closure)] let #task = #closure; #task }
+    }
+}
+
+/// The method of the scope that spawns a task of `kind`.
+fn spawn_method(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Concurrent => "spawn_concurrent",
+        Kind::Async | Kind::Group => "spawn_async",
     }
 }
 

@@ -1,4 +1,4 @@
-//! `io_async!(call)`, `io_concurrent!(call)` and `io_group!()`.
+//! `io_async!(call)`, `io_async!(|| body)`, `io_concurrent!(…)` likewise, and `io_group!()`.
 //!
 //! These macros cannot expand on their own: only `scope!` knows its scope (the `&Scope` its body's
 //! closure receives; called "guard" below). `scope!` finds them in its body and replaces the
@@ -58,6 +58,18 @@
 //!   user's call, so a non-`Send` capture or a too-short borrow is reported on the call the user
 //!   wrote; the spawn as a whole spans the macro call (`io_async!(…)`), so an unused result or a
 //!   type mismatch is reported there.
+//!
+//! A closure without parameters (`io_async!(|| 40 + 2)`, `io_async!(move || { … })`) is the
+//! task itself: nothing is evaluated at the spawn, and the compiler's closure rules decide what
+//! it captures (borrows without `move`, so a borrowed variable must outlive the scope: E0373
+//! suggests `move` otherwise; everything it uses by value with `move`). `?` and `return` in it
+//! act on the closure, as in any closure: `scope`'s control-flow rewrite does not enter
+//! closures. The closure becomes `{ #[allow(clippy::redundant_closure)] let __io_task = …;
+//! __io_task }` (for `|| f()` clippy would suggest `f`, which the macro does not take). A
+//! closure with parameters, or an `async` one, is an error at the parameters or at `async`. A
+//! spawn written *inside* a task's closure cannot reach this scope (the task cannot hold the
+//! body's `&Scope`): `scope!` replaces it by an error saying to open a scope in the task
+//! ([`in_task`]).
 //!
 //! `io_concurrent!` is the same with `spawn_concurrent` (which returns a `Result`), and
 //! `io_group!()` becomes `(&__io_scope).group()`.
@@ -129,6 +141,29 @@ fn rewritten(user: &TokenStream) -> Option<TokenStream> {
     (is_marked && expansion.delimiter() == Delimiter::Brace).then(|| expansion.stream())
 }
 
+/// Whether `args`, the arguments of a spawning macro, are a closure: the task's body, where a
+/// spawn cannot reach the scope (see [`in_task`]).
+pub(crate) fn is_task_closure(args: &TokenStream) -> bool {
+    parse::is_closure(args)
+}
+
+/// The new arguments of `call` (`name ! args`), a spawning macro written inside the closure of
+/// a task: the marker and an error at `call`. The task may run after the scope's body has
+/// returned, so it cannot hold the body's `&Scope` (rustc would report that the hidden
+/// reference "escapes the closure body"); a scope of the task's own can spawn.
+pub(crate) fn in_task(kind: Kind, call: &[TokenTree], args: &Group) -> Group {
+    let name = kind.name();
+    let error = diag::spanned(
+        call.iter().cloned().collect::<TokenStream>(),
+        format!(
+            "{name}! cannot be used in a task's closure: the task runs apart from the scope's \
+             body, and only the body spawns into the scope. Open a scope in the task, \
+             e.g. io_async!(move || scope!(io, {{ … {name}!(…) … }}))"
+        ),
+    );
+    marked(&diag::error_expr(&error), args)
+}
+
 /// The new arguments of `name!args` inside the scope whose `&Scope` parameter is named `guard`:
 /// the marker and the finished call. `rewritten` is the content of `args`, already rewritten
 /// (spawns nested in the arguments use the same `&Scope`). A malformed call becomes an error
@@ -150,9 +185,14 @@ pub(crate) fn in_scope(
         }
         Err(error) => diag::error_expr(&error),
     };
+    marked(&expansion, args)
+}
+
+/// `@__io_rewritten { expansion }` in a group like `args`.
+fn marked(expansion: &TokenStream, args: &Group) -> Group {
     let at = Punct::new('@', Spacing::Alone);
     let marker = Ident::new(REWRITTEN, Span::mixed_site());
-    let expansion = Group::new(Delimiter::Brace, expansion);
+    let expansion = Group::new(Delimiter::Brace, expansion.clone());
     let mut group = Group::new(args.delimiter(), quote::quote!(#at #marker #expansion));
     group.set_span(args.span());
     group

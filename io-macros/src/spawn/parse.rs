@@ -1,8 +1,9 @@
-//! Parsing the argument of a spawning macro: exactly one function or method call.
+//! Parsing the argument of a spawning macro: exactly one function or method call, or one
+//! closure without parameters.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{AngleBracketedGenericArguments, Expr, ExprPath, Ident, Token};
+use syn::{AngleBracketedGenericArguments, Expr, ExprClosure, ExprPath, Ident, Token};
 
 use super::Kind;
 use crate::diag;
@@ -11,6 +12,9 @@ use crate::diag;
 pub(crate) enum Spawn {
     /// `io_async!(call)` or `io_concurrent!(call)`.
     Call(Box<Call>),
+    /// `io_async!(|| body)`, `io_async!(move || body)` (and the same for `io_concurrent!`): the
+    /// closure is the task; these are its tokens as written.
+    Closure(TokenStream),
     /// `io_group!()`.
     Group,
 }
@@ -77,11 +81,60 @@ pub(crate) fn parse(kind: Kind, tokens: TokenStream, name_span: Span) -> syn::Re
             diag::spanned(tokens, call_hint(kind))
         }
     };
+    if let Ok(expr) = syn::parse2::<Expr>(tokens.clone()) {
+        if let Expr::Closure(closure) = unparen(expr) {
+            check_task_closure(kind, &closure)?;
+            return Ok(Spawn::Closure(without_parens(tokens)));
+        }
+    }
     let (moves, call) = without_move(&tokens);
     let expr: Expr = syn::parse2(call).map_err(|_| not_a_call(tokens.clone()))?;
     let mut call = classify(expr).ok_or_else(|| not_a_call(tokens))?;
     call.moves = moves;
     Ok(Spawn::Call(Box::new(call)))
+}
+
+/// Whether `tokens` are a closure (in parentheses or not).
+pub(crate) fn is_closure(tokens: &TokenStream) -> bool {
+    syn::parse2(tokens.clone()).is_ok_and(|expr| matches!(unparen(expr), Expr::Closure(_)))
+}
+
+/// Checks that `closure` can be a task: it takes no arguments and is not `async` (a task is a
+/// blocking call, not a future).
+fn check_task_closure(kind: Kind, closure: &ExprClosure) -> syn::Result<()> {
+    let name = kind.name();
+    if !closure.inputs.is_empty() {
+        return Err(diag::spanned(
+            &closure.inputs,
+            format!(
+                "the closure given to {name}! must take no arguments: it is the task's body, \
+                 and nothing calls it with any; use the values it needs from the enclosing \
+                 code, e.g. {name}!(move || work(io, x))"
+            ),
+        ));
+    }
+    if let Some(asyncness) = &closure.asyncness {
+        return Err(diag::spanned(
+            asyncness,
+            format!(
+                "{name}! takes a blocking closure, not an `async` one: io tasks block their \
+                 caller, they are not Rust futures; remove `async` and call io's blocking \
+                 operations without `.await`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `tokens` without the parentheses around them, if they are one parenthesized group.
+fn without_parens(tokens: TokenStream) -> TokenStream {
+    let mut trees = tokens.clone().into_iter();
+    match (trees.next(), trees.next()) {
+        (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Parenthesis => {
+            without_parens(group.stream())
+        }
+        _ => tokens,
+    }
 }
 
 /// Whether `tokens` start with the keyword `move`, and the tokens after it.
@@ -145,10 +198,14 @@ impl CallSpan {
     }
 }
 
-/// The error for anything but a call, e.g. "`io_async!` takes a function call, e.g. …".
+/// The error for anything but a call or a closure, e.g. "`io_async!` takes a function call or
+/// a closure, e.g. …".
 pub(crate) fn call_hint(kind: Kind) -> String {
     let name = kind.name();
-    format!("{name}! takes a function call, e.g. {name}!(do_work(io, \"hard\"))")
+    format!(
+        "{name}! takes a function call or a closure without arguments, \
+         e.g. {name}!(do_work(io, \"hard\")) or {name}!(move || {{ … }})"
+    )
 }
 
 /// The error for arguments to `io_group!`.

@@ -79,8 +79,6 @@ fn parse_rejects_anything_but_one_call() {
         quote!("s"),
         quote!(x),
         quote!(io.field),
-        quote!(|| f()),
-        quote!(move || f(x)),
         quote!({ f() }),
         quote!(f(), g()),
         quote!(f(),),
@@ -89,6 +87,9 @@ fn parse_rejects_anything_but_one_call() {
         quote!(move),
         quote!(move 42),
         quote!(move move f()),
+        quote!(move move || f()),
+        quote!(|| f(), g()),
+        quote!((|| f())?),
     ] {
         let error = parsed(Kind::Async, tokens.clone()).err();
         let message = error
@@ -98,7 +99,8 @@ fn parse_rejects_anything_but_one_call() {
     }
     assert_eq!(
         call_hint(Kind::Async),
-        "io_async! takes a function call, e.g. io_async!(do_work(io, \"hard\"))"
+        "io_async! takes a function call or a closure without arguments, \
+         e.g. io_async!(do_work(io, \"hard\")) or io_async!(move || { … })"
     );
 }
 
@@ -313,4 +315,74 @@ fn unrewritten_spawns_are_errors_and_rewritten_ones_pass_through() {
     assert_eq!(inside, quote!(a.b()).to_string());
     let forged = spawn_macro(Kind::Group, quote!($crate; @__io_rewritten (x))).to_string();
     assert!(forged.contains("compile_error"), "{forged}");
+}
+
+#[test]
+fn a_closure_without_parameters_is_the_task_as_written() {
+    for (kind, method) in [
+        (Kind::Async, quote!(spawn_async)),
+        (Kind::Concurrent, quote!(spawn_concurrent)),
+    ] {
+        for closure in [
+            quote!(|| 40 + 2),
+            quote!(move || {
+                let v = vec![1, 2, 3];
+                v.iter().sum::<i32>()
+            }),
+            quote!(|| -> Result<u8, E> { Ok(f()?) }),
+            quote!(|| io_async!(@__io_rewritten { g() }).join(io)),
+        ] {
+            let expected = quote! {
+                @__io_rewritten {
+                    (&__io_scope).#method({
+                        #[allow(clippy::redundant_closure)]
+                        let __io_task = #closure;
+                        __io_task
+                    })
+                }
+            };
+            assert_eq!(expanded(kind, closure.clone()), expected.to_string());
+        }
+    }
+    // In parentheses too (written without them); a called closure is a call, evaluated as one.
+    let expected = quote! {
+        @__io_rewritten {
+            (&__io_scope).spawn_async({
+                #[allow(clippy::redundant_closure)]
+                let __io_task = move || 1;
+                __io_task
+            })
+        }
+    };
+    assert_eq!(
+        expanded(Kind::Async, quote!((move || 1))),
+        expected.to_string()
+    );
+    assert!(matches!(
+        parsed(Kind::Async, quote!((|| 1)())),
+        Ok(super::parse::Spawn::Call(_))
+    ));
+}
+
+#[test]
+fn a_closure_with_parameters_or_async_is_refused() {
+    for (tokens, says) in [
+        (quote!(|x| x + 1), "must take no arguments"),
+        (quote!(move |a, b: u8| f(a, b)), "must take no arguments"),
+        (quote!(|_| ()), "must take no arguments"),
+        (quote!(async || f()), "not an `async` one"),
+        (quote!(async move || f()), "not an `async` one"),
+    ] {
+        for kind in [Kind::Async, Kind::Concurrent] {
+            let error = parsed(kind, tokens.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{tokens} accepted"));
+            let message = error.to_string();
+            assert!(message.contains(says), "{tokens}: {message}");
+            assert!(
+                message.starts_with("the closure given to") || message.starts_with(kind.name()),
+                "{message}"
+            );
+        }
+    }
 }
