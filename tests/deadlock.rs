@@ -226,9 +226,13 @@ fn a_root_started_by_io_main_is_reported_where_main_stands() {
         let never = Event::new();
         let _ = never.wait(io);
     }
-    let line = line!() + 2;
-    let report =
-        panic_message_of(|| io::__private::run_main(Some("threaded"), Some(1), Some(100), root));
+    let settings = io::__private::Settings {
+        threads: Some(1),
+        deadlock_millis: Some(100),
+        ..Default::default()
+    };
+    let line = line!() + 1;
+    let report = panic_message_of(|| io::__private::run_main(Some("threaded"), settings, root));
     assert!(report.starts_with("io: deadlock detected"), "{report}");
     assert!(
         report.contains(&format!("task spawned at tests/deadlock.rs:{line}:")),

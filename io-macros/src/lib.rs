@@ -47,14 +47,15 @@ pub fn io_group_impl(input: TokenStream) -> TokenStream {
 }
 
 /// `#[io::main]`: turns `fn main(io: Io) -> R` into a `fn main() -> R` that builds the runtime.
-/// Arguments: `backend = "threaded" | "uring" | "auto"`, `threads = N`, `crate = "path"`.
+/// Arguments: `backend`, `threads`, `async_limit`, `concurrent_limit`, `fiber_stack_size`,
+/// `fiber_limit`, `deadlock`, `crate` (see `io::main`).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     main::main(args.into(), item.into()).into()
 }
 
 /// `#[io::test]`: turns `fn name(io: Io) -> R` into a module `name` with one `#[test]` per backend
-/// (`name::threaded`, …). Argument: `crate = "path"`.
+/// (`name::threaded`, …). Takes the arguments of `#[io::main]`; `backend` keeps one test.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     main::test(args.into(), item.into()).into()

@@ -44,22 +44,63 @@ pub fn body_ends(scope: &Scope<'_>) {
 use crate::runtime::{Backend, Builder};
 use crate::Io;
 
-/// Builds the runtime of `#[io::main]` and runs `f` on it. `IO_BACKEND` and `IO_THREADS`
-/// apply unless the attribute pinned them; `deadlock_millis` is the attribute's deadlock grace
-/// (`0`: off). A runtime that cannot start ends the process with a message naming why (exit
-/// status 1). The root task is reported as spawned where the attribute stands.
-#[track_caller]
-pub fn run_main<R>(
-    backend: Option<&'static str>,
-    threads: Option<usize>,
-    deadlock_millis: Option<u64>,
-    f: fn(Io) -> R,
-) -> R {
-    let builder = main_builder(backend, threads).map(|builder| match deadlock_millis {
-        Some(0) => builder.deadlock_grace(None),
-        Some(millis) => builder.deadlock_grace(Some(std::time::Duration::from_millis(millis))),
+/// The numeric arguments of `#[io::main]` and `#[io::test]`; `None` leaves the builder's
+/// default (for `threads` under `#[io::main]`: `IO_THREADS`, then the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `threads = N`: worker threads, `0` for [`Builder::single_threaded`].
+    pub threads: Option<usize>,
+    /// `async_limit = N`: [`Builder::async_limit`].
+    pub async_limit: Option<usize>,
+    /// `concurrent_limit = N`: [`Builder::concurrent_limit`].
+    pub concurrent_limit: Option<usize>,
+    /// `fiber_stack_size = N`: [`Builder::fiber_stack_size`], in bytes.
+    pub fiber_stack_size: Option<usize>,
+    /// `fiber_limit = N`: [`Builder::fiber_limit`].
+    pub fiber_limit: Option<usize>,
+    /// `deadlock = "…"`: the grace of [`Builder::deadlock_grace`] in milliseconds, `0` for off.
+    pub deadlock_millis: Option<u64>,
+}
+
+impl Settings {
+    /// `builder` with every setting but `threads` applied (each caller resolves those).
+    fn limits(self, mut builder: Builder) -> Builder {
+        if let Some(limit) = self.async_limit {
+            builder = builder.async_limit(limit);
+        }
+        if let Some(limit) = self.concurrent_limit {
+            builder = builder.concurrent_limit(limit);
+        }
+        if let Some(bytes) = self.fiber_stack_size {
+            builder = builder.fiber_stack_size(bytes);
+        }
+        if let Some(fibers) = self.fiber_limit {
+            builder = builder.fiber_limit(fibers);
+        }
+        match self.deadlock_millis {
+            Some(0) => builder.deadlock_grace(None),
+            Some(millis) => builder.deadlock_grace(Some(std::time::Duration::from_millis(millis))),
+            None => builder,
+        }
+    }
+}
+
+/// `builder` with `threads` worker threads (`0`: single-threaded; `None`: the default).
+fn with_threads(builder: Builder, threads: Option<usize>) -> Builder {
+    match threads {
+        Some(0) => builder.single_threaded(),
+        Some(n) => builder.threads(n),
         None => builder,
-    });
+    }
+}
+
+/// Builds the runtime of `#[io::main]` and runs `f` on it. `IO_BACKEND` and `IO_THREADS`
+/// apply unless the attribute pinned them; the other settings are the attribute's. A runtime
+/// that cannot start ends the process with a message naming why (exit status 1). The root task
+/// is reported as spawned where the attribute stands.
+#[track_caller]
+pub fn run_main<R>(backend: Option<&'static str>, settings: Settings, f: fn(Io) -> R) -> R {
+    let builder = main_builder(backend, settings.threads).map(|builder| settings.limits(builder));
     match builder {
         Ok(builder) => match builder.build() {
             Ok(runtime) => runtime.run(f),
@@ -89,12 +130,7 @@ pub fn main_builder(
         Some(n) => Some(n),
         None => env_threads()?,
     };
-    match threads {
-        Some(0) => builder = builder.single_threaded(),
-        Some(n) => builder = builder.threads(n),
-        None => {}
-    }
-    Ok(builder)
+    Ok(with_threads(builder, threads))
 }
 
 fn env_threads() -> Result<Option<usize>, crate::BuildError> {
@@ -125,12 +161,15 @@ impl<E> Skippable for Result<(), E> {
     }
 }
 
-/// Runs one `#[io::test]` body on the named backend; a backend the kernel refuses (io_uring
-/// disabled) skips the test with the reason on stderr.
+/// Runs one `#[io::test]` body on the named backend with the attribute's settings (the
+/// environment plays no part); a backend the kernel refuses (io_uring disabled) skips the test
+/// with the reason on stderr.
 #[track_caller]
-pub fn run_test<R: Skippable>(backend: &'static str, f: fn(Io) -> R) -> R {
+pub fn run_test<R: Skippable>(backend: &'static str, settings: Settings, f: fn(Io) -> R) -> R {
     let backend = Backend::from_name(backend).unwrap_or_else(|e| panic!("io::test: {e}"));
-    match crate::Runtime::builder().backend(backend).build() {
+    let builder = crate::Runtime::builder().backend(backend);
+    let builder = settings.limits(with_threads(builder, settings.threads));
+    match builder.build() {
         Ok(runtime) => runtime.run(f),
         Err(reason) => {
             eprintln!("io::test: skipped on {backend:?}: {reason}");

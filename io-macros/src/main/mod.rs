@@ -1,19 +1,24 @@
 //! `#[io::main]` and `#[io::test]`: entry points that build a runtime and pass its `Io`.
 //!
 //! ```text
-//! #[io::main(backend = "threaded", threads = 4)]
+//! #[io::main(backend = "threaded", threads = 4, concurrent_limit = 64)]
 //! fn main(io: Io) -> Result<(), Error> { … }
 //! ```
 //!
 //! becomes a `fn main() -> Result<(), Error>` whose body is the user's, moved into an inner
-//! `fn __io_main(io: Io)`, and a call to the runtime's `run_main`, which builds the backend
-//! (the environment variables `IO_BACKEND` and `IO_THREADS` override what the attribute does not
-//! pin) and calls it. `#[io::test]` makes a module of the same name holding one `#[test]` per
-//! backend, so the tests are named `name::threaded`, `name::uring`.
+//! `fn __io_main(io: Io)`, and a call to the runtime's `run_main(backend, Settings { … })`, which
+//! builds the backend (the environment variables `IO_BACKEND` and `IO_THREADS` override what the
+//! attribute does not pin) and calls it. `#[io::test]` makes a module of the same name holding
+//! one `#[test]` per backend, so the tests are named `name::threaded`, `name::uring` (only the
+//! one of `backend = …` if written), each calling `run_test(backend, Settings { … })`.
 //!
-//! Mistakes (an `async fn`, a missing `io` parameter, generics, an unknown argument) are reported
-//! on the offending tokens, beside an expansion that still type-checks the body but reports
-//! nothing else.
+//! Both take the same arguments (`parse::Key`): `backend`, `threads`, `async_limit`,
+//! `concurrent_limit`, `fiber_stack_size`, `fiber_limit` (named after the runtime's `Builder`
+//! methods; integer literals), `deadlock` and `crate`.
+//!
+//! Mistakes (an `async fn`, a missing `io` parameter, generics, an unknown argument, a value of
+//! the wrong kind) are reported on the offending tokens, beside an expansion that still
+//! type-checks the body but reports nothing else.
 
 mod expand;
 mod parse;

@@ -4,12 +4,16 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Path, Signature};
+use syn::{Expr, ExprLit, ExprUnary, Lit, LitStr, Path, Signature, UnOp};
 
 use crate::diag::{self, Errors};
 
 /// The backends `#[io::main(backend = …)]` accepts.
 pub(crate) const BACKENDS: [&str; 3] = ["threaded", "uring", "auto"];
+
+/// The backends every `#[io::test]` runs on, one generated `#[test]` each, named after it;
+/// `backend = …` keeps one of them.
+pub(crate) const TEST_BACKENDS: [&str; 2] = ["threaded", "uring"];
 
 /// Which attribute is being expanded; selects the wording of errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,27 +41,134 @@ impl Attr {
         }
     }
 
-    /// The arguments the attribute takes, for the "unknown argument" error.
-    fn arguments(self) -> &'static str {
+    /// The values `backend = …` takes.
+    fn backends(self) -> &'static [&'static str] {
         match self {
-            Attr::Main => {
-                "backend = \"threaded\" | \"uring\" | \"auto\", threads = N, \
-                 deadlock = \"off\" | \"500ms\" | \"2s\", crate = \"path\""
-            }
-            Attr::Test => "only crate = \"path\" (the test runs once per backend)",
+            Attr::Main => &BACKENDS,
+            Attr::Test => &TEST_BACKENDS,
         }
     }
+}
+
+/// An argument of the attributes; `#[io::main]` and `#[io::test]` take the same ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Backend,
+    Threads,
+    AsyncLimit,
+    ConcurrentLimit,
+    FiberStackSize,
+    FiberLimit,
+    Deadlock,
+    Crate,
+}
+
+impl Key {
+    /// Every argument, in the order the documentation lists them.
+    const ALL: [Key; 8] = [
+        Key::Backend,
+        Key::Threads,
+        Key::AsyncLimit,
+        Key::ConcurrentLimit,
+        Key::FiberStackSize,
+        Key::FiberLimit,
+        Key::Deadlock,
+        Key::Crate,
+    ];
+
+    /// The argument as written; the integer ones are named after their `Builder` method.
+    fn name(self) -> &'static str {
+        match self {
+            Key::Backend => "backend",
+            Key::Threads => "threads",
+            Key::AsyncLimit => "async_limit",
+            Key::ConcurrentLimit => "concurrent_limit",
+            Key::FiberStackSize => "fiber_stack_size",
+            Key::FiberLimit => "fiber_limit",
+            Key::Deadlock => "deadlock",
+            Key::Crate => "crate",
+        }
+    }
+
+    /// The argument called `name`, if any.
+    fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.name() == name)
+    }
+
+    /// How to write the argument for `attr`.
+    fn usage(self, attr: Attr) -> &'static str {
+        match (self, attr) {
+            (Key::Backend, Attr::Main) => "backend = \"threaded\" | \"uring\" | \"auto\"",
+            (Key::Backend, Attr::Test) => {
+                "backend = \"threaded\" | \"uring\" (the only backend the test runs on; \
+                 default: both)"
+            }
+            (Key::Threads, _) => "threads = N (worker threads; 0 = single-threaded)",
+            (Key::AsyncLimit, _) => {
+                "async_limit = N (async tasks queued or running at once; 0 = every io_async! \
+                 runs inline)"
+            }
+            (Key::ConcurrentLimit, _) => {
+                "concurrent_limit = N (concurrent tasks at once; 0 = io_concurrent! is always \
+                 refused)"
+            }
+            (Key::FiberStackSize, _) => {
+                "fiber_stack_size = N (bytes per fiber stack on uring, e.g. 1_048_576)"
+            }
+            (Key::FiberLimit, _) => {
+                "fiber_limit = N (fibers at once on uring, the root's included; at least 1)"
+            }
+            (Key::Deadlock, _) => DEADLOCK_USAGE,
+            (Key::Crate, _) => "crate = \"path\"",
+        }
+    }
+}
+
+/// The message for an argument `name` that `attr` does not take: lists the ones it does, and
+/// names the one meant when `name` is a `Builder` spelling.
+fn unknown_argument(attr: Attr, name: &str) -> String {
+    let keys = Key::ALL.map(Key::name).join(", ");
+    let meant = match name {
+        "single_threaded" => Some("threads = 0"),
+        "deadlock_grace" => Some("deadlock = \"500ms\""),
+        "worker_threads" => Some("threads = N"),
+        "stack_size" => Some("fiber_stack_size = N"),
+        "max_fibers" => Some("fiber_limit = N"),
+        _ => None,
+    };
+    let hint = meant.map_or_else(String::new, |meant| {
+        format!(" (for `{name}`, write {meant})")
+    });
+    format!(
+        "unknown argument `{name}`: {} takes {keys}{hint}",
+        attr.name()
+    )
+}
+
+/// An integer argument: its value and the literal's span, which the expansion gives the value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Number {
+    pub(crate) value: u64,
+    pub(crate) span: Span,
 }
 
 /// The arguments of `#[io::main]` or `#[io::test]`; `None` when not written.
 #[derive(Default)]
 pub(crate) struct Args {
-    /// `backend = "…"`, checked against [`BACKENDS`].
+    /// `backend = "…"`, checked against [`Attr::backends`].
     pub(crate) backend: Option<LitStr>,
-    /// `threads = N`.
-    pub(crate) threads: Option<LitInt>,
+    /// `threads = N` (0 = single-threaded).
+    pub(crate) threads: Option<Number>,
+    /// `async_limit = N`.
+    pub(crate) async_limit: Option<Number>,
+    /// `concurrent_limit = N`.
+    pub(crate) concurrent_limit: Option<Number>,
+    /// `fiber_stack_size = N`, in bytes.
+    pub(crate) fiber_stack_size: Option<Number>,
+    /// `fiber_limit = N`, at least 1.
+    pub(crate) fiber_limit: Option<Number>,
     /// `deadlock = "off" | "<N>ms" | "<N>s"`: the deadlock grace in milliseconds, `0` for off.
-    pub(crate) deadlock: Option<(u64, Span)>,
+    pub(crate) deadlock: Option<Number>,
     /// `crate = "path"`, parsed.
     pub(crate) krate: Option<Path>,
 }
@@ -75,6 +186,9 @@ pub(crate) fn parse_args(attr: Attr, tokens: TokenStream, errors: &mut Errors) -
 }
 
 /// Parses one `name = value` argument into `args`.
+///
+/// A bad value, a duplicate or an unknown `name = value` is recorded and parsing goes on with
+/// the next argument; only what cannot be skipped (no `= value`) stops it.
 fn parse_arg(
     attr: Attr,
     args: &mut Args,
@@ -82,28 +196,36 @@ fn parse_arg(
     meta: &ParseNestedMeta,
 ) -> syn::Result<()> {
     let name = meta.path.to_token_stream().to_string().replace(' ', "");
-    let known = match attr {
-        Attr::Main => matches!(name.as_str(), "backend" | "threads" | "deadlock" | "crate"),
-        Attr::Test => name == "crate",
-    };
-    if !known {
-        let message = format!(
-            "unknown argument `{name}`: {} takes {}",
-            attr.name(),
-            attr.arguments()
-        );
-        return Err(diag::spanned(&meta.path, message));
-    }
+    let key = Key::from_name(&name);
     if !meta.input.peek(syn::Token![=]) {
-        let message = format!("expected a value: {}", usage(&name));
+        let message = match key {
+            Some(key) => format!("expected a value: {}", key.usage(attr)),
+            None => unknown_argument(attr, &name),
+        };
         return Err(diag::spanned(&meta.path, message));
     }
     let value: Expr = meta.value()?.parse()?;
-    let duplicate = match name.as_str() {
-        "backend" => set(&mut args.backend, backend(&value), errors),
-        "threads" => set(&mut args.threads, threads(&value), errors),
-        "deadlock" => set(&mut args.deadlock, deadlock(&value), errors),
-        _ => set(&mut args.krate, krate(&value), errors),
+    let Some(key) = key else {
+        errors.push(diag::spanned(&meta.path, unknown_argument(attr, &name)));
+        return Ok(());
+    };
+    let duplicate = match key {
+        Key::Backend => set(&mut args.backend, backend(attr, &value), errors),
+        Key::Threads => set(&mut args.threads, number(attr, key, &value), errors),
+        Key::AsyncLimit => set(&mut args.async_limit, number(attr, key, &value), errors),
+        Key::ConcurrentLimit => set(
+            &mut args.concurrent_limit,
+            number(attr, key, &value),
+            errors,
+        ),
+        Key::FiberStackSize => set(
+            &mut args.fiber_stack_size,
+            number(attr, key, &value),
+            errors,
+        ),
+        Key::FiberLimit => set(&mut args.fiber_limit, number(attr, key, &value), errors),
+        Key::Deadlock => set(&mut args.deadlock, deadlock(&value), errors),
+        Key::Crate => set(&mut args.krate, krate(&value), errors),
     };
     if duplicate {
         errors.push(diag::spanned(
@@ -112,16 +234,6 @@ fn parse_arg(
         ));
     }
     Ok(())
-}
-
-/// How to write the argument `name`.
-fn usage(name: &str) -> &'static str {
-    match name {
-        "backend" => "backend = \"threaded\" | \"uring\" | \"auto\"",
-        "threads" => "threads = N (0 = single-threaded)",
-        "deadlock" => DEADLOCK_USAGE,
-        _ => "crate = \"path\"",
-    }
 }
 
 /// Stores `value` in `slot`, or records its error; returns whether `slot` was already set.
@@ -134,21 +246,31 @@ fn set<T>(slot: &mut Option<T>, value: syn::Result<T>, errors: &mut Errors) -> b
     duplicate
 }
 
-/// `backend = "threaded" | "uring" | "auto"`.
-fn backend(value: &Expr) -> syn::Result<LitStr> {
-    let expected = BACKENDS.map(|name| format!("\"{name}\"")).join(", ");
+/// `backend = "…"`, one of [`Attr::backends`].
+fn backend(attr: Attr, value: &Expr) -> syn::Result<LitStr> {
+    let allowed = attr.backends();
+    let expected = allowed
+        .iter()
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some(name) = string(value) else {
         let message = format!("backend takes a string, one of {expected}");
         return Err(diag::spanned(value, message));
     };
-    if !BACKENDS.contains(&name.value().as_str()) {
-        let message = format!(
-            "unknown backend \"{}\": expected one of {expected}",
-            name.value()
-        );
-        return Err(diag::spanned(name, message));
+    let text = name.value();
+    if allowed.contains(&text.as_str()) {
+        return Ok(name.clone());
     }
-    Ok(name.clone())
+    let message = if attr == Attr::Test && BACKENDS.contains(&text.as_str()) {
+        format!(
+            "#[io::test] runs on each backend it names: write backend = \"threaded\" or \
+             \"uring\", or leave backend out to run on both (\"{text}\" would pick one per machine)"
+        )
+    } else {
+        format!("unknown backend \"{text}\": expected one of {expected}")
+    };
+    Err(diag::spanned(name, message))
 }
 
 /// `value` if it is a string literal.
@@ -162,14 +284,54 @@ fn string(value: &Expr) -> Option<&LitStr> {
     }
 }
 
-/// `threads = N`, an integer literal (0 = single-threaded).
-fn threads(value: &Expr) -> syn::Result<LitInt> {
-    let message = "threads takes an integer literal, e.g. threads = 4 (0 = single-threaded)";
-    match value {
+/// An integer argument `key = N`: a literal (`_` separators and a suffix allowed) that fits in
+/// a `usize` of the host; `fiber_limit` is at least 1 (the root task takes a fiber).
+fn number(attr: Attr, key: Key, value: &Expr) -> syn::Result<Number> {
+    let (name, usage) = (key.name(), key.usage(attr));
+    let literal = match value {
         Expr::Lit(ExprLit {
-            lit: Lit::Int(n), ..
-        }) if n.base10_parse::<usize>().is_ok() => Ok(n.clone()),
-        _ => Err(diag::spanned(value, message)),
+            lit: Lit::Int(literal),
+            ..
+        }) => literal,
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => {
+            let message = format!("{name} cannot be negative; write {usage}");
+            return Err(diag::spanned(value, message));
+        }
+        _ => {
+            let quoted = string(value).filter(|text| text.value().trim().parse::<u64>().is_ok());
+            let message = match quoted {
+                Some(text) => format!(
+                    "{name} takes an integer literal, not a string: write {name} = {}",
+                    text.value().trim()
+                ),
+                None => format!("{name} takes an integer literal: {usage}"),
+            };
+            return Err(diag::spanned(value, message));
+        }
+    };
+    if literal.base10_digits().starts_with('-') {
+        let message = format!("{name} cannot be negative; write {usage}");
+        return Err(diag::spanned(literal, message));
+    }
+    let parsed = literal
+        .base10_parse::<usize>()
+        .ok()
+        .and_then(|n| u64::try_from(n).ok());
+    match parsed {
+        None => {
+            let message = format!("{name} is too large: at most {} (usize::MAX)", usize::MAX);
+            Err(diag::spanned(literal, message))
+        }
+        Some(0) if key == Key::FiberLimit => {
+            let message = "fiber_limit must be at least 1: the root task runs on a fiber";
+            Err(diag::spanned(literal, message))
+        }
+        Some(value) => Ok(Number {
+            value,
+            span: literal.span(),
+        }),
     }
 }
 
@@ -178,7 +340,7 @@ const DEADLOCK_USAGE: &str =
     "deadlock = \"off\" (no diagnosis) or a grace such as \"500ms\" or \"2s\" (default 500ms)";
 
 /// `deadlock = "off" | "<N>ms" | "<N>s"`: the grace in milliseconds (`0`: off) and where.
-fn deadlock(value: &Expr) -> syn::Result<(u64, Span)> {
+fn deadlock(value: &Expr) -> syn::Result<Number> {
     let message = || format!("deadlock takes {DEADLOCK_USAGE}");
     let Some(text) = string(value) else {
         return Err(diag::spanned(value, message()));
@@ -195,7 +357,10 @@ fn deadlock(value: &Expr) -> syn::Result<(u64, Span)> {
             .filter(|&millis| millis > 0),
     };
     millis
-        .map(|millis| (millis, text.span()))
+        .map(|value| Number {
+            value,
+            span: text.span(),
+        })
         .ok_or_else(|| diag::spanned(text, message()))
 }
 
