@@ -20,6 +20,24 @@ fn a_canceled_sleep_returns_canceled() {
     });
 }
 
+/// A sleep longer than any clock can reach (`Duration::MAX`) waits until canceled instead of
+/// overflowing the deadline.
+#[test]
+fn a_sleep_of_duration_max_waits_until_canceled() {
+    each_backend(|io| {
+        io.scope(|s| {
+            let sleeper = s
+                .spawn_concurrent(|| io.sleep(Duration::MAX, Clock::Awake))
+                .unwrap();
+            io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+            assert!(!sleeper.is_finished(), "the sleep ended early");
+            let (result, elapsed) = timed(|| sleeper.cancel(io));
+            assert_eq!(result, Err(Canceled));
+            assert!(elapsed < PROMPT, "took {elapsed:?}");
+        });
+    });
+}
+
 #[test]
 fn sleeping_on_every_clock_works() {
     each_backend(|io| {

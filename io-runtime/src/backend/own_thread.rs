@@ -43,8 +43,9 @@ pub(crate) fn sleep_until(deadline: Duration, clock: Clock) -> Result<(), Cancel
         }
         // The parker waits on the monotonic clock; re-reading `clock` after each wake keeps
         // Boot and Real deadlines right when those clocks move differently.
-        let wake_at = Instant::now() + left;
-        if block::park(&"Io::sleep", Some(wake_at))? == Wake::Notified {
+        // A deadline beyond what `Instant` can hold is never reached: park without one.
+        let wake_at = Instant::now().checked_add(left);
+        if block::park(&"Io::sleep", wake_at)? == Wake::Notified {
             continue;
         }
     }

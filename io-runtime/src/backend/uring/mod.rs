@@ -214,8 +214,11 @@ fn sleep_on_ring(lp: &Loop, deadline: Duration, clock: Clock) -> Result<(), Canc
         Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
         Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
     };
+    // The kernel reads the seconds as a signed 64-bit number: a later deadline (a sleep of
+    // `Duration::MAX`) is clamped to the latest one it can hold, instead of wrapping negative
+    // and expiring at once.
     let spec = types::Timespec::new()
-        .sec(deadline.as_secs())
+        .sec(deadline.as_secs().min(i64::MAX as u64))
         .nsec(deadline.subsec_nanos());
     let entry = opcode::Timeout::new(&spec).flags(flags).build();
     // SAFETY: `spec` lives until `submit` returns, after the completion was reaped.
