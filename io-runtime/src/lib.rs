@@ -42,6 +42,7 @@ mod fork;
 pub mod fs;
 mod future;
 mod group;
+mod interval;
 mod io;
 mod join;
 mod loom;
@@ -68,24 +69,90 @@ pub use crate::error::{
 };
 pub use crate::future::Future;
 pub use crate::group::Group;
+pub use crate::interval::{Interval, MissedTickBehavior};
 pub use crate::io::Io;
 pub use crate::queue::{PutError, Queue, QueueError, TryPutError};
 pub use crate::runtime::{Backend, BuildError, Builder, Runtime};
 pub use crate::scope::Scope;
 pub use crate::select::Selectable;
-pub use crate::sync::{Condition, Event, Mutex, MutexGuard};
+pub use crate::sync::{
+    Condition, Event, Mutex, MutexGuard, Permit, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Semaphore,
+};
 pub use crate::time::Clock;
 
 /// Marks `fn main(io: Io) -> T` as the program's entry point: builds a runtime and runs it.
 ///
-/// Arguments: `backend = "threaded" | "uring" | "auto"`, `threads = N` (0: single-threaded),
-/// `deadlock = "off" | "500ms" | "2s"` (the deadlock grace, see
-/// [`Builder::deadlock_grace`]),
-/// `crate = "path"` (for a renamed dependency). `IO_BACKEND` and `IO_THREADS` override the
-/// defaults unless the attribute pins them.
+/// The arguments, all optional, set the [`Builder`] the runtime is built from:
+///
+/// | argument | sets | default |
+/// |---|---|---|
+/// | `backend = "threaded" \| "uring" \| "auto"` | [`Builder::backend`] | `IO_BACKEND`, else `"auto"` |
+/// | `threads = N` | [`Builder::threads`]; `0`: [`Builder::single_threaded`] | `IO_THREADS`, else one per CPU |
+/// | `async_limit = N` | [`Builder::async_limit`] (`0`: every `io_async!` runs inline) | no limit |
+/// | `concurrent_limit = N` | [`Builder::concurrent_limit`] (`0`: `io_concurrent!` always refused) | no limit |
+/// | `fiber_stack_size = N` | [`Builder::fiber_stack_size`], in bytes (uring) | 256 KiB |
+/// | `fiber_limit = N` | [`Builder::fiber_limit`], at least 1: the root is a fiber too (uring) | 1 000 000 |
+/// | `deadlock = "off" \| "500ms" \| "2s"` | [`Builder::deadlock_grace`] (`"off"`: `None`) | 500 ms |
+/// | `crate = "path"` | the path of this crate, for a renamed dependency | `::io` |
+///
+/// Numbers are integer literals, `_` separators allowed (`fiber_stack_size = 1_048_576`). The
+/// environment variables `IO_BACKEND` and `IO_THREADS` apply unless the attribute pins
+/// `backend` and `threads`. A misspelled argument or a value of the wrong kind is a compile
+/// error on it, listing the arguments; a runtime that cannot start ends the program with a
+/// message naming why (exit status 1).
+///
+/// # Examples
+/// ```
+/// use io::{io_concurrent, scope, Canceled, ConcurrencyUnavailable, Io};
+///
+/// fn wait(io: Io) -> Result<(), Canceled> {
+///     io.sleep(std::time::Duration::from_millis(20), io::Clock::Awake)
+/// }
+///
+/// #[io::main(concurrent_limit = 1, deadlock = "2s")]
+/// fn main(io: Io) -> Result<(), Canceled> {
+///     scope!(io, {
+///         let first = io_concurrent!(wait(io)).expect("one concurrent task may run");
+///         // The limit is reached while the first one runs.
+///         assert!(matches!(io_concurrent!(wait(io)), Err(ConcurrencyUnavailable)));
+///         first.join(io)
+///     })
+/// }
+/// ```
 pub use io_macros::main;
 
-/// Turns `fn name(io: Io)` into one test per backend: `name::threaded`, ….
+/// Turns `fn name(io: Io) -> T` into a module `name` with one `#[test]` per backend:
+/// `name::threaded` and `name::uring` (which passes as skipped, saying why, where the kernel
+/// refuses io_uring).
+///
+/// Takes the arguments of [`main`](macro@main), where `backend = "threaded" | "uring"` keeps
+/// only that backend's test (`"auto"`, a different backend per machine, is refused). The
+/// environment plays no part: `IO_BACKEND` and `IO_THREADS` are for programs. Other attributes
+/// (`#[should_panic]`, `#[ignore]`) apply to each generated test; `#[cfg]`, `#[allow]` and doc
+/// comments to the module.
+///
+/// # Examples
+/// ```
+/// use io::{io_concurrent, scope, ConcurrencyUnavailable, Io};
+///
+/// fn idle(_io: Io) {}
+///
+/// // Runs as `single_threaded::threaded` and `single_threaded::uring`.
+/// #[io::test(threads = 0)]
+/// fn single_threaded(io: Io) {
+///     scope!(io, {
+///         assert!(matches!(io_concurrent!(idle(io)), Err(ConcurrencyUnavailable)));
+///     });
+/// }
+///
+/// // Runs as `big_stacks::uring` only.
+/// #[io::test(backend = "uring", fiber_stack_size = 4_194_304, fiber_limit = 16)]
+/// fn big_stacks(io: Io) {
+///     assert_eq!(io.backend_name(), "uring");
+/// }
+/// # fn main() {}
+/// ```
 pub use io_macros::test;
 
 /// A block that owns the tasks spawned in it: `scope!(io, { … })`.
@@ -122,13 +189,38 @@ macro_rules! scope {
 /// Spawns a call asynchronously inside `scope!`: `io_async!(do_work(io, "hard"))` returns a
 /// [`Future`]. The arguments are evaluated now, on the caller; the call may run on another
 /// worker or inline.
+///
+/// A closure without parameters is a task too: `io_async!(|| 40 + 2)`,
+/// `io_async!(move || { … })`. It captures as any closure does: without `move` it borrows, and
+/// what it borrows must outlive the scope (a local declared before it); with `move` it takes
+/// what it uses. `?` and `return` in it leave the closure, as in any closure, and give the
+/// task's value. A spawn inside the closure needs a scope of the task's own:
+/// `io_async!(move || scope!(io, { … }))`.
+///
+/// # Examples
+/// ```
+/// use io::{io_async, scope};
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let words = vec!["a", "bc"];
+/// let (count, parsed) = runtime.run(|io| scope!(io, {
+///     let count = io_async!(|| words.iter().map(|w| w.len()).sum::<usize>());
+///     let parsed = io_async!(move || -> Result<u32, std::num::ParseIntError> {
+///         let n: u32 = "41".parse()?;
+///         Ok(n + 1)
+///     });
+///     (count.join(io), parsed.join(io))
+/// }));
+/// assert_eq!((count, parsed), (3, Ok(42)));
+/// ```
 #[macro_export]
 macro_rules! io_async {
     ($($tokens:tt)*) => { $crate::__private::io_async_impl!($crate; $($tokens)*) };
 }
 
 /// Spawns a call that must run concurrently with its caller, inside `scope!`: returns
-/// `Result<Future<T>, ConcurrencyUnavailable>`.
+/// `Result<Future<T>, ConcurrencyUnavailable>`. Takes what [`io_async!`] takes: a call, whose
+/// arguments are evaluated now, or a closure without parameters
+/// (`io_concurrent!(|| io.sleep(d, Clock::Awake))`).
 #[macro_export]
 macro_rules! io_concurrent {
     ($($tokens:tt)*) => { $crate::__private::io_concurrent_impl!($crate; $($tokens)*) };

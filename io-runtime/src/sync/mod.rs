@@ -1,4 +1,5 @@
-//! Synchronization between tasks: [`Mutex`], [`Condition`] and [`Event`].
+//! Synchronization between tasks: [`Mutex`], [`Condition`], [`Event`], [`RwLock`] and
+//! [`Semaphore`].
 //!
 //! Each primitive blocks through the runtime (a task parks; on a fiber backend the fiber
 //! parks, not its thread), and each blocking operation is a cancellation point that returns
@@ -13,10 +14,17 @@
 // being absent from the list means "you were woken on purpose". A task that is canceled after
 // it was woken on purpose passes the wake-up on to the next waiter (or, for a queue getter,
 // takes the item it was woken for), so a cancel never swallows a wake-up another task needs.
+//
+// `RwLock` and `Semaphore` hand off: a release grants the lock (or permits) to the oldest
+// waiters itself, in FIFO order, before waking them, so being absent from the list means "you
+// own it". A granted waiter that is canceled releases what it was granted, which grants it on
+// to the next waiters; a queued waiter that is canceled leaves and lets those behind it try.
 
 mod condition;
 mod event;
 mod mutex;
+mod rwlock;
+mod semaphore;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard};
@@ -26,17 +34,39 @@ use crate::task::TaskCtx;
 pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{Mutex, MutexGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Permit, Semaphore};
 
-/// Tasks blocked on one primitive, oldest first.
-#[derive(Debug, Default)]
-pub(crate) struct WaitList {
+/// Tasks blocked on one primitive, oldest first, each with what it waits for (`K`: nothing for
+/// most primitives; read or write for [`RwLock`], a number of permits for [`Semaphore`]).
+#[derive(Debug)]
+pub(crate) struct WaitList<K = ()> {
     tasks: VecDeque<Arc<TaskCtx>>,
+    /// `wants[i]` is what `tasks[i]` waits for (zero-sized, so never allocated, for `()`).
+    wants: VecDeque<K>,
+}
+
+impl<K> Default for WaitList<K> {
+    fn default() -> Self {
+        Self {
+            tasks: VecDeque::new(),
+            wants: VecDeque::new(),
+        }
+    }
 }
 
 impl WaitList {
     /// Registers `task` as the newest waiter.
     pub(crate) fn push(&mut self, task: &Arc<TaskCtx>) {
+        self.push_wanting(task, ());
+    }
+}
+
+impl<K> WaitList<K> {
+    /// Registers `task` as the newest waiter, waiting for `want`.
+    pub(crate) fn push_wanting(&mut self, task: &Arc<TaskCtx>, want: K) {
         self.tasks.push_back(Arc::clone(task));
+        self.wants.push_back(want);
     }
 
     /// Removes `task`; `false` if it was not registered (a waker already took it).
@@ -44,6 +74,7 @@ impl WaitList {
         match self.tasks.iter().position(|t| Arc::ptr_eq(t, task)) {
             Some(index) => {
                 self.tasks.remove(index);
+                self.wants.remove(index);
                 true
             }
             None => false,
@@ -55,9 +86,20 @@ impl WaitList {
         self.tasks.iter().any(|t| Arc::ptr_eq(t, task))
     }
 
+    /// What the oldest waiter waits for.
+    pub(crate) fn front(&self) -> Option<&K> {
+        self.wants.front()
+    }
+
     /// Takes the oldest waiter, to be woken.
     pub(crate) fn pop(&mut self) -> Option<Arc<TaskCtx>> {
+        self.wants.pop_front();
         self.tasks.pop_front()
+    }
+
+    /// How many tasks wait.
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
     }
 
     /// Whether nobody waits.
@@ -67,6 +109,7 @@ impl WaitList {
 
     /// Takes every waiter, to be woken.
     pub(crate) fn take_all(&mut self) -> VecDeque<Arc<TaskCtx>> {
+        self.wants.clear();
         std::mem::take(&mut self.tasks)
     }
 }
