@@ -13,23 +13,14 @@
 
 use std::error::Error;
 
-use io::{io_async, scope, Backend, Io, PutError, Queue, QueueError, Runtime};
+use io::{io_async, scope, Io, PutError, Queue, QueueError};
 
-/// `#[io::main]` cannot limit asynchrony, so this `main` builds the runtime itself, still
-/// honouring `IO_BACKEND`.
-fn main() -> Result<(), Box<dyn Error>> {
-    let backend = match std::env::var("IO_BACKEND") {
-        Ok(name) => Backend::from_name(&name)?,
-        Err(_) => Backend::Auto,
-    };
-    let runtime = Runtime::builder()
-        .backend(backend)
-        .async_limit(0) // no asynchrony: every async task runs inline, deterministically
-        .build()?;
-    runtime.run(juicy_main)
+/// No asynchrony (`async_limit = 0`): every async task runs inline, deterministically.
+#[io::main(async_limit = 0)]
+fn main(io: Io) -> Result<(), Box<dyn Error>> {
+    juicy_main(io)
 }
 
-/// Example 8's program, unchanged.
 fn juicy_main(io: Io) -> Result<(), Box<dyn Error>> {
     let queue = Queue::<&str>::new(0);
 
