@@ -54,6 +54,36 @@ fn stalled(io: Io, behavior: MissedTickBehavior) -> (Interval, Duration, Duratio
     (interval, start, stall_end)
 }
 
+/// Where a policy that delivers one late tick for a stall stands after its next tick.
+struct AfterStall {
+    interval: Interval,
+    /// The first tick, before the stall.
+    start: Duration,
+    stall_end: Duration,
+    /// When the late tick was delivered.
+    delivered: Duration,
+    /// The tick after the late one.
+    next: Duration,
+}
+
+/// [`stalled`] under `behavior`, then the late tick, which must be the one due a period after
+/// the start and returned without waiting, then the next tick.
+fn late_tick_then_next(io: Io, behavior: MissedTickBehavior) -> AfterStall {
+    let (mut interval, start, stall_end) = stalled(io, behavior);
+    let (late, immediate) = tick(io, &mut interval);
+    assert_eq!(late, start + PERIOD);
+    assert!(immediate, "the late tick waited");
+    let delivered = now(io);
+    let (next, _) = tick(io, &mut interval);
+    AfterStall {
+        interval,
+        start,
+        stall_end,
+        delivered,
+        next,
+    }
+}
+
 #[test]
 fn ticks_come_in_order_on_the_schedule_at_least_a_period_apart() {
     run(
@@ -259,12 +289,13 @@ fn skip_delivers_one_late_tick_then_the_next_on_the_schedule() {
     run(
         "skip_delivers_one_late_tick_then_the_next_on_the_schedule",
         |io| {
-            let (mut interval, start, stall_end) = stalled(io, MissedTickBehavior::Skip);
-            let (late, immediate) = tick(io, &mut interval);
-            assert_eq!(late, start + PERIOD);
-            assert!(immediate, "the late tick waited");
-            let delivered = now(io);
-            let (next, _) = tick(io, &mut interval);
+            let AfterStall {
+                start,
+                stall_end,
+                delivered,
+                next,
+                ..
+            } = late_tick_then_next(io, MissedTickBehavior::Skip);
             assert!(
                 next > stall_end,
                 "a tick missed during the stall was delivered"
@@ -288,12 +319,13 @@ fn delay_delivers_one_late_tick_then_the_next_a_period_later() {
     run(
         "delay_delivers_one_late_tick_then_the_next_a_period_later",
         |io| {
-            let (mut interval, start, stall_end) = stalled(io, MissedTickBehavior::Delay);
-            let (late, immediate) = tick(io, &mut interval);
-            assert_eq!(late, start + PERIOD);
-            assert!(immediate, "the late tick waited");
-            let delivered = now(io);
-            let (next, _) = tick(io, &mut interval);
+            let AfterStall {
+                mut interval,
+                stall_end,
+                delivered,
+                next,
+                ..
+            } = late_tick_then_next(io, MissedTickBehavior::Delay);
             assert!(
                 next >= stall_end + PERIOD,
                 "less than a period after the stall"

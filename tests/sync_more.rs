@@ -6,7 +6,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use io::{Canceled, Clock, Event, Io, RwLock, Semaphore};
+use io::{Canceled, Clock, Event, Future, Io, RwLock, Scope, Semaphore, Timeout};
 use support::{each_backend, timed, LONG, PROMPT};
 
 fn nap(io: Io, millis: u64) {
@@ -17,6 +17,66 @@ fn nap(io: Io, millis: u64) {
 /// Lets the other tasks run (a fiber backend switches only when a task parks).
 fn pause(io: Io) -> Result<(), Canceled> {
     io.sleep(Duration::ZERO, Clock::Awake)
+}
+
+/// Spawns `call` concurrently in `s`, bounded by [`LONG`] (a task that never got in fails
+/// instead of hanging the test).
+fn bounded<'s, 'env, T: Send + 'env>(
+    s: &'s Scope<'env>,
+    io: Io,
+    call: impl FnOnce() -> T + Send + 'env,
+) -> Future<'s, Result<T, Timeout>> {
+    s.spawn_concurrent(move || io.timeout(LONG, call)).unwrap()
+}
+
+/// Joins every task and checks that each one ended in time and `Ok`.
+fn all_end_ok<'s>(
+    io: Io,
+    tasks: impl IntoIterator<Item = Future<'s, Result<Result<(), Canceled>, Timeout>>>,
+) {
+    for task in tasks {
+        assert_eq!(task.join(io), Ok(Ok(())));
+    }
+}
+
+/// Cancels a task blocked in a wait and checks that it returns `Canceled` promptly.
+fn cancel_promptly<T: PartialEq + std::fmt::Debug>(
+    io: Io,
+    blocked: Future<'_, Result<Result<T, Canceled>, Timeout>>,
+) {
+    let (result, elapsed) = timed(|| blocked.cancel(io));
+    assert_eq!(result, Ok(Err(Canceled)));
+    assert!(elapsed < PROMPT, "took {elapsed:?}");
+}
+
+/// Races a grant against a cancel, 30 rounds: `hold` takes the primitive, a first waiter and a
+/// next one queue behind it (both run `wait`); the release grants the primitive to the first
+/// waiter, and the cancel of that waiter races it. The next waiter must get in every round;
+/// then `settled` checks the primitive, given the round.
+fn race_grant_and_cancel<H>(
+    io: Io,
+    hold: impl Fn() -> H,
+    wait: impl Fn() -> Result<(), Canceled> + Sync,
+    settled: impl Fn(u32),
+) {
+    io.scope(|s| {
+        for round in 0..30 {
+            let held = hold();
+            let granted_first = bounded(s, io, &wait);
+            nap(io, 1);
+            let next = bounded(s, io, &wait);
+            nap(io, 1);
+            // The release grants the primitive to the first waiter, and the cancel races it.
+            drop(held);
+            let _ = granted_first.cancel(io);
+            assert_eq!(
+                next.join(io),
+                Ok(Ok(())),
+                "round {round}: the next waiter starved"
+            );
+            settled(round);
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -52,15 +112,9 @@ fn writers_exclude_each_other_and_readers() {
                 }
                 Ok(())
             };
-            let writers: Vec<_> = (0..TASKS)
-                .map(|_| s.spawn_concurrent(move || io.timeout(LONG, write)).unwrap())
-                .collect();
-            let readers: Vec<_> = (0..2)
-                .map(|_| s.spawn_concurrent(move || io.timeout(LONG, read)).unwrap())
-                .collect();
-            for task in writers.into_iter().chain(readers) {
-                assert_eq!(task.join(io), Ok(Ok(())));
-            }
+            let writers: Vec<_> = (0..TASKS).map(|_| bounded(s, io, write)).collect();
+            let readers: Vec<_> = (0..2).map(|_| bounded(s, io, read)).collect();
+            all_end_ok(io, writers.into_iter().chain(readers));
         });
         assert_eq!(counter.into_inner(), TASKS as u64 * ROUNDS);
     });
@@ -74,24 +128,16 @@ fn readers_hold_the_lock_together() {
         io.scope(|s| {
             // The first reader keeps its guard until the second reader is inside as well: with
             // an exclusive lock, that wait would never end (it is bounded, so it fails instead).
-            let first = s
-                .spawn_concurrent(|| {
-                    io.timeout(LONG, || {
-                        let guard = lock.read(io)?;
-                        second_inside.wait(io)?;
-                        Ok::<_, Canceled>(*guard)
-                    })
-                })
-                .unwrap();
-            let second = s
-                .spawn_concurrent(|| {
-                    io.timeout(LONG, || {
-                        let guard = lock.read(io)?;
-                        second_inside.set();
-                        Ok::<_, Canceled>(*guard)
-                    })
-                })
-                .unwrap();
+            let first = bounded(s, io, || {
+                let guard = lock.read(io)?;
+                second_inside.wait(io)?;
+                Ok::<_, Canceled>(*guard)
+            });
+            let second = bounded(s, io, || {
+                let guard = lock.read(io)?;
+                second_inside.set();
+                Ok::<_, Canceled>(*guard)
+            });
             assert_eq!(first.join(io), Ok(Ok(1)));
             assert_eq!(second.join(io), Ok(Ok(1)));
         });
@@ -107,15 +153,11 @@ fn a_writer_waits_for_the_readers_inside() {
         io.scope(|s| {
             let first = lock.read(io).unwrap();
             let second = lock.try_read().expect("readers share the lock");
-            let writer = s
-                .spawn_concurrent(|| {
-                    io.timeout(LONG, || {
-                        *lock.write(io)? = 1;
-                        wrote.store(true, Ordering::SeqCst);
-                        Ok::<_, Canceled>(())
-                    })
-                })
-                .unwrap();
+            let writer = bounded(s, io, || {
+                *lock.write(io)? = 1;
+                wrote.store(true, Ordering::SeqCst);
+                Ok::<_, Canceled>(())
+            });
             nap(io, 20);
             assert!(!wrote.load(Ordering::SeqCst), "wrote beside two readers");
             drop(first);
@@ -146,9 +188,7 @@ fn a_writer_is_not_starved_by_a_stream_of_readers() {
                 }
                 Ok(())
             };
-            let readers: Vec<_> = (0..3)
-                .map(|_| s.spawn_concurrent(move || io.timeout(LONG, read)).unwrap())
-                .collect();
+            let readers: Vec<_> = (0..3).map(|_| bounded(s, io, read)).collect();
             let readers_running = io.timeout(LONG, || {
                 while reads.load(Ordering::SeqCst) < 10 {
                     io.sleep(Duration::from_millis(1), Clock::Awake)?;
@@ -163,9 +203,7 @@ fn a_writer_is_not_starved_by_a_stream_of_readers() {
                 Ok(Ok(())),
                 "the writer got in while readers kept coming"
             );
-            for reader in readers {
-                assert_eq!(reader.join(io), Ok(Ok(())));
-            }
+            all_end_ok(io, readers);
         });
         assert_eq!(lock.into_inner(), 1);
     });
@@ -178,23 +216,15 @@ fn cancel_of_a_blocked_read_or_write_returns_canceled_promptly_and_leaves_the_lo
         io.scope(|s| {
             // A blocked read (behind a writer) and a blocked write (behind a reader).
             let written = lock.write(io).unwrap();
-            let reader = s
-                .spawn_concurrent(|| io.timeout(LONG, || lock.read(io).map(|guard| *guard)))
-                .unwrap();
+            let reader = bounded(s, io, || lock.read(io).map(|guard| *guard));
             nap(io, 20);
-            let (result, elapsed) = timed(|| reader.cancel(io));
-            assert_eq!(result, Ok(Err(Canceled)));
-            assert!(elapsed < PROMPT, "took {elapsed:?}");
+            cancel_promptly(io, reader);
             drop(written);
 
             let read = lock.read(io).unwrap();
-            let writer = s
-                .spawn_concurrent(|| io.timeout(LONG, || lock.write(io).map(|mut g| *g = 9)))
-                .unwrap();
+            let writer = bounded(s, io, || lock.write(io).map(|mut g| *g = 9));
             nap(io, 20);
-            let (result, elapsed) = timed(|| writer.cancel(io));
-            assert_eq!(result, Ok(Err(Canceled)));
-            assert!(elapsed < PROMPT, "took {elapsed:?}");
+            cancel_promptly(io, writer);
             assert!(
                 lock.try_read().is_some(),
                 "no canceled writer blocks readers"
@@ -215,31 +245,17 @@ fn cancel_of_a_blocked_read_or_write_returns_canceled_promptly_and_leaves_the_lo
 fn a_waiter_canceled_as_it_is_granted_hands_the_lock_to_the_next() {
     each_backend(|io| {
         let lock = RwLock::new(0);
-        io.scope(|s| {
-            for round in 0..30 {
-                let held = lock.write(io).unwrap();
-                let granted_first = s
-                    .spawn_concurrent(|| io.timeout(LONG, || lock.write(io).map(|mut g| *g += 1)))
-                    .unwrap();
-                nap(io, 1);
-                let next = s
-                    .spawn_concurrent(|| io.timeout(LONG, || lock.write(io).map(|mut g| *g += 1)))
-                    .unwrap();
-                nap(io, 1);
-                // The release grants the lock to the first waiter, and the cancel races it.
-                drop(held);
-                let _ = granted_first.cancel(io);
-                assert_eq!(
-                    next.join(io),
-                    Ok(Ok(())),
-                    "round {round}: the next waiter starved"
-                );
+        race_grant_and_cancel(
+            io,
+            || lock.write(io).unwrap(),
+            || lock.write(io).map(|mut g| *g += 1),
+            |round| {
                 assert!(
                     lock.try_write().is_some(),
                     "round {round}: the lock is free"
                 );
-            }
-        });
+            },
+        );
     });
 }
 
@@ -271,12 +287,7 @@ fn a_semaphore_limits_concurrency_to_its_permits() {
                 }
                 Ok(())
             };
-            let tasks: Vec<_> = (0..8)
-                .map(|_| s.spawn_concurrent(move || io.timeout(LONG, work)).unwrap())
-                .collect();
-            for task in tasks {
-                assert_eq!(task.join(io), Ok(Ok(())));
-            }
+            all_end_ok(io, (0..8).map(|_| bounded(s, io, work)).collect::<Vec<_>>());
         });
         assert_eq!(most.load(Ordering::SeqCst), PERMITS);
         assert_eq!(semaphore.available_permits(), PERMITS);
@@ -292,15 +303,11 @@ fn acquire_many_is_served_first_come_first_served() {
             let held = semaphore.acquire_many(io, 2).unwrap();
             // The big request queues first (1 permit left, it needs 3); the small one after it
             // could be served by the 1 permit left, but must not overtake it.
-            let big = s
-                .spawn_concurrent(|| {
-                    io.timeout(LONG, || {
-                        let permit = semaphore.acquire_many(io, 3)?;
-                        order.lock().unwrap().push("big");
-                        Ok::<_, Canceled>(permit.permits())
-                    })
-                })
-                .unwrap();
+            let big = bounded(s, io, || {
+                let permit = semaphore.acquire_many(io, 3)?;
+                order.lock().unwrap().push("big");
+                Ok::<_, Canceled>(permit.permits())
+            });
             // Once the big request waits, `try_acquire` no longer takes the permit left.
             let big_queued = io.timeout(LONG, || {
                 while let Some(permit) = semaphore.try_acquire() {
@@ -310,15 +317,11 @@ fn acquire_many_is_served_first_come_first_served() {
                 Ok::<_, Canceled>(())
             });
             assert_eq!(big_queued, Ok(Ok(())));
-            let small = s
-                .spawn_concurrent(|| {
-                    io.timeout(LONG, || {
-                        let _permit = semaphore.acquire(io)?;
-                        order.lock().unwrap().push("small");
-                        Ok::<_, Canceled>(())
-                    })
-                })
-                .unwrap();
+            let small = bounded(s, io, || {
+                let _permit = semaphore.acquire(io)?;
+                order.lock().unwrap().push("small");
+                Ok::<_, Canceled>(())
+            });
             nap(io, 20);
             assert!(order.lock().unwrap().is_empty(), "the small one overtook");
             assert!(
@@ -344,17 +347,11 @@ fn cancel_of_a_blocked_acquire_returns_canceled_promptly_and_lets_the_queue_move
         io.scope(|s| {
             let held = semaphore.acquire(io).unwrap();
             // A big acquire blocks a small one behind it; canceling it must let the small one in.
-            let big = s
-                .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire_many(io, 2).map(drop)))
-                .unwrap();
+            let big = bounded(s, io, || semaphore.acquire_many(io, 2).map(drop));
             nap(io, 20);
-            let small = s
-                .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire(io).map(drop)))
-                .unwrap();
+            let small = bounded(s, io, || semaphore.acquire(io).map(drop));
             nap(io, 20);
-            let (result, elapsed) = timed(|| big.cancel(io));
-            assert_eq!(result, Ok(Err(Canceled)));
-            assert!(elapsed < PROMPT, "took {elapsed:?}");
+            cancel_promptly(io, big);
             assert_eq!(small.join(io), Ok(Ok(())));
             drop(held);
         });
@@ -367,31 +364,18 @@ fn cancel_of_a_blocked_acquire_returns_canceled_promptly_and_lets_the_queue_move
 fn an_acquire_canceled_as_it_is_granted_hands_the_permit_to_the_next() {
     each_backend(|io| {
         let semaphore = Semaphore::new(1);
-        io.scope(|s| {
-            for round in 0..30 {
-                let held = semaphore.acquire(io).unwrap();
-                let granted_first = s
-                    .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire(io).map(drop)))
-                    .unwrap();
-                nap(io, 1);
-                let next = s
-                    .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire(io).map(drop)))
-                    .unwrap();
-                nap(io, 1);
-                drop(held);
-                let _ = granted_first.cancel(io);
-                assert_eq!(
-                    next.join(io),
-                    Ok(Ok(())),
-                    "round {round}: the next waiter starved"
-                );
+        race_grant_and_cancel(
+            io,
+            || semaphore.acquire(io).unwrap(),
+            || semaphore.acquire(io).map(drop),
+            |round| {
                 assert_eq!(
                     semaphore.available_permits(),
                     1,
                     "round {round}: a permit was lost"
                 );
-            }
-        });
+            },
+        );
     });
 }
 
@@ -400,9 +384,7 @@ fn add_permits_wakes_waiters() {
     each_backend(|io| {
         let semaphore = Semaphore::new(0);
         io.scope(|s| {
-            let waiter = s
-                .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire_many(io, 2).map(drop)))
-                .unwrap();
+            let waiter = bounded(s, io, || semaphore.acquire_many(io, 2).map(drop));
             nap(io, 20);
             semaphore.add_permits(1);
             nap(io, 20);

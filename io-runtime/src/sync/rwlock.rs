@@ -434,35 +434,20 @@ impl<T> Drop for RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
-    use crate::testing::{runtime, sleep, LONG};
+    use crate::testing::{race_grant_and_cancel, runtime, sleep, LONG};
 
     #[test]
     fn a_canceled_granted_writer_hands_the_lock_on() {
         // The grant and the cancel race: whichever wins, the lock must end free and usable.
         let rw = RwLock::new(0);
-        runtime().run(|io| {
-            io.scope(|s| {
-                for _ in 0..50 {
-                    let held = rw.write(io).unwrap();
-                    let waiter = s
-                        .spawn_concurrent(|| io.timeout(LONG, || rw.write(io).map(|mut g| *g += 1)))
-                        .unwrap();
-                    let next = s
-                        .spawn_concurrent(|| io.timeout(LONG, || rw.read(io).map(|g| *g)))
-                        .unwrap();
-                    sleep(io, 1).unwrap();
-                    drop(held);
-                    let start = Instant::now();
-                    let _ = waiter.cancel(io);
-                    assert!(next.join(io).unwrap().is_ok(), "the next waiter got in");
-                    assert!(start.elapsed() < Duration::from_secs(2));
-                    assert!(rw.try_write().is_some(), "nothing is held afterwards");
-                }
-            })
-        });
+        race_grant_and_cancel(
+            |io| rw.write(io).unwrap(),
+            |io| rw.write(io).map(|mut g| *g += 1),
+            |io| rw.read(io).map(|g| *g),
+            |next| assert!(next.unwrap().is_ok(), "the next waiter got in"),
+            || assert!(rw.try_write().is_some(), "nothing is held afterwards"),
+        );
         let state = lock(&rw.state);
         assert_eq!((state.readers, state.writer), (0, false));
         assert!(state.waiters.is_empty());

@@ -332,35 +332,20 @@ impl Drop for Permit<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
-    use crate::testing::{runtime, sleep, LONG};
+    use crate::testing::{race_grant_and_cancel, runtime};
 
     #[test]
     fn a_canceled_granted_acquire_hands_the_permit_on() {
         // The grant and the cancel race: whichever wins, no permit may be lost.
         let semaphore = Semaphore::new(1);
-        runtime().run(|io| {
-            io.scope(|s| {
-                for _ in 0..50 {
-                    let held = semaphore.acquire(io).unwrap();
-                    let waiter = s
-                        .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire(io).map(drop)))
-                        .unwrap();
-                    let next = s
-                        .spawn_concurrent(|| io.timeout(LONG, || semaphore.acquire(io).map(drop)))
-                        .unwrap();
-                    sleep(io, 1).unwrap();
-                    drop(held);
-                    let start = Instant::now();
-                    let _ = waiter.cancel(io);
-                    assert_eq!(next.join(io), Ok(Ok(())), "the next waiter got in");
-                    assert!(start.elapsed() < Duration::from_secs(2));
-                    assert_eq!(semaphore.available_permits(), 1, "no permit was lost");
-                }
-            })
-        });
+        race_grant_and_cancel(
+            |io| semaphore.acquire(io).unwrap(),
+            |io| semaphore.acquire(io).map(drop),
+            |io| semaphore.acquire(io).map(drop),
+            |next| assert_eq!(next, Ok(Ok(())), "the next waiter got in"),
+            || assert_eq!(semaphore.available_permits(), 1, "no permit was lost"),
+        );
         assert!(lock(&semaphore.state).waiters.is_empty());
     }
 

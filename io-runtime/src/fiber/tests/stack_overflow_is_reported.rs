@@ -31,107 +31,98 @@ fn overflow_in_fiber(mode: GuardMode, name: Option<&'static str>) {
     let _ = fiber.resume();
 }
 
-#[test]
-fn fiber_stack_overflow_is_reported() {
-    let test = child::test_name(module_path!(), "fiber_stack_overflow_is_reported");
+/// Re-runs this test binary for the test `name` as a child that runs `child`, then checks that
+/// the child died of `signal` and that its stderr holds every one of `holds` and none of
+/// `lacks`. In the child itself, only runs `child`.
+fn crashes_with(
+    name: &str,
+    child: impl FnOnce(),
+    signal: libc::c_int,
+    holds: &[&str],
+    lacks: &[&str],
+) {
+    let test = child::test_name(module_path!(), name);
     if child::is_child(&test) {
-        return overflow_in_fiber(detect_guard_mode(), Some("deep recursion"));
+        return child();
     }
     let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
     assert_eq!(
         status.signal(),
-        Some(libc::SIGABRT),
+        Some(signal),
         "{status:?}, stderr:\n{stderr}"
     );
-    assert!(stderr.contains("stack overflow"), "stderr:\n{stderr}");
-    assert!(
-        stderr.contains("io: fiber stack overflow in fiber \"deep recursion\" (#"),
-        "stderr:\n{stderr}"
+    for text in holds {
+        assert!(stderr.contains(text), "stderr:\n{stderr}");
+    }
+    for text in lacks {
+        assert!(!stderr.contains(text), "stderr:\n{stderr}");
+    }
+}
+
+#[test]
+fn fiber_stack_overflow_is_reported() {
+    crashes_with(
+        "fiber_stack_overflow_is_reported",
+        || overflow_in_fiber(detect_guard_mode(), Some("deep recursion")),
+        libc::SIGABRT,
+        &[
+            "stack overflow",
+            "io: fiber stack overflow in fiber \"deep recursion\" (#",
+        ],
+        &[],
     );
 }
 
 #[test]
 fn fiber_stack_overflow_is_reported_with_mprotect_guards() {
-    let test = child::test_name(
-        module_path!(),
+    crashes_with(
         "fiber_stack_overflow_is_reported_with_mprotect_guards",
-    );
-    if child::is_child(&test) {
-        return overflow_in_fiber(GuardMode::Mprotect, None);
-    }
-    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGABRT),
-        "{status:?}, stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("io: fiber stack overflow in fiber #"),
-        "stderr:\n{stderr}"
+        || overflow_in_fiber(GuardMode::Mprotect, None),
+        libc::SIGABRT,
+        &["io: fiber stack overflow in fiber #"],
+        &[],
     );
 }
 
 #[test]
 fn unrelated_segfault_still_crashes_with_sigsegv() {
-    let test = child::test_name(
-        module_path!(),
+    crashes_with(
         "unrelated_segfault_still_crashes_with_sigsegv",
-    );
-    if child::is_child(&test) {
-        disable_core_dumps();
-        let pool = StackPool::new(64 * 1024, 4);
-        let mut fiber = Fiber::new(&pool, |_| {
-            let page = 4096;
-            // SAFETY: maps then unmaps a fresh private page; only its address is kept.
-            let gone = unsafe {
-                let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
-                let map = libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ, flags, -1, 0);
-                libc::munmap(map, page);
-                map.cast::<u8>()
-            };
-            // SAFETY: not safe: the page is unmapped. This child exists to fault here.
-            unsafe { gone.read_volatile() }
-        })
-        .unwrap();
-        let _ = fiber.resume();
-        return;
-    }
-    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGSEGV),
-        "{status:?}, stderr:\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("fiber stack overflow"),
-        "stderr:\n{stderr}"
+        || {
+            disable_core_dumps();
+            let pool = StackPool::new(64 * 1024, 4);
+            let mut fiber = Fiber::new(&pool, |_| {
+                let page = 4096;
+                // SAFETY: maps then unmaps a fresh private page; only its address is kept.
+                let gone = unsafe {
+                    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+                    let map = libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ, flags, -1, 0);
+                    libc::munmap(map, page);
+                    map.cast::<u8>()
+                };
+                // SAFETY: not safe: the page is unmapped. This child exists to fault here.
+                unsafe { gone.read_volatile() }
+            })
+            .unwrap();
+            let _ = fiber.resume();
+        },
+        libc::SIGSEGV,
+        &[],
+        &["fiber stack overflow"],
     );
 }
 
 #[test]
 fn thread_stack_overflow_is_still_reported_by_std() {
-    let test = child::test_name(
-        module_path!(),
+    crashes_with(
         "thread_stack_overflow_is_still_reported_by_std",
-    );
-    if child::is_child(&test) {
-        disable_core_dumps();
-        let _pool = StackPool::new(64 * 1024, 4); // installs the fiber handler first
-        let _ = std::hint::black_box(recurse(0));
-        return;
-    }
-    let child::ChildOutput { status, stderr, .. } = child::run_child(&test);
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGABRT),
-        "{status:?}, stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("has overflowed its stack"),
-        "stderr:\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("fiber stack overflow"),
-        "stderr:\n{stderr}"
+        || {
+            disable_core_dumps();
+            let _pool = StackPool::new(64 * 1024, 4); // installs the fiber handler first
+            let _ = std::hint::black_box(recurse(0));
+        },
+        libc::SIGABRT,
+        &["has overflowed its stack"],
+        &["fiber stack overflow"],
     );
 }
