@@ -157,3 +157,58 @@ impl Drop for Wakeups {
 pub(crate) fn lock<S>(state: &StdMutex<S>) -> StdMutexGuard<'_, S> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The state of a primitive that serves its waiters first come, first served, handing what it
+/// frees straight to the oldest of them (RwLock, Semaphore): a waiter leaves the queue only
+/// when it is granted (or gives up).
+pub(crate) trait Granting {
+    /// What a waiter asks for (a read or write access, a number of permits).
+    type Want: Copy;
+    /// Takes `want` for a task that arrives now: only if it is free and nobody waits.
+    fn try_take(&mut self, want: Self::Want) -> bool;
+    /// The queue of blocked tasks, oldest first.
+    fn waiters(&mut self) -> &mut WaitList<Self::Want>;
+    /// Grants what is free to the oldest waiters, removing each from the queue.
+    fn grant(&mut self, wake: &mut Wakeups);
+    /// Gives back `want` and grants it on.
+    fn release(&mut self, want: Self::Want, wake: &mut Wakeups);
+}
+
+/// Takes `want` from `state`, parking (a cancellation point named `what`) until a release
+/// grants it. A waiter canceled after it was granted gives the grant back, so the next waiter
+/// gets it; one canceled while queued leaves the queue and lets those behind it move up.
+pub(crate) fn acquire_granted<S: Granting>(
+    state: &StdMutex<S>,
+    want: S::Want,
+    what: &'static &'static str,
+) -> Result<(), crate::error::Canceled> {
+    let me = {
+        let mut state = lock(state);
+        if state.try_take(want) {
+            return Ok(());
+        }
+        let me = crate::task::current_arc();
+        state.waiters().push_wanting(&me, want);
+        me
+    };
+    loop {
+        let parked = crate::block::park(what, None);
+        let mut wake = Wakeups::default();
+        let mut state = lock(state);
+        // Only a grant removes a waiter from the queue (besides the waiter itself).
+        let granted = !state.waiters().contains(&me);
+        match parked {
+            Ok(_) if granted => return Ok(()),
+            Ok(_) => continue, // spurious
+            Err(canceled) => {
+                if granted {
+                    state.release(want, &mut wake);
+                } else {
+                    state.waiters().remove(&me);
+                    state.grant(&mut wake);
+                }
+                return Err(canceled);
+            }
+        }
+    }
+}

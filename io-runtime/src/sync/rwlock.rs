@@ -28,11 +28,9 @@ use std::sync::{
     RwLockWriteGuard as StdWriteGuard, TryLockError,
 };
 
-use super::{lock, WaitList, Wakeups};
-use crate::block;
+use super::{acquire_granted, lock, Granting, WaitList, Wakeups};
 use crate::error::Canceled;
 use crate::io::Io;
-use crate::task::current_arc;
 
 /// What a waiter of an [`RwLock`] waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,25 +48,12 @@ struct RwState {
     waiters: WaitList<Access>,
 }
 
-impl RwState {
+impl Granting for RwState {
+    type Want = Access;
+
     /// Takes `access` for a task that arrives now: only if it is free and nobody waits.
     fn try_take(&mut self, access: Access) -> bool {
         self.waiters.is_empty() && self.take_if_free(access)
-    }
-
-    /// Takes `access` if the guards out allow it.
-    fn take_if_free(&mut self, access: Access) -> bool {
-        match access {
-            Access::Read if !self.writer => {
-                self.readers += 1;
-                true
-            }
-            Access::Write if !self.writer && self.readers == 0 => {
-                self.writer = true;
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Grants the lock to the oldest waiters for as long as it is free for them, removing each
@@ -89,6 +74,27 @@ impl RwState {
             Access::Write => self.writer = false,
         }
         self.grant(wake);
+    }
+
+    fn waiters(&mut self) -> &mut WaitList<Access> {
+        &mut self.waiters
+    }
+}
+
+impl RwState {
+    /// Takes `access` if the guards out allow it.
+    fn take_if_free(&mut self, access: Access) -> bool {
+        match access {
+            Access::Read if !self.writer => {
+                self.readers += 1;
+                true
+            }
+            Access::Write if !self.writer && self.readers == 0 => {
+                self.writer = true;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -263,35 +269,7 @@ impl<T> RwLock<T> {
 
     /// Takes `access` of the runtime lock, parking until a release grants it.
     fn acquire(&self, access: Access, what: &'static &'static str) -> Result<(), Canceled> {
-        let me = {
-            let mut state = lock(&self.state);
-            if state.try_take(access) {
-                return Ok(());
-            }
-            let me = current_arc();
-            state.waiters.push_wanting(&me, access);
-            me
-        };
-        loop {
-            let parked = block::park(what, None);
-            let mut wake = Wakeups::default();
-            let mut state = lock(&self.state);
-            // Only a grant removes a waiter from the queue (besides the waiter itself).
-            let granted = !state.waiters.contains(&me);
-            match parked {
-                Ok(_) if granted => return Ok(()),
-                Ok(_) => continue, // spurious
-                Err(canceled) => {
-                    if granted {
-                        state.release(access, &mut wake);
-                    } else {
-                        state.waiters.remove(&me);
-                        state.grant(&mut wake);
-                    }
-                    return Err(canceled);
-                }
-            }
-        }
+        acquire_granted(&self.state, access, what)
     }
 
     /// Gives back a guard of `access` of the runtime lock, granting it to the next waiters.

@@ -16,11 +16,9 @@
 use std::fmt;
 use std::sync::Mutex as StdMutex;
 
-use super::{lock, WaitList, Wakeups};
-use crate::block;
+use super::{acquire_granted, lock, Granting, WaitList, Wakeups};
 use crate::error::Canceled;
 use crate::io::Io;
-use crate::task::current_arc;
 
 #[derive(Debug, Default)]
 struct SemState {
@@ -30,7 +28,9 @@ struct SemState {
     waiters: WaitList<usize>,
 }
 
-impl SemState {
+impl Granting for SemState {
+    type Want = usize;
+
     /// Takes `n` permits for a task that arrives now: only if they are available and nobody
     /// waits.
     fn try_take(&mut self, n: usize) -> bool {
@@ -63,6 +63,10 @@ impl SemState {
             .checked_add(n)
             .expect("io: Semaphore permit count overflows usize");
         self.grant(wake);
+    }
+
+    fn waiters(&mut self) -> &mut WaitList<usize> {
+        &mut self.waiters
     }
 }
 
@@ -236,35 +240,7 @@ impl Semaphore {
 
     /// Takes `n` permits, parking until a release grants them.
     fn take(&self, n: usize) -> Result<(), Canceled> {
-        let me = {
-            let mut state = lock(&self.state);
-            if state.try_take(n) {
-                return Ok(());
-            }
-            let me = current_arc();
-            state.waiters.push_wanting(&me, n);
-            me
-        };
-        loop {
-            let parked = block::park(&"Semaphore::acquire", None);
-            let mut wake = Wakeups::default();
-            let mut state = lock(&self.state);
-            // Only a grant removes a waiter from the queue (besides the waiter itself).
-            let granted = !state.waiters.contains(&me);
-            match parked {
-                Ok(_) if granted => return Ok(()),
-                Ok(_) => continue, // spurious
-                Err(canceled) => {
-                    if granted {
-                        state.release(n, &mut wake);
-                    } else {
-                        state.waiters.remove(&me);
-                        state.grant(&mut wake);
-                    }
-                    return Err(canceled);
-                }
-            }
-        }
+        acquire_granted(&self.state, n, &"Semaphore::acquire")
     }
 
     fn permit(&self, n: usize) -> Permit<'_> {
