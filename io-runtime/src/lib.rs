@@ -57,7 +57,7 @@ mod scope;
 mod select;
 pub mod sync;
 mod task;
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod testing;
 mod time;
 
