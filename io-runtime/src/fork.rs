@@ -10,9 +10,9 @@
 //!
 //! So building the first runtime registers [`reset_child`] with `pthread_atfork`. In every child,
 //! before `fork` returns there, it makes the forking thread one that no runtime ever entered:
-//! - no carrier (`backend::carrier`): the thread blocks itself when it waits, as any thread;
-//! - no event loop and no running fiber (`backend::uring`): nothing reaches a ring, and
-//!   `Runtime::run` no longer refuses to run (it refuses only on a loop's thread);
+//! - no backend state (`backend::reset_after_fork`): no carrier, so the thread blocks itself
+//!   when it waits, as any thread; no event loop and no running fiber, so nothing reaches a
+//!   ring, and `Runtime::run` no longer refuses to run (it refuses only on a loop's thread);
 //! - no runtime (`io`): an `Io` no longer takes the fast path meant for the runtime's own
 //!   threads;
 //! - no task (`task`): code on the thread runs as on a thread the user started;
@@ -72,8 +72,7 @@ pub(crate) fn reset_in_children() {
 /// Runs in the child of a `fork`, on its only thread: makes it a thread outside any runtime
 /// (see the module documentation). Async-signal-safe: plain stores, no allocation, no lock.
 extern "C" fn reset_child() {
-    crate::backend::carrier::reset_after_fork();
-    crate::backend::uring::reset_after_fork();
+    crate::backend::reset_after_fork();
     crate::io::reset_after_fork();
     crate::task::reset_after_fork();
     crate::alarm::reset_after_fork();

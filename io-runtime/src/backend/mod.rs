@@ -139,3 +139,11 @@ pub(crate) fn choose(settings: &Settings) -> Result<MakeBackend, String> {
         },
     }
 }
+
+/// In the child of a `fork`: forgets the backends' per-thread state of the forking thread (its
+/// carrier, and the event loop and fiber it ran) — plain stores, async-signal-safe (see
+/// `crate::fork`).
+pub(crate) fn reset_after_fork() {
+    carrier::reset_after_fork();
+    uring::reset_after_fork();
+}
