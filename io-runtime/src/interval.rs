@@ -152,10 +152,6 @@ pub struct Interval {
     missed: MissedTickBehavior,
 }
 
-/// The latest time a sleep is asked to wait for: far beyond any reading of `Clock::Awake`, and
-/// still a valid `timespec` (a saturated schedule must sleep until canceled, not fail).
-const FOREVER: Duration = Duration::from_secs(1 << 40);
-
 impl Io {
     /// An interval that ticks now and then every `period`: the first [`Interval::tick`]
     /// returns at once, as tokio's does.
@@ -256,7 +252,7 @@ impl Interval {
     pub fn tick(&mut self, io: Io) -> Result<Duration, Canceled> {
         let due = self.next;
         if io.now(Clock::Awake) < due {
-            io.sleep_until(due.min(FOREVER), Clock::Awake)?;
+            io.sleep_until(due, Clock::Awake)?;
         } else {
             io.check_cancel()?;
         }
