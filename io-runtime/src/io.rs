@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) monitor: Arc<Monitor>,
     /// The threads of `Io::offload` (started on demand).
     pub(crate) offload: crate::offload::Pool,
+    /// Where name lookups read the hosts file and resolv.conf.
+    pub(crate) resolver: crate::net::ResolverConfig,
 }
 
 /// The handle to a runtime, passed by value to everything that does I/O or spawns tasks.

@@ -85,6 +85,7 @@ pub struct Builder {
     deadlock_grace: Option<Duration>,
     fiber_stack_size: usize,
     fiber_limit: usize,
+    resolver: crate::net::ResolverConfig,
 }
 
 impl Builder {
@@ -113,6 +114,32 @@ impl Builder {
     /// once and keeps waiting.
     pub fn deadlock_grace(mut self, grace: Option<Duration>) -> Self {
         self.deadlock_grace = grace;
+        self
+    }
+
+    /// Where [`net::lookup_host`](crate::net::lookup_host) (and every `bind` or `connect` given
+    /// a name) reads the hosts file and resolv.conf (default:
+    /// [`ResolverConfig::system`](crate::net::ResolverConfig::system), `/etc/hosts` and
+    /// `/etc/resolv.conf`). Tests point it at files of their own and a nameserver they run.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::ResolverConfig;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("io-doc-builder-resolver-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("hosts"), "10.1.2.3 printer\n").unwrap();
+    /// let runtime = io::Runtime::builder()
+    ///     .threads(1)
+    ///     .resolver(ResolverConfig::from_files(dir.join("hosts"), dir.join("no-resolv.conf")))
+    ///     .build()
+    ///     .unwrap();
+    /// let first = runtime.run(|io| io::net::lookup_host(io, ("printer", 631)).unwrap().next());
+    /// assert_eq!(first, Some("10.1.2.3:631".parse().unwrap()));
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn resolver(mut self, config: crate::net::ResolverConfig) -> Self {
+        self.resolver = config;
         self
     }
 
@@ -173,6 +200,7 @@ impl Builder {
             backend: make_backend(ThreadEnv::new(weak.clone())),
             monitor: Monitor::new(self.deadlock_grace),
             offload: offload::Pool::new(ThreadEnv::new(weak.clone())),
+            resolver: self.resolver,
         });
         handle::register(&shared);
         let runtime = Runtime { shared };
@@ -209,6 +237,7 @@ impl Default for Builder {
             deadlock_grace: Some(Duration::from_millis(500)),
             fiber_stack_size: 256 * 1024,
             fiber_limit: 1_000_000,
+            resolver: crate::net::ResolverConfig::system(),
         }
     }
 }

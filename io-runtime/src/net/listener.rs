@@ -5,7 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use super::TcpStream;
+use super::to_socket_addrs::no_addresses;
+use super::{TcpStream, ToSocketAddrs};
 use crate::io::Io;
 use crate::os;
 
@@ -48,16 +49,28 @@ impl TcpListener {
     /// Listens on `addr` (port 0: the kernel picks one, see [`local_addr`](Self::local_addr)),
     /// with `SO_REUSEADDR` and a backlog of 1024 (capped by `net.core.somaxconn`).
     ///
-    /// No name resolution happens here: pass an address, e.g. `([127, 0, 0, 1], 8080)`.
+    /// `addr` is anything [`ToSocketAddrs`]: `([127, 0, 0, 1], 8080)`, `"127.0.0.1:8080"`,
+    /// `("localhost", 8080)`, a [`SocketAddr`]. A name is looked up first
+    /// ([`lookup_host`](super::lookup_host)); the first of its addresses that can be bound is.
     ///
     /// # Errors
-    /// `AddrInUse` if another socket listens on `addr`, `AddrNotAvailable` if no interface has
-    /// that address, `PermissionDenied` for a privileged port; the message names the address
-    /// ("bind 127.0.0.1:80: Permission denied").
+    /// The lookup's errors for a name; then, for the last address tried, `AddrInUse` if
+    /// another socket listens on it, `AddrNotAvailable` if no interface has that address,
+    /// `PermissionDenied` for a privileged port; the message names the address ("bind
+    /// 127.0.0.1:80: Permission denied"). `InvalidInput` if `addr` names no address.
     ///
     /// # Cancelation
-    /// Not a cancellation point: binding never blocks.
-    pub fn bind(io: Io, addr: impl Into<SocketAddr>) -> io::Result<Self> {
+    /// Binding never blocks; looking up a name is a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::TcpListener;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let addr = runtime.run(|io| TcpListener::bind(io, "127.0.0.1:0")?.local_addr()).unwrap();
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
+    /// ```
+    pub fn bind(io: Io, addr: impl ToSocketAddrs) -> io::Result<Self> {
         Self::bind_with_backlog(io, addr, DEFAULT_BACKLOG)
     }
 
@@ -68,14 +81,19 @@ impl TcpListener {
     /// As [`bind`](Self::bind).
     ///
     /// # Cancelation
-    /// Not a cancellation point: binding never blocks.
-    pub fn bind_with_backlog(
-        io: Io,
-        addr: impl Into<SocketAddr>,
-        backlog: u32,
-    ) -> io::Result<Self> {
-        let _ = io;
-        let addr = addr.into();
+    /// As [`bind`](Self::bind).
+    pub fn bind_with_backlog(io: Io, addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Self> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs(io)? {
+            match Self::bind_one(addr, backlog) {
+                Ok(listener) => return Ok(listener),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(no_addresses))
+    }
+
+    fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<Self> {
         let fail = |e| os::annotate("bind", addr, e);
         let fd = os::tcp_socket(&addr).map_err(fail)?;
         os::set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1).map_err(fail)?;

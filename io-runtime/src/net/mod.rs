@@ -5,8 +5,14 @@
 //! read or write blocks the task's thread, and a cancel interrupts it (the call returns an error
 //! for which [`is_canceled`](crate::is_canceled) is true). Other errors keep their
 //! [`ErrorKind`](std::io::ErrorKind) (`ConnectionRefused`, `AddrInUse`, …) and name the
-//! operation and address in their message. Addresses are [`SocketAddr`](std::net::SocketAddr)s:
-//! name resolution blocks without a cancellation point, so it is not done here.
+//! operation and address in their message.
+//!
+//! Addresses are anything [`ToSocketAddrs`]: a [`SocketAddr`](std::net::SocketAddr),
+//! `"127.0.0.1:8080"`, `("localhost", 80)`, `("db.internal", 5432)`. Names are resolved by
+//! [`lookup_host`] — a literal address as it is, then the hosts file, then `localhost`, then
+//! the nameservers of resolv.conf over this runtime's own UDP sockets — so a lookup is a
+//! cancellation point like any read; [`ResolverConfig`] (set with
+//! [`Builder::resolver`](crate::Builder::resolver)) says which files it reads.
 //!
 //! Each blocking operation is a type in `backend::op` (its io_uring entry, its blocking system
 //! call, and what a completion that won the race against its cancel leaves behind), and each
@@ -15,7 +21,11 @@
 
 pub(crate) mod addr;
 mod listener;
+mod lookup;
 mod stream;
+mod to_socket_addrs;
 
 pub use listener::TcpListener;
+pub use lookup::{lookup_host, ResolverConfig};
 pub use stream::TcpStream;
+pub use to_socket_addrs::{SocketAddrs, ToSocketAddrs};

@@ -5,6 +5,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
+use super::to_socket_addrs::no_addresses;
+use super::ToSocketAddrs;
+use crate::error::is_canceled;
 use crate::io::Io;
 use crate::os;
 
@@ -52,19 +55,52 @@ impl TcpStream {
         Self { fd, io, peer }
     }
 
-    /// Opens a TCP connection to `addr` (no name resolution: pass an address).
+    /// Opens a TCP connection to `addr`: anything [`ToSocketAddrs`] — a [`SocketAddr`],
+    /// `"127.0.0.1:8080"`, `("localhost", 8080)`, `("db.internal", 5432)`. A name is looked up
+    /// first ([`lookup_host`](super::lookup_host)) and its addresses are tried in turn, one at
+    /// a time, until one accepts (racing them is up to the caller: see the `happy_eyeballs`
+    /// example).
     ///
     /// The socket is blocking and close-on-exec.
     ///
     /// # Errors
+    /// The lookup's errors for a name; then the error of the last address tried:
     /// `ConnectionRefused` if nothing listens there, and the other errors of socket(2) and
-    /// connect(2); the message names the address ("connect 127.0.0.1:1: Connection refused").
+    /// connect(2); the message names that address ("connect 127.0.0.1:1: Connection
+    /// refused"). `InvalidInput` if `addr` names no address.
     ///
     /// # Cancelation
-    /// A cancellation point, also while the connection is being established: the socket is
-    /// closed (which aborts the attempt) and the canceled error is returned.
-    pub fn connect(io: Io, addr: impl Into<SocketAddr>) -> io::Result<Self> {
-        let peer = addr.into();
+    /// A cancellation point, in the lookup and while a connection is being established: the
+    /// socket is closed (which aborts the attempt), no further address is tried, and the
+    /// canceled error is returned.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let port = listener.local_addr()?.port();
+    ///     // localhost is ::1 and 127.0.0.1: whichever refuses, the other accepts.
+    ///     let stream = TcpStream::connect(io, ("localhost", port))?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok(())
+    /// }).unwrap();
+    /// ```
+    pub fn connect(io: Io, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let mut last = None;
+        for peer in addr.to_socket_addrs(io)? {
+            match Self::connect_one(io, peer) {
+                Ok(stream) => return Ok(stream),
+                Err(e) if is_canceled(&e) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(no_addresses))
+    }
+
+    fn connect_one(io: Io, peer: SocketAddr) -> io::Result<Self> {
         let fail = |e| os::annotate("connect", peer, e);
         let fd = os::tcp_socket(&peer).map_err(fail)?;
         // On any error, `fd` is dropped here, closing the socket.
