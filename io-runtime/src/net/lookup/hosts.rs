@@ -18,7 +18,10 @@ pub(crate) fn addresses(hosts: &str, name: &str) -> Vec<IpAddr> {
             continue;
         };
         let matches = fields.any(|field| {
-            field.strip_suffix('.').unwrap_or(field).eq_ignore_ascii_case(name)
+            field
+                .strip_suffix('.')
+                .unwrap_or(field)
+                .eq_ignore_ascii_case(name)
         });
         if matches && !found.contains(&addr) {
             found.push(addr);

@@ -409,7 +409,11 @@ mod tests {
         let query = encode_query(5, "a.test", TYPE_A).unwrap();
         // The record's owner points at itself.
         let at = query.len() as u8;
-        let packet = response(&query, 0x0180, &[record(&[0xc0, at], TYPE_A, &[1, 2, 3, 4])]);
+        let packet = response(
+            &query,
+            0x0180,
+            &[record(&[0xc0, at], TYPE_A, &[1, 2, 3, 4])],
+        );
         assert!(decode_response(&packet, 5, "a.test", TYPE_A).is_none());
         // A record cut short.
         let mut cut = response(&query, 0x0180, &[record(&QNAME_AT, TYPE_A, &[1, 2, 3, 4])]);

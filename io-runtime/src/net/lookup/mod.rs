@@ -145,7 +145,11 @@ pub fn lookup_host(io: Io, host: impl ToSocketAddrs) -> io::Result<SocketAddrs> 
 
 /// The addresses of `host` (a literal IP or a name) with `port`.
 pub(crate) fn resolve(io: Io, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let with_port = |ips: Vec<IpAddr>| ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
+    let with_port = |ips: Vec<IpAddr>| {
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()
+    };
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }

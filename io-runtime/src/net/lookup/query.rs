@@ -236,14 +236,16 @@ fn udp_socket(server: &SocketAddr) -> io::Result<OwnedFd> {
 fn random_ids() -> [u16; 2] {
     let mut bytes = [0u8; 4];
     // SAFETY: `bytes` is writable for its length; GRND_NONBLOCK never waits.
-    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), libc::GRND_NONBLOCK) };
+    let got =
+        unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), libc::GRND_NONBLOCK) };
     if got != bytes.len() as isize {
         // No entropy yet (early boot): fall back to the clock and a counter.
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let mixed = nanos ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u32).wrapping_mul(0x9e37_79b9);
+        let mixed =
+            nanos ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u32).wrapping_mul(0x9e37_79b9);
         bytes = mixed.to_le_bytes();
     }
     let a = u16::from_le_bytes([bytes[0], bytes[1]]);

@@ -69,7 +69,9 @@ impl ResolvConf {
                         return Err(fail("nameserver without an address".into()));
                     };
                     let addr = nameserver(word).ok_or_else(|| {
-                        fail(format!("nameserver {word}: not an IP address (with an optional :port)"))
+                        fail(format!(
+                            "nameserver {word}: not an IP address (with an optional :port)"
+                        ))
                     })?;
                     if conf.nameservers.len() < MAX_NAMESERVERS {
                         conf.nameservers.push(addr);
@@ -93,7 +95,8 @@ impl ResolvConf {
             }
         }
         if conf.nameservers.is_empty() {
-            conf.nameservers.push(SocketAddr::new([127, 0, 0, 1].into(), DNS_PORT));
+            conf.nameservers
+                .push(SocketAddr::new([127, 0, 0, 1].into(), DNS_PORT));
         }
         Ok(conf)
     }
@@ -151,7 +154,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             conf.nameservers,
-            [addr("10.0.0.1:53"), addr("[::1]:53"), addr("127.0.0.1:5353")]
+            [
+                addr("10.0.0.1:53"),
+                addr("[::1]:53"),
+                addr("127.0.0.1:5353")
+            ]
         );
         assert_eq!(conf.search, ["corp.test", "lab.test"]);
         assert_eq!(conf.timeout, Duration::from_secs(3));
@@ -169,9 +176,10 @@ mod tests {
 
     #[test]
     fn the_last_of_search_and_domain_wins_and_values_are_capped() {
-        let conf =
-            ResolvConf::parse("search a.test b.test\ndomain c.test\noptions timeout:99 attempts:0 ndots:40\n")
-                .unwrap();
+        let conf = ResolvConf::parse(
+            "search a.test b.test\ndomain c.test\noptions timeout:99 attempts:0 ndots:40\n",
+        )
+        .unwrap();
         assert_eq!(conf.search, ["c.test"]);
         assert_eq!(conf.timeout, Duration::from_secs(30));
         assert_eq!((conf.attempts, conf.ndots), (1, 15));
@@ -179,12 +187,18 @@ mod tests {
 
     #[test]
     fn malformed_entries_name_their_line() {
-        let (line, what) = ResolvConf::parse("nameserver 10.0.0.1\nnameserver not-an-ip\n").unwrap_err();
+        let (line, what) =
+            ResolvConf::parse("nameserver 10.0.0.1\nnameserver not-an-ip\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(what.contains("not-an-ip"), "{what}");
         assert_eq!(ResolvConf::parse("nameserver\n").unwrap_err().0, 1);
         assert_eq!(ResolvConf::parse("\noptions timeout:x\n").unwrap_err().0, 2);
         assert_eq!(ResolvConf::parse("options ndots\n").unwrap_err().0, 1);
-        assert_eq!(ResolvConf::parse("nameserver 1.2.3.4:99999\n").unwrap_err().0, 1);
+        assert_eq!(
+            ResolvConf::parse("nameserver 1.2.3.4:99999\n")
+                .unwrap_err()
+                .0,
+            1
+        );
     }
 }
