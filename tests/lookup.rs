@@ -4,8 +4,8 @@
 //! resolv.conf, a silent nameserver (timed out, and canceled with nothing left behind), forged
 //! answers ignored, truncated answers asked again over TCP, and `connect`/`bind` with names.
 //!
-//! Every test takes `SERIAL` (descriptor and thread counts are process-wide) and runs under a
-//! watchdog that aborts the process if it is still running after `WATCHDOG`.
+//! Every test takes `SERIAL` first (descriptor and thread counts are process-wide) and runs its
+//! runtimes under a watchdog that aborts the process if it is still running after `WATCHDOG`.
 
 mod support;
 
@@ -334,10 +334,14 @@ impl Drop for Files {
     }
 }
 
-/// Runs `f` on every backend with the resolver reading `files`, alone in the process and under
-/// the watchdog.
+/// Makes the test the only one running in the process (from before its fake nameservers start
+/// until after they stop): descriptor and thread counts are process-wide.
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on every backend with the resolver reading `files`, under the watchdog.
 fn run(name: &'static str, files: &Files, f: impl Fn(Io)) {
-    let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     watched(name, WATCHDOG, || {
         for &backend in BACKENDS {
             let built = Runtime::builder()
@@ -393,6 +397,7 @@ fn threads() -> usize {
 
 #[test]
 fn a_and_aaaa_queries_are_both_sent_and_both_answers_collected() {
+    let _serial = serial();
     let zone = Zone::new()
         .addr("www.test", "10.0.0.1")
         .addr("www.test", "10.0.0.2")
@@ -422,6 +427,7 @@ fn a_and_aaaa_queries_are_both_sent_and_both_answers_collected() {
 
 #[test]
 fn a_cname_chain_is_followed_in_the_answer_and_by_asking_again() {
+    let _serial = serial();
     let zone = Zone::new()
         .alias("alias.test", "middle.test")
         .alias("middle.test", "final.test")
@@ -460,6 +466,7 @@ fn a_cname_chain_is_followed_in_the_answer_and_by_asking_again() {
 
 #[test]
 fn nxdomain_is_not_found_naming_the_host() {
+    let _serial = serial();
     let dns = FakeDns::start(Mode::Answer, Zone::new().addr("other.test", "10.0.0.1"));
     let files = Files::new("nxdomain", "", &nameserver(&dns, "timeout:5"));
     run("nxdomain", &files, |io| {
@@ -474,6 +481,7 @@ fn nxdomain_is_not_found_naming_the_host() {
 
 #[test]
 fn the_hosts_file_wins_over_dns() {
+    let _serial = serial();
     let dns = FakeDns::start(Mode::Answer, Zone::new().addr("www.test", "10.0.0.1"));
     let hosts = "# local overrides\n10.9.9.9  www.test  www\nbad-line www.test\n::9 www.test\n";
     let files = Files::new("hosts-first", hosts, &nameserver(&dns, "timeout:5"));
@@ -489,6 +497,7 @@ fn the_hosts_file_wins_over_dns() {
 
 #[test]
 fn localhost_resolves_without_a_hosts_file_or_a_nameserver() {
+    let _serial = serial();
     let files = Files::new("localhost", "", "nameserver 127.0.0.1:1\n");
     std::fs::remove_file(files.dir.join("hosts")).unwrap();
     run("localhost", &files, |io| {
@@ -505,6 +514,7 @@ fn localhost_resolves_without_a_hosts_file_or_a_nameserver() {
 
 #[test]
 fn search_domains_are_tried_in_order() {
+    let _serial = serial();
     let zone = Zone::new()
         .addr("db.lab.test", "10.0.0.3")
         .addr("db.corp.test", "2001:db8::3");
@@ -535,6 +545,7 @@ fn search_domains_are_tried_in_order() {
 
 #[test]
 fn a_malformed_resolv_conf_entry_is_invalid_data_naming_file_and_line() {
+    let _serial = serial();
     let files = Files::new(
         "malformed",
         "",
@@ -555,6 +566,7 @@ fn a_malformed_resolv_conf_entry_is_invalid_data_naming_file_and_line() {
 
 #[test]
 fn a_silent_nameserver_times_out_naming_the_host() {
+    let _serial = serial();
     let dns = FakeDns::start(Mode::Silent, Zone::new());
     let files = Files::new("silent", "", &nameserver(&dns, "timeout:1 attempts:1"));
     run("silent", &files, |io| {
@@ -574,6 +586,7 @@ fn a_silent_nameserver_times_out_naming_the_host() {
 
 #[test]
 fn a_canceled_lookup_returns_promptly_leaving_nothing_behind() {
+    let _serial = serial();
     let dns = FakeDns::start(Mode::Silent, Zone::new());
     let files = Files::new("cancel", "", &nameserver(&dns, "timeout:30 attempts:5"));
     run("cancel", &files, |io| {
@@ -618,7 +631,31 @@ fn a_canceled_lookup_returns_promptly_leaving_nothing_behind() {
 }
 
 #[test]
+fn an_enclosing_deadline_ends_a_lookup() {
+    let _serial = serial();
+    let dns = FakeDns::start(Mode::Silent, Zone::new());
+    let other = FakeDns::start(Mode::Silent, Zone::new());
+    let conf = format!(
+        "nameserver {}\nnameserver {}\noptions timeout:30 attempts:5\n",
+        dns.addr, other.addr
+    );
+    let files = Files::new("deadline", "", &conf);
+    run("deadline", &files, |io| {
+        let fds = open_fds();
+        let (result, elapsed) =
+            timed(|| io.try_timeout(Duration::from_millis(200), || lookup(io, "stuck.test", 80)));
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TimedOut, "{error:?}");
+        assert!(elapsed < PROMPT, "the deadline took {elapsed:?}");
+        assert_eq!(open_fds(), fds, "descriptors leaked");
+        dns.take_seen();
+        other.take_seen();
+    });
+}
+
+#[test]
 fn forged_answers_are_ignored() {
+    let _serial = serial();
     let dns = FakeDns::start(Mode::Forge, Zone::new().addr("real.test", "10.0.0.7"));
     let files = Files::new("forged", "", &nameserver(&dns, "timeout:5"));
     run("forged", &files, |io| {
@@ -632,6 +669,7 @@ fn forged_answers_are_ignored() {
 
 #[test]
 fn a_truncated_answer_is_asked_again_over_tcp() {
+    let _serial = serial();
     let zone = Zone::new()
         .addr("big.test", "10.0.0.8")
         .addr("big.test", "2001:db8::8");
@@ -649,6 +687,7 @@ fn a_truncated_answer_is_asked_again_over_tcp() {
 
 #[test]
 fn a_failing_nameserver_is_left_for_the_next() {
+    let _serial = serial();
     let silent = FakeDns::start(Mode::Silent, Zone::new());
     let failing = FakeDns::start(Mode::ServFail, Zone::new());
     let good = FakeDns::start(Mode::Answer, Zone::new().addr("www.test", "10.0.0.4"));
@@ -679,7 +718,32 @@ fn a_failing_nameserver_is_left_for_the_next() {
 }
 
 #[test]
+fn rotate_spreads_lookups_over_the_nameservers() {
+    let _serial = serial();
+    let zone = Zone::new().addr("www.test", "10.0.0.5");
+    let first = FakeDns::start(Mode::Answer, zone.clone());
+    let second = FakeDns::start(Mode::Answer, zone);
+    let conf = format!(
+        "nameserver {}\nnameserver {}\noptions rotate timeout:5\n",
+        first.addr, second.addr
+    );
+    let files = Files::new("rotate", "", &conf);
+    run("rotate", &files, |io| {
+        for _ in 0..2 {
+            assert_eq!(lookup(io, "www.test", 80).unwrap(), addrs(&["10.0.0.5:80"]));
+        }
+        assert_eq!(first.take_seen().len(), 2, "each server answers one lookup");
+        assert_eq!(
+            second.take_seen().len(),
+            2,
+            "each server answers one lookup"
+        );
+    });
+}
+
+#[test]
 fn connect_reaches_a_listener_by_name() {
+    let _serial = serial();
     let files = Files::new(
         "connect",
         "127.0.0.1 app.internal\n",
@@ -703,6 +767,7 @@ fn connect_reaches_a_listener_by_name() {
 
 #[test]
 fn connect_tries_the_next_address_when_one_refuses() {
+    let _serial = serial();
     // 127.0.0.2 is loopback too, but nothing listens there on the listener's port.
     let hosts = "127.0.0.2 two.internal\n127.0.0.1 two.internal\n127.0.0.2 none.internal\n";
     let files = Files::new("next-address", hosts, "nameserver 127.0.0.1:1\n");
@@ -724,6 +789,7 @@ fn connect_tries_the_next_address_when_one_refuses() {
 
 #[test]
 fn bind_accepts_strings_pairs_and_names() {
+    let _serial = serial();
     let files = Files::new(
         "bind",
         "127.0.0.1 me.internal\n",

@@ -191,7 +191,8 @@ fn check_name(name: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// The text of the file at `path`, or "" if there is none.
+/// The text of the file at `path` ("" if there is none); bytes that are not UTF-8 (in a
+/// comment, say) become U+FFFD rather than failing every lookup.
 fn read_optional(io: Io, path: &Path) -> io::Result<String> {
     use std::io::Read as _;
     let mut file = match crate::fs::File::open(io, path) {
@@ -199,8 +200,8 @@ fn read_optional(io: Io, path: &Path) -> io::Result<String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(e),
     };
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| annotate("read", path.display(), e))?;
-    Ok(text)
+    let mut bytes = Vec::new();
+    // File's errors name the path already.
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
