@@ -128,9 +128,14 @@ struct FakeDns {
 
 impl FakeDns {
     fn start(mode: Mode, zone: Zone) -> Self {
+        Self::start_on("127.0.0.1:0", mode, zone)
+    }
+
+    /// On `bind` (a loopback address, port 0).
+    fn start_on(bind: &str, mode: Mode, zone: Zone) -> Self {
         let (udp, tcp) = (0..20)
             .find_map(|_| {
-                let udp = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+                let udp = std::net::UdpSocket::bind(bind).ok()?;
                 let tcp = std::net::TcpListener::bind(udp.local_addr().ok()?).ok()?;
                 Some((udp, tcp))
             })
@@ -562,6 +567,40 @@ fn a_malformed_resolv_conf_entry_is_invalid_data_naming_file_and_line() {
         );
         assert!(message.starts_with(&expected), "{message}");
     });
+}
+
+#[test]
+fn an_ipv6_nameserver_with_a_port_is_asked() {
+    let _serial = serial();
+    let dns = FakeDns::start_on(
+        "[::1]:0",
+        Mode::Answer,
+        Zone::new().addr("v6.test", "10.0.0.6"),
+    );
+    assert!(dns.addr.is_ipv6());
+    // resolv.conf names it `[::1]:PORT`, as systemd-resolved writes it.
+    let files = Files::new("ipv6-server", "", &nameserver(&dns, "timeout:5"));
+    run("ipv6 nameserver", &files, |io| {
+        assert_eq!(lookup(io, "v6.test", 80).unwrap(), addrs(&["10.0.0.6:80"]));
+        assert_eq!(dns.take_seen().len(), 2);
+    });
+}
+
+#[test]
+fn an_unreadable_hosts_file_is_an_error_naming_it() {
+    let _serial = serial();
+    let files = Files::new("unreadable", "", "");
+    // A directory opens, but reading it fails with EISDIR.
+    let config = ResolverConfig::from_files(&files.dir, files.dir.join("resolv.conf"));
+    let runtime = Runtime::builder()
+        .threads(1)
+        .resolver(config)
+        .build()
+        .unwrap();
+    let error = runtime.run(|io| lookup(io, "www.test", 80)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::IsADirectory, "{error:?}");
+    let expected = format!("lookup www.test: read {}: ", files.dir.display());
+    assert!(error.to_string().starts_with(&expected), "{error}");
 }
 
 #[test]

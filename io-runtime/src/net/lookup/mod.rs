@@ -108,9 +108,22 @@ impl Default for ResolverConfig {
 /// is [`ToSocketAddrs`] — to socket addresses, as tokio's `lookup_host` does.
 ///
 /// Literal addresses (`"127.0.0.1:80"`, `("::1", 80)`) are returned without any lookup. A
-/// name is looked up in the hosts file, then (`localhost`) answered locally, then asked of the
-/// nameservers of resolv.conf (see [`ResolverConfig`] for the files and the module
-/// documentation of [`crate::net`] for the order).
+/// name is looked up as getaddrinfo and Zig's `HostName.lookup` do (see [`ResolverConfig`]
+/// for the files):
+/// 1. the hosts file: every address listed for the name, in file order;
+/// 2. `localhost` and names under `.localhost`: 127.0.0.1 and ::1 (RFC 6761), even without a
+///    hosts file;
+/// 3. the nameservers of resolv.conf, over UDP with this runtime's own sockets: for each name
+///    of the search list (`search`/`domain`, `ndots` as res_search(3) uses them), an A and an
+///    AAAA query are sent together and both answers collected; a nameserver that does not
+///    answer within `timeout` is left for the next (from the next one each lookup with
+///    `rotate`), for `attempts` rounds; SERVFAIL and the like also move on to the next; a
+///    packet whose id, question or response bit does not match is ignored (a stray or forged
+///    answer); a truncated answer is asked again over TCP; CNAME chains are followed (also by
+///    asking for the target when the answer stops at an alias).
+///
+/// DNS answers come IPv4 first, then IPv6 (RFC 6724 destination sorting is not done; the
+/// machine may have no IPv6 route). Nothing is cached: both files are read on every lookup.
 ///
 /// # Errors
 /// Each names the host:
@@ -178,16 +191,21 @@ fn resolve_name(io: Io, name: &str) -> io::Result<Vec<IpAddr>> {
     query::lookup(io, &conf, name)
 }
 
-/// Refuses names that no nameserver could hold: empty, or with other characters than
-/// letters, digits, `-`, `_` and dots (labels are checked when the query is encoded).
+/// Refuses names that no nameserver could hold: empty, with other characters than letters,
+/// digits, `-`, `_` and dots, with an empty label or one over 63 bytes, or over 253 bytes.
 fn check_name(name: &str) -> io::Result<()> {
-    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if name.is_empty() || !name.chars().all(valid) {
-        return Err(io::Error::new(
+    let invalid = |why: &str| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
-            "invalid host name",
-        ));
+            format!("invalid host name: {why}"),
+        )
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !name.chars().all(valid) {
+        return Err(invalid("only letters, digits, '-', '_' and '.' may appear"));
     }
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    message::encode_query(0, bare, message::TYPE_A).map_err(invalid)?;
     Ok(())
 }
 

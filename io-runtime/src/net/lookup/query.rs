@@ -53,12 +53,17 @@ pub(crate) fn lookup(io: Io, conf: &ResolvConf, name: &str) -> io::Result<Vec<Ip
 
 /// The names to ask for, in order, as res_search(3) tries them: a name ending in a dot only
 /// as it is; a name with at least `ndots` dots first as it is, then with each search domain;
-/// others with each search domain first, then as they are.
+/// others with each search domain first, then as they are. A search domain that would make
+/// the name too long is skipped.
 fn candidates(conf: &ResolvConf, name: &str) -> Vec<String> {
     if let Some(absolute) = name.strip_suffix('.') {
         return vec![absolute.to_owned()];
     }
-    let searched = conf.search.iter().map(|domain| format!("{name}.{domain}"));
+    let searched = conf
+        .search
+        .iter()
+        .map(|domain| format!("{name}.{domain}"))
+        .filter(|full| message::encode_query(0, full, TYPE_A).is_ok());
     let dots = name.matches('.').count() as u32;
     if dots >= conf.ndots {
         std::iter::once(name.to_owned()).chain(searched).collect()
@@ -283,6 +288,16 @@ mod tests {
     fn an_absolute_name_is_only_tried_as_it_is() {
         let c = conf(&["a.test"], 5);
         assert_eq!(candidates(&c, "db.corp."), ["db.corp"]);
+    }
+
+    #[test]
+    fn a_search_domain_that_makes_the_name_too_long_is_skipped() {
+        let long = vec!["abcdefghi"; 25].join(".");
+        let c = conf(&[&long, "a.test"], 1);
+        assert_eq!(
+            candidates(&c, "some-host"),
+            ["some-host.a.test", "some-host"]
+        );
     }
 
     #[test]
