@@ -1,5 +1,6 @@
-//! TCP sockets whose blocking operations are cancellation points: [`TcpListener`] and
-//! [`TcpStream`].
+//! Sockets whose blocking operations are cancellation points: TCP ([`TcpListener`],
+//! [`TcpStream`], and [`TcpSocket`] to set options first), UDP ([`UdpSocket`]) and Unix
+//! domain sockets ([`UnixListener`], [`UnixStream`], [`UnixDatagram`]).
 //!
 //! Every socket is blocking and close-on-exec. On the threaded backend a blocked accept, connect,
 //! read or write blocks the task's thread, and a cancel interrupts it (the call returns an error
@@ -15,7 +16,14 @@
 
 pub(crate) mod addr;
 mod listener;
+mod socket;
 mod stream;
+mod sys;
+mod udp;
+mod unix;
 
 pub use listener::TcpListener;
+pub use socket::TcpSocket;
 pub use stream::TcpStream;
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
