@@ -105,7 +105,9 @@ fn connected_sockets_send_and_recv_and_know_their_peer() {
         assert_eq!(&buf[..n], b"back");
         // A stranger's datagram does not reach a connected socket.
         let stranger = UdpSocket::bind(io, LOCALHOST).unwrap();
-        stranger.send_to(io, b"stranger", a.local_addr().unwrap()).unwrap();
+        stranger
+            .send_to(io, b"stranger", a.local_addr().unwrap())
+            .unwrap();
         b.send(io, b"peer").unwrap();
         let n = a.recv(io, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"peer");
@@ -117,11 +119,18 @@ fn peeking_leaves_the_datagram_queued() {
     run("peek", |io| {
         let server = UdpSocket::bind(io, LOCALHOST).unwrap();
         let client = UdpSocket::bind(io, LOCALHOST).unwrap();
-        client.send_to(io, b"first", server.local_addr().unwrap()).unwrap();
-        client.send_to(io, b"second", server.local_addr().unwrap()).unwrap();
+        client
+            .send_to(io, b"first", server.local_addr().unwrap())
+            .unwrap();
+        client
+            .send_to(io, b"second", server.local_addr().unwrap())
+            .unwrap();
         let mut buf = [0; 16];
         let (n, from) = server.peek_from(io, &mut buf).unwrap();
-        assert_eq!((&buf[..n], from), (&b"first"[..], client.local_addr().unwrap()));
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"first"[..], client.local_addr().unwrap())
+        );
         let n = server.peek(io, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"first");
         let (n, _) = server.recv_from(io, &mut buf).unwrap();
@@ -145,7 +154,10 @@ fn a_datagram_to_a_closed_port_makes_the_next_recv_fail_with_connection_refused(
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error}");
         let local = socket.local_addr().unwrap();
-        assert!(error.to_string().starts_with(&format!("recv {local}: ")), "{error}");
+        assert!(
+            error.to_string().starts_with(&format!("recv {local}: ")),
+            "{error}"
+        );
     });
 }
 
@@ -156,7 +168,10 @@ fn binding_an_address_in_use_fails_naming_it() {
         let addr = first.local_addr().unwrap();
         let error = UdpSocket::bind(io, addr).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::AddrInUse);
-        assert!(error.to_string().starts_with(&format!("bind {addr}: ")), "{error}");
+        assert!(
+            error.to_string().starts_with(&format!("bind {addr}: ")),
+            "{error}"
+        );
     });
 }
 
@@ -166,7 +181,10 @@ fn a_send_to_port_zero_fails_naming_the_address() {
         let socket = UdpSocket::bind(io, LOCALHOST).unwrap();
         let error = socket.send_to(io, b"x", ([127, 0, 0, 1], 0)).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
-        assert!(error.to_string().starts_with("send_to 127.0.0.1:0: "), "{error}");
+        assert!(
+            error.to_string().starts_with("send_to 127.0.0.1:0: "),
+            "{error}"
+        );
         assert_eq!(io::raw_os_error(&error), Some(libc::EINVAL));
     });
 }
@@ -180,7 +198,10 @@ fn options_read_back_what_was_set() {
         assert!(socket.broadcast().unwrap());
         socket.set_ttl(17).unwrap();
         assert_eq!(socket.ttl().unwrap(), 17);
-        assert_eq!(socket.set_ttl(300).unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            socket.set_ttl(300).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
         socket.set_multicast_loop_v4(false).unwrap();
         assert!(!socket.multicast_loop_v4().unwrap());
         socket.set_multicast_ttl_v4(5).unwrap();
@@ -194,7 +215,11 @@ fn options_read_back_what_was_set() {
         let error = socket
             .join_multicast_v4(&Ipv4Addr::LOCALHOST, &Ipv4Addr::LOCALHOST)
             .unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InvalidInput, "not a group: {error}");
+        assert_eq!(
+            error.kind(),
+            ErrorKind::InvalidInput,
+            "not a group: {error}"
+        );
         let v6 = UdpSocket::bind(io, (std::net::Ipv6Addr::LOCALHOST, 0));
         if let Ok(v6) = v6 {
             v6.set_multicast_loop_v6(false).unwrap();
@@ -224,7 +249,9 @@ fn multicast_to_a_joined_group_loops_back_where_the_host_routes_it() {
         }
         let mut buf = [0; 32];
         let got = io.timeout(PROMPT, || receiver.recv_from(io, &mut buf));
-        let (n, _) = got.expect("the looped-back datagram did not arrive").unwrap();
+        let (n, _) = got
+            .expect("the looped-back datagram did not arrive")
+            .unwrap();
         assert_eq!(&buf[..n], b"to the group");
         receiver
             .leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
@@ -257,10 +284,15 @@ fn cancel_interrupts_a_blocked_recv_and_recv_from() {
         assert_cancel_interrupts(io, || socket.peek_from(io, &mut [0; 64]));
         // The socket still works, and nothing was consumed.
         let client = UdpSocket::bind(io, LOCALHOST).unwrap();
-        client.send_to(io, b"after", socket.local_addr().unwrap()).unwrap();
+        client
+            .send_to(io, b"after", socket.local_addr().unwrap())
+            .unwrap();
         let mut buf = [0; 8];
         let (n, from) = socket.recv_from(io, &mut buf).unwrap();
-        assert_eq!((&buf[..n], from), (&b"after"[..], client.local_addr().unwrap()));
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"after"[..], client.local_addr().unwrap())
+        );
         drop((socket, client));
         assert_eq!(open_fds(), before, "descriptors leaked");
     });

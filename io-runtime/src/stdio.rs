@@ -143,10 +143,7 @@ impl Stdin {
     /// A cancellation point, while waiting for the lock (and every read through the guard).
     pub fn lock(&self) -> Result<StdinLock<'static>, Canceled> {
         let guard = stdin_lock().lock(self.io)?;
-        Ok(StdinLock {
-            guard,
-            io: self.io,
-        })
+        Ok(StdinLock { guard, io: self.io })
     }
 
     /// Reads a line (up to and including `\n`) and appends it to `buf`; `Ok(0)` at end of
@@ -344,5 +341,19 @@ macro_rules! output {
     };
 }
 
-output!(Stdout, stdout_lock, StdoutLock, libc::STDOUT_FILENO, "stdout", "standard output");
-output!(Stderr, stderr_lock, StderrLock, libc::STDERR_FILENO, "stderr", "standard error");
+output!(
+    Stdout,
+    stdout_lock,
+    StdoutLock,
+    libc::STDOUT_FILENO,
+    "stdout",
+    "standard output"
+);
+output!(
+    Stderr,
+    stderr_lock,
+    StderrLock,
+    libc::STDERR_FILENO,
+    "stderr",
+    "standard error"
+);

@@ -101,6 +101,10 @@ impl RawAddr {
         let family = self.family();
         let len = self.len as usize;
         let path_offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+        // recvmsg reports no address at all (length 0) for a sender that has none.
+        if len == 0 {
+            return unnamed_unix();
+        }
         if family != libc::AF_UNIX || len < path_offset {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -113,7 +117,7 @@ impl RawAddr {
         let name_len = (len - path_offset).min(un.sun_path.len());
         let bytes: Vec<u8> = un.sun_path[..name_len].iter().map(|&c| c as u8).collect();
         match bytes.split_first() {
-            None => Ok(unnamed_unix()?),
+            None => unnamed_unix(),
             Some((0, abstract_name)) => UnixAddr::from_abstract_name(abstract_name),
             Some(_) => {
                 let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
