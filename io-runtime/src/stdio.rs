@@ -11,7 +11,7 @@
 //! # Locks
 //! As in std, each stream has one process-wide lock, and [`Stdin::lock`] / [`Stdout::lock`] /
 //! [`Stderr::lock`] hold it for a sequence of operations (whole lines from many tasks). The
-//! locks are the crate's [`Mutex`](crate::sync::Mutex), not std's: the holder blocks in a
+//! locks are the crate's [`Mutex`], not std's: the holder blocks in a
 //! cancellation point (a stdin read can wait forever), and with a std mutex another task on the
 //! same io_uring event loop would block that loop's thread waiting for it — the holder's read
 //! would then never be reaped. Waiting for the crate's lock parks only the task and is itself a
