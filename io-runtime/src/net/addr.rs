@@ -54,6 +54,16 @@ impl RawAddr {
         )
     }
 
+    /// The storage and its capacity, for a call that reports the written length elsewhere
+    /// (recvmsg's header; see [`set_len`](Self::set_len)).
+    pub(crate) fn as_mut_storage(&mut self) -> (*mut libc::sockaddr, libc::socklen_t) {
+        let capacity = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        (
+            (&mut self.storage as *mut libc::sockaddr_storage).cast(),
+            capacity,
+        )
+    }
+
     /// Records the length of the address the kernel wrote (`recvmsg` reports it in its header).
     pub(crate) fn set_len(&mut self, len: libc::socklen_t) {
         self.len = len.min(size_of::<libc::sockaddr_storage>() as libc::socklen_t);

@@ -115,10 +115,9 @@ impl<'a> RecvMsg<'a> {
     fn prepare(&mut self) -> *mut libc::msghdr {
         self.iov.iov_base = self.buf.as_mut_ptr().cast();
         self.iov.iov_len = self.buf.len();
-        let (name, len) = self.from.as_out();
+        let (name, capacity) = self.from.as_mut_storage();
         self.msg.msg_name = name.cast();
-        // SAFETY: `len` points to the length field of `from`, which the op borrows mutably.
-        self.msg.msg_namelen = unsafe { *len };
+        self.msg.msg_namelen = capacity;
         self.msg.msg_iov = &mut self.iov;
         self.msg.msg_iovlen = 1;
         &mut self.msg
