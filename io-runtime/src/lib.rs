@@ -55,6 +55,7 @@ mod queue;
 mod runtime;
 mod scope;
 mod select;
+pub mod stdio;
 pub mod sync;
 mod task;
 #[cfg(test)]

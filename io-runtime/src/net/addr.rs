@@ -1,8 +1,13 @@
 //! Conversion between [`SocketAddr`] and the kernel's `sockaddr` structures.
 
+use std::fmt;
 use std::io;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::SocketAddr as UnixAddr;
+use std::sync::OnceLock;
 
 /// A socket address in the kernel's layout: storage big enough for any family, and the length
 /// of the part in use.
@@ -49,6 +54,88 @@ impl RawAddr {
         )
     }
 
+    /// The storage and its capacity, for a call that reports the written length elsewhere
+    /// (recvmsg's header; see [`set_len`](Self::set_len)).
+    pub(crate) fn as_mut_storage(&mut self) -> (*mut libc::sockaddr, libc::socklen_t) {
+        let capacity = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        (
+            (&mut self.storage as *mut libc::sockaddr_storage).cast(),
+            capacity,
+        )
+    }
+
+    /// Records the length of the address the kernel wrote (`recvmsg` reports it in its header).
+    pub(crate) fn set_len(&mut self, len: libc::socklen_t) {
+        self.len = len.min(size_of::<libc::sockaddr_storage>() as libc::socklen_t);
+    }
+
+    /// The family of the address in the storage (`AF_UNSPEC` if none was written).
+    pub(crate) fn family(&self) -> libc::c_int {
+        libc::c_int::from(self.storage.ss_family)
+    }
+
+    /// `addr`, a Unix socket address (pathname or abstract), in the kernel's layout.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an unnamed address, which nothing can bind or connect to.
+    pub(crate) fn from_unix(addr: &UnixAddr) -> io::Result<Self> {
+        // SAFETY: sockaddr_un is plain old data for which all-zero bytes are a valid value.
+        let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        un.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let (name, skip): (&[u8], usize) = if let Some(path) = addr.as_pathname() {
+            (path.as_os_str().as_bytes(), 0)
+        } else if let Some(name) = addr.as_abstract_name() {
+            // An abstract name is a NUL byte, then the name (no terminator).
+            (name, 1)
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an unnamed Unix socket address cannot be bound or connected to",
+            ));
+        };
+        // std made `addr`, so the name fits (a pathname with room for its terminator).
+        for (slot, &byte) in un.sun_path[skip..].iter_mut().zip(name) {
+            *slot = byte as libc::c_char;
+        }
+        let path_offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+        // A pathname counts its terminating NUL, as std and the kernel do.
+        let len = path_offset + skip + name.len() + usize::from(skip == 0);
+        let mut storage = zeroed_storage();
+        write_into(&mut storage, un);
+        let len = len.min(size_of::<libc::sockaddr_un>()) as libc::socklen_t;
+        Ok(Self { storage, len })
+    }
+
+    /// The address the kernel wrote, if it is a Unix socket address (an unnamed one too).
+    pub(crate) fn to_unix(&self) -> io::Result<UnixAddr> {
+        let family = self.family();
+        let len = self.len as usize;
+        let path_offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+        // recvmsg reports no address at all (length 0) for a sender that has none.
+        if len == 0 {
+            return unnamed_unix();
+        }
+        if family != libc::AF_UNIX || len < path_offset {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected socket address family {family}"),
+            ));
+        }
+        // SAFETY: the kernel wrote a sockaddr_un (family checked) at the start of the storage,
+        // which is larger than and aligned for it.
+        let un = unsafe { &*(self.as_ptr().cast::<libc::sockaddr_un>()) };
+        let name_len = (len - path_offset).min(un.sun_path.len());
+        let bytes: Vec<u8> = un.sun_path[..name_len].iter().map(|&c| c as u8).collect();
+        match bytes.split_first() {
+            None => unnamed_unix(),
+            Some((0, abstract_name)) => UnixAddr::from_abstract_name(abstract_name),
+            Some(_) => {
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                UnixAddr::from_pathname(std::ffi::OsStr::from_bytes(&bytes[..end]))
+            }
+        }
+    }
+
     /// The address the kernel wrote, if it is IPv4 or IPv6.
     pub(crate) fn to_socket_addr(&self) -> io::Result<SocketAddr> {
         let family = libc::c_int::from(self.storage.ss_family);
@@ -71,6 +158,33 @@ impl RawAddr {
             io::ErrorKind::InvalidData,
             format!("unexpected socket address family {family}"),
         ))
+    }
+}
+
+/// The unnamed Unix socket address (std has no constructor for it: it is read once from an
+/// unbound socket, whose address it is).
+fn unnamed_unix() -> io::Result<UnixAddr> {
+    static UNNAMED: OnceLock<UnixAddr> = OnceLock::new();
+    if let Some(addr) = UNNAMED.get() {
+        return Ok(addr.clone());
+    }
+    let addr = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| addr).clone())
+}
+
+/// A Unix socket address as error messages show it: the path, `@name` for an abstract name
+/// (bytes that are not printable escaped), `(unnamed)`.
+pub(crate) struct ShowUnix<'a>(pub(crate) &'a UnixAddr);
+
+impl fmt::Display for ShowUnix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = self.0.as_pathname() {
+            write!(f, "{}", path.display())
+        } else if let Some(name) = self.0.as_abstract_name() {
+            write!(f, "@{}", name.escape_ascii())
+        } else {
+            f.write_str("(unnamed)")
+        }
     }
 }
 
@@ -125,6 +239,28 @@ mod tests {
         for addr in cases {
             assert_eq!(RawAddr::from(&addr).to_socket_addr().unwrap(), addr);
         }
+    }
+
+    #[test]
+    fn unix_addresses_survive_the_round_trip_through_the_kernel_layout() {
+        let cases = [
+            UnixAddr::from_pathname("/tmp/some.sock").unwrap(),
+            UnixAddr::from_abstract_name(b"io\0test").unwrap(),
+            UnixAddr::from_abstract_name(b"").unwrap(),
+        ];
+        for addr in cases {
+            let back = RawAddr::from_unix(&addr).unwrap().to_unix().unwrap();
+            assert_eq!(back.as_pathname(), addr.as_pathname());
+            assert_eq!(back.as_abstract_name(), addr.as_abstract_name());
+        }
+        let unnamed = unnamed_unix().unwrap();
+        assert!(unnamed.is_unnamed());
+        assert!(RawAddr::from_unix(&unnamed).is_err());
+        assert_eq!(ShowUnix(&cases_name()).to_string(), "@io\\x00test");
+    }
+
+    fn cases_name() -> UnixAddr {
+        UnixAddr::from_abstract_name(b"io\0test").unwrap()
     }
 
     #[test]

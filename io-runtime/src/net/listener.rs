@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use super::to_socket_addrs::no_addresses;
 use super::{TcpStream, ToSocketAddrs};
@@ -102,6 +102,50 @@ impl TcpListener {
         Ok(Self { fd, local })
     }
 
+    pub(crate) fn from_listening(fd: OwnedFd, local: SocketAddr) -> Self {
+        Self { fd, local }
+    }
+
+    /// Takes over a listener made by std (made blocking: every socket of this crate blocks,
+    /// see [`crate::net`]). There is no `From<OwnedFd>`: a descriptor is not known to be a
+    /// listening TCP socket, and `from_std` keeps the constructors of every socket type alike
+    /// (the stream types keep the [`Io`] for their `Read`/`Write` impls, so they need one).
+    ///
+    /// # Errors
+    /// The errors of fcntl(2) and getsockname(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn from_std(io: Io, listener: std::net::TcpListener) -> io::Result<Self> {
+        let _ = io;
+        let fd = OwnedFd::from(listener);
+        super::sys::set_blocking(fd.as_fd())?;
+        let local = os::socket_addr(fd.as_fd(), false)?;
+        Ok(Self { fd, local })
+    }
+
+    /// Sets the time-to-live of the connections accepted from now on (`IP_TTL`).
+    ///
+    /// # Errors
+    /// The errors of setsockopt(2), e.g. `InvalidInput` above 255.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        super::socket::set_ttl(self.fd.as_fd(), ttl)
+    }
+
+    /// The time-to-live of the listener (`IP_TTL`).
+    ///
+    /// # Errors
+    /// The errors of getsockopt(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn ttl(&self) -> io::Result<u32> {
+        super::socket::ttl(self.fd.as_fd())
+    }
+
     /// The address the listener is bound to (with the port the kernel picked for port 0).
     ///
     /// # Errors
@@ -152,6 +196,12 @@ impl AsFd for TcpListener {
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for TcpListener {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
     }
 }
 

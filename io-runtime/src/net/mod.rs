@@ -1,5 +1,6 @@
-//! TCP sockets whose blocking operations are cancellation points: [`TcpListener`] and
-//! [`TcpStream`].
+//! Sockets whose blocking operations are cancellation points: TCP ([`TcpListener`],
+//! [`TcpStream`], and [`TcpSocket`] to set options first), UDP ([`UdpSocket`]) and Unix
+//! domain sockets ([`UnixListener`], [`UnixStream`], [`UnixDatagram`]).
 //!
 //! Every socket is blocking and close-on-exec. On the threaded backend a blocked accept, connect,
 //! read or write blocks the task's thread, and a cancel interrupts it (the call returns an error
@@ -22,10 +23,17 @@
 pub(crate) mod addr;
 mod listener;
 mod lookup;
+mod socket;
 mod stream;
+mod sys;
 mod to_socket_addrs;
+mod udp;
+mod unix;
 
 pub use listener::TcpListener;
 pub use lookup::{lookup_host, ResolverConfig};
+pub use socket::TcpSocket;
 pub use stream::TcpStream;
 pub use to_socket_addrs::{SocketAddrs, ToSocketAddrs};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

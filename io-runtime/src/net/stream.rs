@@ -3,7 +3,8 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 use super::to_socket_addrs::no_addresses;
 use super::ToSocketAddrs;
@@ -196,8 +197,83 @@ impl TcpStream {
     /// # Cancelation
     /// Not a cancellation point: it never blocks.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let on = libc::c_int::from(nodelay);
-        os::set_int_option(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+        super::socket::set_nodelay(self.fd.as_fd(), nodelay)
+    }
+
+    /// Whether Nagle's algorithm is off (`TCP_NODELAY`).
+    ///
+    /// # Errors
+    /// The errors of getsockopt(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point (neither is any option).
+    pub fn nodelay(&self) -> io::Result<bool> {
+        super::socket::nodelay(self.fd.as_fd())
+    }
+
+    /// Sets the time-to-live of outgoing packets (`IP_TTL`).
+    ///
+    /// # Errors
+    /// The errors of setsockopt(2), e.g. `InvalidInput` above 255.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        super::socket::set_ttl(self.fd.as_fd(), ttl)
+    }
+
+    /// The time-to-live of outgoing packets.
+    ///
+    /// # Errors
+    /// The errors of getsockopt(2).
+    pub fn ttl(&self) -> io::Result<u32> {
+        super::socket::ttl(self.fd.as_fd())
+    }
+
+    /// How long closing waits for unsent data (`SO_LINGER`; `None`: close returns at once and
+    /// the kernel sends in the background; `Some(ZERO)`: close resets the connection).
+    ///
+    /// # Errors
+    /// The errors of setsockopt(2).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        super::socket::set_linger(self.fd.as_fd(), linger)
+    }
+
+    /// See [`set_linger`](Self::set_linger).
+    ///
+    /// # Errors
+    /// The errors of getsockopt(2).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        super::socket::linger(self.fd.as_fd())
+    }
+
+    /// Sends keepalive probes while the connection is idle (`SO_KEEPALIVE`).
+    ///
+    /// # Errors
+    /// The errors of setsockopt(2).
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        super::socket::set_keepalive(self.fd.as_fd(), on)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    ///
+    /// # Errors
+    /// The errors of getsockopt(2).
+    pub fn keepalive(&self) -> io::Result<bool> {
+        super::socket::keepalive(self.fd.as_fd())
+    }
+
+    /// Takes over a connected stream made by std (made blocking: every socket of this crate
+    /// blocks, see [`crate::net`]); it keeps `io` for its `Read`/`Write` impls. That is why
+    /// there is no `From<OwnedFd>`: a stream cannot be made without an [`Io`].
+    ///
+    /// # Errors
+    /// The errors of fcntl(2) and getpeername(2) (`NotConnected` for a stream not connected).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn from_std(io: Io, stream: std::net::TcpStream) -> io::Result<Self> {
+        let fd = OwnedFd::from(stream);
+        super::sys::set_blocking(fd.as_fd())?;
+        let peer = os::socket_addr(fd.as_fd(), true)?;
+        Ok(Self { fd, io, peer })
     }
 
     /// Closes the socket and reports the outcome (dropping the stream closes it too, silently).
@@ -254,6 +330,12 @@ impl AsFd for TcpStream {
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for TcpStream {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
     }
 }
 

@@ -13,8 +13,10 @@
 //! Fsync     fsync / fdatasync          IORING_OP_FSYNC (+ IORING_FSYNC_DATASYNC)
 //! Accept    accept4(SOCK_CLOEXEC)      IORING_OP_ACCEPT
 //! Connect   connect, then poll         IORING_OP_CONNECT
-//! Recv      recv                       IORING_OP_RECV
+//! Recv      recv (flags: MSG_PEEK)     IORING_OP_RECV
 //! Send      send(MSG_NOSIGNAL)         IORING_OP_SEND
+//! SendMsg   sendmsg(MSG_NOSIGNAL)      IORING_OP_SENDMSG (a datagram to an address)
+//! RecvMsg   recvmsg (flags: MSG_PEEK)  IORING_OP_RECVMSG (a datagram and its sender)
 //! Shutdown  shutdown                   IORING_OP_SHUTDOWN
 //! ```
 //!
@@ -24,6 +26,7 @@
 mod accept;
 mod connect;
 mod fsync;
+mod msg;
 mod open;
 mod read_write;
 mod shutdown;
@@ -35,6 +38,7 @@ pub(crate) use super::own_thread::syscall;
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use fsync::Fsync;
+pub(crate) use msg::{RecvMsg, SendMsg};
 pub(crate) use open::Open;
 pub(crate) use read_write::{Read, Write};
 pub(crate) use shutdown::Shutdown;
@@ -56,6 +60,22 @@ pub(crate) unsafe trait Op {
     /// What a result that arrives after its caller was canceled owns.
     fn leftover(&self) -> Leftover {
         Leftover::Nothing
+    }
+}
+
+// SAFETY: the borrowed op stays borrowed, so in place, for the whole `perform` it is passed
+// to: its own contract carries over. (Lets a caller read the op after it ran: `RecvMsg`.)
+unsafe impl<T: Op + ?Sized> Op for &mut T {
+    fn entry(&mut self) -> squeue::Entry {
+        (**self).entry()
+    }
+
+    fn run_on_thread(&mut self) -> std::io::Result<usize> {
+        (**self).run_on_thread()
+    }
+
+    fn leftover(&self) -> Leftover {
+        (**self).leftover()
     }
 }
 

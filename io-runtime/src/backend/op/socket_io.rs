@@ -6,16 +6,21 @@ use io_uring::{opcode, squeue, types};
 
 use super::{ring_len, syscall, Op};
 
-/// Receives into `buf`.
+/// Receives into `buf`, with recv(2)'s `flags` (`MSG_PEEK` leaves the data queued).
 pub(crate) struct Recv<'a> {
     fd: RawFd,
     buf: &'a mut [u8],
+    flags: libc::c_int,
 }
 
 impl<'a> Recv<'a> {
     pub(crate) fn new(fd: BorrowedFd<'a>, buf: &'a mut [u8]) -> Self {
+        Self::with_flags(fd, buf, 0)
+    }
+
+    pub(crate) fn with_flags(fd: BorrowedFd<'a>, buf: &'a mut [u8], flags: libc::c_int) -> Self {
         let fd = fd.as_raw_fd();
-        Self { fd, buf }
+        Self { fd, buf, flags }
     }
 }
 
@@ -23,14 +28,17 @@ impl<'a> Recv<'a> {
 unsafe impl Op for Recv<'_> {
     fn entry(&mut self) -> squeue::Entry {
         let (ptr, len) = (self.buf.as_mut_ptr(), ring_len(self.buf.len()));
-        opcode::Recv::new(types::Fd(self.fd), ptr, len).build()
+        opcode::Recv::new(types::Fd(self.fd), ptr, len)
+            .flags(self.flags)
+            .build()
     }
 
     fn run_on_thread(&mut self) -> std::io::Result<usize> {
         let (fd, ptr, len) = (self.fd, self.buf.as_mut_ptr(), self.buf.len());
+        let flags = self.flags;
         // SAFETY: `ptr` is valid for writes of `len` bytes for the whole call and the socket
         // stays open.
-        syscall(|| unsafe { libc::recv(fd, ptr.cast(), len, 0) })
+        syscall(|| unsafe { libc::recv(fd, ptr.cast(), len, flags) })
     }
 }
 

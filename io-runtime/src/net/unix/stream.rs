@@ -1,0 +1,267 @@
+//! [`UnixStream`]: a connected Unix stream socket.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr as UnixAddr;
+use std::path::Path;
+
+use super::{path_addr, raw, target};
+use crate::io::Io;
+use crate::net::addr::ShowUnix;
+use crate::net::sys;
+use crate::os::{self, annotate};
+
+/// A connected Unix stream socket: made by [`connect`](Self::connect),
+/// [`UnixListener::accept`](super::UnixListener::accept) or [`pair`](Self::pair).
+///
+/// Like [`TcpStream`](crate::net::TcpStream): reads and writes take `&self` and the `io` to
+/// block on; the stream keeps the [`Io`] it was made with for its [`Read`] and [`Write`] impls
+/// (on `UnixStream` and `&UnixStream`). Dropping it closes the socket.
+///
+/// # Examples
+/// ```
+/// use std::io::{BufRead, BufReader};
+/// use io::net::UnixStream;
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let line = runtime.run(|io| -> std::io::Result<String> {
+///     let (a, b) = UnixStream::pair(io)?;
+///     a.write_all(io, b"over the pair\n")?;
+///     let mut line = String::new();
+///     BufReader::new(b).read_line(&mut line)?;
+///     Ok(line)
+/// });
+/// assert_eq!(line.unwrap(), "over the pair\n");
+/// ```
+pub struct UnixStream {
+    fd: OwnedFd,
+    io: Io,
+}
+
+impl UnixStream {
+    pub(crate) fn from_fd(io: Io, fd: OwnedFd) -> Self {
+        Self { fd, io }
+    }
+
+    /// Connects to the listener at `path`.
+    ///
+    /// # Errors
+    /// `NotFound` if nothing is at `path`, `ConnectionRefused` if a socket file is there but
+    /// nobody listens on it; the message names the path ("connect /tmp/x.sock: …").
+    ///
+    /// # Cancelation
+    /// A cancellation point (a connect waits while the listener's backlog is full).
+    pub fn connect(io: Io, path: impl AsRef<Path>) -> io::Result<Self> {
+        Self::connect_addr(io, &path_addr("connect", path.as_ref())?)
+    }
+
+    /// Connects to the listener at `addr`, a pathname or an abstract name.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); an abstract name nobody listens on is
+    /// `ConnectionRefused`.
+    ///
+    /// # Cancelation
+    /// A cancellation point.
+    pub fn connect_addr(io: Io, addr: &UnixAddr) -> io::Result<Self> {
+        let fail = |e| annotate("connect", ShowUnix(addr), e);
+        let raw = raw("connect", addr)?;
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM).map_err(fail)?;
+        // On an error `fd` is dropped, closing the socket.
+        sys::connect(fd.as_fd(), &raw).map_err(fail)?;
+        Ok(Self { fd, io })
+    }
+
+    /// Two streams connected to each other (socketpair(2)), both keeping `io`.
+    ///
+    /// # Errors
+    /// The errors of socketpair(2), e.g. `EMFILE`.
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn pair(io: Io) -> io::Result<(Self, Self)> {
+        let (a, b) =
+            sys::socketpair(libc::SOCK_STREAM).map_err(|e| annotate("socketpair", "stream", e))?;
+        Ok((Self::from_fd(io, a), Self::from_fd(io, b)))
+    }
+
+    /// Takes over a stream made by std (made blocking); it keeps `io` for its `Read`/`Write`
+    /// impls, which is why there is no `From<OwnedFd>`.
+    ///
+    /// # Errors
+    /// The errors of fcntl(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn from_std(io: Io, stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
+        let fd = OwnedFd::from(stream);
+        sys::set_blocking(fd.as_fd())?;
+        Ok(Self { fd, io })
+    }
+
+    /// Receives into `buf`; `Ok(0)` means the peer shut down its writing half.
+    ///
+    /// # Errors
+    /// The errors of recv(2), e.g. `ConnectionReset`, naming the peer.
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while waiting for data.
+    pub fn read(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = io;
+        sys::recv(self.fd.as_fd(), buf, 0).map_err(|e| annotate("read", self.target(), e))
+    }
+
+    /// Like [`read`](Self::read), but leaves the data queued (`MSG_PEEK`).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while waiting for data.
+    pub fn peek(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = io;
+        sys::recv(self.fd.as_fd(), buf, libc::MSG_PEEK)
+            .map_err(|e| annotate("peek", self.target(), e))
+    }
+
+    /// Sends some of `buf`, returning how many bytes the kernel took.
+    ///
+    /// # Errors
+    /// The errors of send(2), e.g. `BrokenPipe` once the peer closed (never a `SIGPIPE`).
+    ///
+    /// # Cancelation
+    /// A cancellation point, also while blocked on a full buffer.
+    pub fn write(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
+        let _ = io;
+        sys::send(self.fd.as_fd(), buf).map_err(|e| annotate("write", self.target(), e))
+    }
+
+    /// Sends all of `buf`.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write); `WriteZero` if the kernel takes nothing. On an error an
+    /// unknown prefix of `buf` was sent.
+    ///
+    /// # Cancelation
+    /// A cancellation point between and during the sends; a cancel leaves a prefix sent.
+    pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(io, buf)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "write: sent nothing",
+                    ))
+                }
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down the reading, writing, or both halves: after `Shutdown::Write` the peer reads
+    /// end of file.
+    ///
+    /// # Errors
+    /// The errors of shutdown(2), e.g. `NotConnected`.
+    ///
+    /// # Cancelation
+    /// A cancellation point (returns the canceled error without shutting down in a canceled
+    /// task).
+    pub fn shutdown(&self, io: Io, how: Shutdown) -> io::Result<()> {
+        os::shutdown(io, self.fd.as_fd(), how).map_err(|e| annotate("shutdown", self.target(), e))
+    }
+
+    /// The address of the other end (unnamed for a [`pair`](Self::pair) or a peer that did not
+    /// bind one).
+    ///
+    /// # Errors
+    /// The errors of getpeername(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn peer_addr(&self) -> io::Result<UnixAddr> {
+        sys::unix_addr(self.fd.as_fd(), true)
+    }
+
+    /// The address of this end (unnamed for a connecting socket).
+    ///
+    /// # Errors
+    /// The errors of getsockname(2).
+    ///
+    /// # Cancelation
+    /// Not a cancellation point.
+    pub fn local_addr(&self) -> io::Result<UnixAddr> {
+        sys::unix_addr(self.fd.as_fd(), false)
+    }
+
+    fn target(&self) -> String {
+        target(self.fd.as_fd())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        UnixStream::read(self, self.io, buf)
+    }
+}
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        UnixStream::read(self, self.io, buf)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        UnixStream::write(self, self.io, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        UnixStream::write(self, self.io, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for UnixStream {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+impl From<UnixStream> for OwnedFd {
+    fn from(stream: UnixStream) -> OwnedFd {
+        stream.fd
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.fd.as_raw_fd())
+            .finish()
+    }
+}
