@@ -51,10 +51,12 @@ pub mod net;
 mod offload;
 mod os;
 mod park;
+pub mod process;
 mod queue;
 mod runtime;
 mod scope;
 mod select;
+pub mod signal;
 pub mod sync;
 mod task;
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //! Recv      recv                       IORING_OP_RECV
 //! Send      send(MSG_NOSIGNAL)         IORING_OP_SEND
 //! Shutdown  shutdown                   IORING_OP_SHUTDOWN
+//! WaitId    waitid(P_PIDFD, WEXITED)   IORING_OP_WAITID (kernel 6.7+)
+//! PollIn    poll(POLLIN)               IORING_OP_POLL_ADD (WaitId's fallback on older kernels)
 //! ```
 //!
 //! Sleeping is not an op: a thread sleeps on its parker, a fiber on a ring timeout
@@ -28,6 +30,7 @@ mod open;
 mod read_write;
 mod shutdown;
 mod socket_io;
+mod wait;
 
 use io_uring::squeue;
 
@@ -39,6 +42,7 @@ pub(crate) use open::Open;
 pub(crate) use read_write::{Read, Write};
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{Recv, Send};
+pub(crate) use wait::{PollIn, WaitId};
 
 /// One blocking operation (see the module documentation).
 ///
