@@ -192,7 +192,11 @@ fn a_canceled_wait_leaves_the_child_running_and_waitable() {
         assert!(is_canceled(&error), "expected canceled, got {error:?}");
         assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
         // Still running, not reaped, still ours to wait for.
-        assert!(matches!(state(pid), Some('S' | 'R')), "state {:?}", state(pid));
+        assert!(
+            matches!(state(pid), Some('S' | 'R')),
+            "state {:?}",
+            state(pid)
+        );
         assert_eq!(child.try_wait().unwrap(), None);
         child.kill(io).unwrap();
         let status = child.wait(io).unwrap();
@@ -231,7 +235,10 @@ fn signals_sent_to_a_child_are_its_status() {
         let mut child = Command::new("sleep").arg("10").spawn(io).unwrap();
         child.send_signal(libc::SIGTERM).unwrap();
         let status = child.wait(io).unwrap();
-        assert_eq!((status.signal(), status.code()), (Some(libc::SIGTERM), None));
+        assert_eq!(
+            (status.signal(), status.code()),
+            (Some(libc::SIGTERM), None)
+        );
 
         let mut child = Command::new("sleep").arg("10").spawn(io).unwrap();
         let error = child.send_signal(100_000).unwrap_err();
@@ -253,7 +260,11 @@ fn kill_on_drop_kills_and_reaps() {
             .spawn(io)
             .unwrap();
         let pid = child.id();
-        assert!(matches!(state(pid), Some('S' | 'R')), "state {:?}", state(pid));
+        assert!(
+            matches!(state(pid), Some('S' | 'R')),
+            "state {:?}",
+            state(pid)
+        );
         drop(child);
         assert_eq!(state(pid), None, "the dropped child is still there");
         assert_eq!(open_fds(), before, "descriptors leaked");
@@ -273,7 +284,9 @@ fn a_canceled_read_of_a_childs_stdout_returns_promptly() {
         let stdout = child.stdout.take().unwrap();
         let (result, elapsed) = timed(|| {
             io.scope(|s| {
-                let reader = s.spawn_concurrent(|| stdout.read(io, &mut [0; 16])).unwrap();
+                let reader = s
+                    .spawn_concurrent(|| stdout.read(io, &mut [0; 16]))
+                    .unwrap();
                 io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
                 reader.cancel(io)
             })

@@ -237,9 +237,7 @@ fn check(signal: c_int) -> io::Result<()> {
             refuse("reports a fault and cannot be waited for")
         }
         _ if !(1..=64).contains(&signal) => refuse("is not a signal"),
-        _ if (32..libc::SIGRTMIN()).contains(&signal) => {
-            refuse("is reserved by the C library")
-        }
+        _ if (32..libc::SIGRTMIN()).contains(&signal) => refuse("is reserved by the C library"),
         _ => Ok(()),
     }
 }

@@ -127,8 +127,8 @@ impl Child {
     /// The errors of waitid(2), naming the program.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
-            self.status =
-                sys::reap(self.pidfd.as_fd(), false).map_err(|e| annotate("wait", &self.name, e))?;
+            self.status = sys::reap(self.pidfd.as_fd(), false)
+                .map_err(|e| annotate("wait", &self.name, e))?;
         }
         Ok(self.status)
     }
@@ -295,5 +295,38 @@ impl fmt::Debug for Child {
             .field("stdout", &self.stdout)
             .field("stderr", &self.stderr)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::Command;
+    use crate::runtime::{Backend, Runtime};
+
+    /// The fallback of kernels without the ring's WAITID — a poll of the pidfd, then a waitid
+    /// that does not wait — reaps, and is a cancellation point, on both backends.
+    #[test]
+    fn waiting_by_polling_the_pidfd_reaps_and_can_be_canceled() {
+        for backend in [Backend::Threaded, Backend::Uring] {
+            let Ok(runtime) = Runtime::builder().backend(backend).threads(2).build() else {
+                continue;
+            };
+            runtime.run(|io| {
+                let mut child = Command::new("sleep").arg("10").spawn(io).unwrap();
+                let waited = io.timeout(Duration::from_millis(50), || {
+                    wait_by_poll(child.pidfd.as_fd())
+                });
+                assert!(waited.is_err(), "{backend:?}: sleep 10 ended early");
+                assert_eq!(child.try_wait().unwrap(), None, "{backend:?}");
+                child.start_kill().unwrap();
+                let status = wait_by_poll(child.pidfd.as_fd()).unwrap();
+                assert_eq!(status.signal(), Some(libc::SIGKILL), "{backend:?}");
+                child.status = Some(status);
+            });
+        }
     }
 }

@@ -63,7 +63,12 @@ impl ChildStdin {
     pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(io, buf)? {
-                0 => return Err(io::Error::new(io::ErrorKind::WriteZero, "write child stdin")),
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "write child stdin",
+                    ))
+                }
                 n => buf = &buf[n..],
             }
         }

@@ -33,7 +33,9 @@ unsafe impl Op for WaitId<'_> {
         let (pidfd, info): (RawFd, *mut libc::siginfo_t) = (self.pidfd, self.info);
         // SAFETY: `info` is valid for writes of one siginfo_t for the whole call (the op
         // borrows it) and the pidfd stays open: the caller lends it as a BorrowedFd.
-        syscall(|| wide(unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, info, libc::WEXITED) }))
+        syscall(|| {
+            wide(unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, info, libc::WEXITED) })
+        })
     }
 }
 
