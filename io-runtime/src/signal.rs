@@ -197,7 +197,7 @@ impl Drop for Signals {
         // handler runs to its end in a few instructions, never on this thread meanwhile).
         slot.fd.store(-1, Ordering::SeqCst);
         while slot.users.load(Ordering::SeqCst) != 0 {
-            std::hint::spin_loop();
+            std::thread::yield_now();
         }
         drop(self.write.take());
         slot.wanted.store(0, Ordering::SeqCst);

@@ -31,10 +31,12 @@ unsafe impl Op for WaitId<'_> {
 
     fn run_on_thread(&mut self) -> std::io::Result<usize> {
         let (pidfd, info): (RawFd, *mut libc::siginfo_t) = (self.pidfd, self.info);
-        // SAFETY: `info` is valid for writes of one siginfo_t for the whole call (the op
-        // borrows it) and the pidfd stays open: the caller lends it as a BorrowedFd.
         syscall(|| {
-            wide(unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, info, libc::WEXITED) })
+            // SAFETY: `info` is valid for writes of one siginfo_t for the whole call (the op
+            // borrows it) and the pidfd stays open: the caller lends it as a BorrowedFd.
+            let rc =
+                unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, info, libc::WEXITED) };
+            wide(rc)
         })
     }
 }
