@@ -360,3 +360,53 @@ fn a_pipe_from_one_child_feeds_another() {
         assert!(first.wait(io).unwrap().success());
     });
 }
+
+#[test]
+fn wait_closes_stdin_and_a_write_to_an_ended_child_is_a_broken_pipe() {
+    run("stdin", |io| {
+        // cat ends at the end of its input: wait must close the pipe first, or it never ends.
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn(io)
+            .unwrap();
+        let waited = io
+            .timeout(PROMPT, || child.wait(io))
+            .expect("wait kept stdin open");
+        assert!(waited.unwrap().success());
+        assert!(child.stdin.is_none());
+
+        let mut child = Command::new("true")
+            .stdin(Stdio::piped())
+            .spawn(io)
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        assert!(child.wait(io).unwrap().success());
+        let error = stdin.write(io, b"nobody reads").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BrokenPipe, "{error:?}");
+        assert!(
+            error.to_string().starts_with("write child stdin: "),
+            "{error}"
+        );
+    });
+}
+
+#[test]
+fn a_canceled_status_kills_and_reaps_the_child() {
+    run("canceled status", |io| {
+        let result = io.timeout(Duration::from_millis(100), || {
+            Command::new("sleep").arg("10").status(io)
+        });
+        assert_eq!(result.map(drop), Err(io::Timeout));
+        assert!(zombies().is_empty(), "zombies: {:?}", zombies());
+        let mut sleepers = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let me = format!(") S {} ", std::process::id());
+            if stat.contains("(sleep)") && stat.contains(&me) {
+                sleepers += 1;
+            }
+        }
+        assert_eq!(sleepers, 0, "a sleep child of ours still runs");
+    });
+}
