@@ -410,3 +410,45 @@ fn a_canceled_status_kills_and_reaps_the_child() {
         assert_eq!(sleepers, 0, "a sleep child of ours still runs");
     });
 }
+
+#[test]
+fn output_without_concurrency_reads_both_streams_in_one_task() {
+    let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    watched("output, no concurrency", WATCHDOG, || {
+        for &backend in support::BACKENDS {
+            // No task may run concurrently: output reads both pipes itself.
+            let Some(runtime) = io::Runtime::builder()
+                .backend(backend)
+                .threads(2)
+                .concurrent_limit(0)
+                .build()
+                .ok()
+            else {
+                eprintln!("skipped on {backend:?}");
+                continue;
+            };
+            runtime.run(|io| {
+                let before = open_fds();
+                let script = "head -c 1500000 /dev/zero | tr '\\0' e >&2; \
+                              head -c 1200000 /dev/zero | tr '\\0' o; exec >&-; \
+                              sleep 0.2; echo late >&2";
+                let output = sh(script).output(io).unwrap();
+                assert!(output.status.success(), "{backend:?}");
+                assert_eq!(output.stdout.len(), 1_200_000, "{backend:?}");
+                assert!(output.stdout.iter().all(|&b| b == b'o'));
+                assert_eq!(output.stderr.len(), 1_500_005, "{backend:?}");
+                assert!(output.stderr.ends_with(b"eeelate\n"), "{backend:?}");
+
+                let (result, elapsed) = timed(|| {
+                    io.timeout(Duration::from_millis(100), || {
+                        sh("exec sleep 10").output(io)
+                    })
+                });
+                assert_eq!(result.map(drop), Err(io::Timeout), "{backend:?}");
+                assert!(elapsed < PROMPT, "{backend:?}: timeout took {elapsed:?}");
+                assert!(zombies().is_empty(), "zombies: {:?}", zombies());
+                assert_eq!(open_fds(), before, "{backend:?}: descriptors leaked");
+            });
+        }
+    });
+}

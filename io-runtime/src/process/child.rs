@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{ExitStatus, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::collect::read_streams;
 use super::pipes::{ChildStderr, ChildStdin, ChildStdout};
 use super::sys;
 use crate::backend::{op, perform};
@@ -177,64 +178,13 @@ impl Child {
     pub(super) fn collect(mut self, io: Io) -> io::Result<Output> {
         self.kill_on_drop = true;
         drop(self.stdin.take());
-        let (stdout, stderr) = (self.stdout.take(), self.stderr.take());
-        let name = self.name.clone();
-        let (stdout, stderr) = io.scope(|s| -> io::Result<_> {
-            let mut late = None;
-            let concurrent = match stderr {
-                Some(stderr) if stdout.is_some() => {
-                    let task = s.spawn_concurrent(move || read_all(io, stderr));
-                    Some(task.map_err(|_| {
-                        let why = "no task can run concurrently to read stderr";
-                        annotate("output", &name, io::Error::other(why))
-                    })?)
-                }
-                other => {
-                    late = other;
-                    None
-                }
-            };
-            let out = stdout.map_or(Ok(Vec::new()), |stdout| read_all(io, stdout));
-            let err = match concurrent {
-                Some(task) if out.is_err() => {
-                    let _ = task.cancel(io);
-                    Ok(Vec::new())
-                }
-                Some(task) => task.join(io),
-                None => late.map_or(Ok(Vec::new()), |stderr| read_all(io, stderr)),
-            };
-            Ok((out?, err?))
-        })?;
+        let (stdout, stderr) = read_streams(io, self.stdout.take(), self.stderr.take())?;
         let status = self.wait(io)?;
         Ok(Output {
             status,
             stdout,
             stderr,
         })
-    }
-}
-
-/// Reads a reading end to its end.
-fn read_all(io: Io, end: impl ReadEnd) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    end.read_to_end_with(io, &mut buf)?;
-    Ok(buf)
-}
-
-/// What [`read_all`] reads.
-trait ReadEnd {
-    fn read_to_end_with(&self, io: Io, buf: &mut Vec<u8>) -> io::Result<usize>;
-}
-
-impl ReadEnd for ChildStdout {
-    fn read_to_end_with(&self, io: Io, buf: &mut Vec<u8>) -> io::Result<usize> {
-        self.read_to_end(io, buf)
-    }
-}
-
-impl ReadEnd for ChildStderr {
-    fn read_to_end_with(&self, io: Io, buf: &mut Vec<u8>) -> io::Result<usize> {
-        self.read_to_end(io, buf)
     }
 }
 

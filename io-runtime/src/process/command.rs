@@ -249,13 +249,12 @@ impl Command {
     /// Runs the child to its end, collecting its standard output and error; unless set,
     /// stdin is `/dev/null` and stdout and stderr are piped.
     ///
-    /// Both streams are read at the same time (stderr by a concurrent task), so a child that
-    /// fills one pipe while the parent waits on the other cannot deadlock.
+    /// Both streams are read at the same time (stderr by a concurrent task, or — where none
+    /// can run — both by the caller through an epoll set), so a child that fills one pipe while
+    /// the parent waits on the other cannot deadlock.
     ///
     /// # Errors
-    /// Those of [`spawn`](Self::spawn), of reading the pipes and of [`Child::wait`]; an error
-    /// of kind `Other` if no task could run concurrently to read stderr (a single-threaded
-    /// runtime or `concurrent_limit` reached) while both streams are piped.
+    /// Those of [`spawn`](Self::spawn), of reading the pipes and of [`Child::wait`].
     ///
     /// # Cancelation
     /// A cancellation point (the reads and the wait); a canceled `output` kills and reaps the

@@ -32,6 +32,7 @@
 //! file or directory (os error 2)".
 
 mod child;
+mod collect;
 mod command;
 mod pipes;
 mod sys;
