@@ -240,10 +240,60 @@ fn a_root_started_by_io_main_is_reported_where_main_stands() {
     );
 }
 
+/// A task waiting for a signal waits in an I/O operation (a read of the stream's pipe), which
+/// the kernel may end at any time: not a deadlock, however long past the grace it waits. The
+/// signal comes from a child process (a thread would be one outside the runtime, which alone
+/// keeps the monitor from reporting).
+fn a_task_waiting_for_a_signal_is_no_deadlock() {
+    for backend in BACKENDS {
+        let Some(runtime) = runtime_on(backend, 1, Some(GRACE)) else {
+            continue;
+        };
+        let received = runtime.run(|io| {
+            let stream = io::signal::signals(io, &[libc::SIGUSR1]).unwrap();
+            let script = format!("sleep 1; kill -USR1 {}", std::process::id());
+            let mut sender = io::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .kill_on_drop(true)
+                .spawn(io)
+                .unwrap();
+            let received = stream.recv(io).unwrap();
+            assert!(sender.wait(io).unwrap().success(), "{backend:?}");
+            received
+        });
+        assert_eq!(received, libc::SIGUSR1, "{backend:?}");
+    }
+}
+
+/// A task waiting for a child process to end is not a deadlock either.
+fn a_task_waiting_for_a_child_is_no_deadlock() {
+    for backend in BACKENDS {
+        let Some(runtime) = runtime_on(backend, 1, Some(GRACE)) else {
+            continue;
+        };
+        let status = runtime.run(|io| {
+            io::process::Command::new("sleep")
+                .arg("0.6")
+                .status(io)
+                .unwrap()
+        });
+        assert!(status.success(), "{backend:?}: {status}");
+    }
+}
+
 fn main() {
     // SAFETY: alarm only schedules SIGALRM, whose default action ends the process.
     unsafe { libc::alarm(120) };
-    let tests: [(&str, fn()); 8] = [
+    let tests: [(&str, fn()); 10] = [
+        (
+            "a_task_waiting_for_a_signal_is_no_deadlock",
+            a_task_waiting_for_a_signal_is_no_deadlock,
+        ),
+        (
+            "a_task_waiting_for_a_child_is_no_deadlock",
+            a_task_waiting_for_a_child_is_no_deadlock,
+        ),
         (
             "a_root_started_by_io_main_is_reported_where_main_stands",
             a_root_started_by_io_main_is_reported_where_main_stands,

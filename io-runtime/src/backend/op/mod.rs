@@ -18,6 +18,8 @@
 //! SendMsg   sendmsg(MSG_NOSIGNAL)      IORING_OP_SENDMSG (a datagram to an address)
 //! RecvMsg   recvmsg (flags: MSG_PEEK)  IORING_OP_RECVMSG (a datagram and its sender)
 //! Shutdown  shutdown                   IORING_OP_SHUTDOWN
+//! WaitId    waitid(P_PIDFD, WEXITED)   IORING_OP_WAITID (kernel 6.7+)
+//! PollIn    poll(POLLIN)               IORING_OP_POLL_ADD (WaitId's fallback on older kernels)
 //! ```
 //!
 //! Sleeping is not an op: a thread sleeps on its parker, a fiber on a ring timeout
@@ -31,6 +33,7 @@ mod open;
 mod read_write;
 mod shutdown;
 mod socket_io;
+mod wait;
 
 use io_uring::squeue;
 
@@ -43,6 +46,7 @@ pub(crate) use open::Open;
 pub(crate) use read_write::{Read, Write};
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{Recv, Send};
+pub(crate) use wait::{PollIn, WaitId};
 
 /// One blocking operation (see the module documentation).
 ///
