@@ -16,7 +16,17 @@
 //! Recv      recv                       IORING_OP_RECV
 //! Send      send(MSG_NOSIGNAL)         IORING_OP_SEND
 //! Shutdown  shutdown                   IORING_OP_SHUTDOWN
+//! Statx     statx                      IORING_OP_STATX
+//! MkDirAt   mkdirat                    IORING_OP_MKDIRAT
+//! UnlinkAt  unlinkat                   IORING_OP_UNLINKAT
+//! RenameAt  renameat                   IORING_OP_RENAMEAT
+//! LinkAt    linkat                     IORING_OP_LINKAT
+//! SymlinkAt symlinkat                  IORING_OP_SYMLINKAT
+//! Ftruncate ftruncate64                IORING_OP_FTRUNCATE
 //! ```
+//!
+//! The last seven came after the opcodes the backend needs; [`ring_supports`] says whether the
+//! kernel has one (`crate::fs` offloads the system call where it does not).
 //!
 //! Sleeping is not an op: a thread sleeps on its parker, a fiber on a ring timeout
 //! ([`Carrier::sleep_until`](super::carrier::Carrier::sleep_until)).
@@ -24,10 +34,14 @@
 mod accept;
 mod connect;
 mod fsync;
+mod ftruncate;
 mod open;
+mod path;
+mod probe;
 mod read_write;
 mod shutdown;
 mod socket_io;
+mod statx;
 
 use io_uring::squeue;
 
@@ -35,10 +49,14 @@ pub(crate) use super::own_thread::syscall;
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use fsync::Fsync;
+pub(crate) use ftruncate::Ftruncate;
 pub(crate) use open::Open;
+pub(crate) use path::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
+pub(crate) use probe::ring_supports;
 pub(crate) use read_write::{Read, Write};
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{Recv, Send};
+pub(crate) use statx::Statx;
 
 /// One blocking operation (see the module documentation).
 ///
