@@ -4,7 +4,7 @@
 //!
 //! The tree (20 × 25 directories of 100 files of 64 B – 2 KiB, generated once under the
 //! target directory) is read whole by every case; each checks that it saw every file and
-//! byte. io and tokio each run 16 tasks at once: io as 16 workers over a `Queue` of
+//! byte. io and tokio each run 16 tasks at once (io also 2): io as workers over a `Queue` of
 //! directories (`io::fs::read_dir`, `io::fs::read`), tokio as a task per directory with a
 //! semaphore of 16 (`tokio::fs::read_dir`, `tokio::fs::read`). rayon recurses with `par_iter`
 //! over each directory's entries (`std::fs`).
@@ -23,8 +23,10 @@ use rayon::prelude::*;
 const TOP: usize = 20;
 const INNER: usize = 25;
 const FILES: usize = 100;
-/// Tasks the io and tokio cases run at once.
+/// Tasks the tokio case runs at once, and the io cases (which also run with [`FEW`]).
 const TASKS: usize = 16;
+/// The smaller number of io tasks: one per core.
+const FEW: usize = 2;
 
 /// Files and bytes a walk read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +50,34 @@ fn main() {
     let (root, expected) = tree(top);
     let reps = common::reps(5);
     let mut table = Table::new(format!(
-        "walk a tree of {} files and read each one (whole walk)",
+        "walk a tree of {} files and read each one (whole walk: wall time, and CPU time of the \
+         process)",
         expected.files
     ));
-    let std_one = measure(reps, expected, || walk_std(&root));
-    let rayon = measure(reps, expected, || walk_rayon(&root));
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .unwrap();
-    let tokio = measure(reps, expected, || {
-        tokio_rt.block_on(walk_tokio(root.clone()))
-    });
-    let mut notes = Vec::new();
+    let peers = [
+        (
+            "std, one thread",
+            measure(reps, expected, || walk_std(&root)),
+        ),
+        (
+            "rayon par_iter (2 threads)",
+            measure(reps, expected, || walk_rayon(&root)),
+        ),
+        (
+            "tokio::fs (16 tasks)",
+            measure(reps, expected, || {
+                tokio_rt.block_on(walk_tokio(root.clone()))
+            }),
+        ),
+    ];
+    let mut rates: Vec<String> = peers
+        .iter()
+        .map(|(name, case)| format!("{name} {:.0}", case.files_per_sec(expected)))
+        .collect();
     for (name, backend) in [
         ("io-uring", io::Backend::Uring),
         ("io-threaded", io::Backend::Threaded),
@@ -69,67 +86,88 @@ fn main() {
             Ok(runtime) => runtime,
             Err(reason) => {
                 let missing = Value::missing(format!("unavailable: {reason}"));
+                let (peer, case) = &peers[0];
                 table.row(
                     format!("walk + read ({name})"),
-                    "tokio::fs",
+                    *peer,
                     &missing,
-                    tokio.0.clone(),
+                    case.wall.clone(),
                 );
                 continue;
             }
         };
-        let io = measure(reps, expected, || walk_io(&runtime, &root));
-        notes.push(format!("{name}: {:.0} files/s", per_sec(&io.1, expected)));
-        let operation = format!("walk + read ({name}, {TASKS} tasks)");
-        table.row(&operation, "std, one thread", &io.0, std_one.0.clone());
-        table.row(
-            &operation,
-            "rayon par_iter (2 threads)",
-            &io.0,
-            rayon.0.clone(),
-        );
-        table.row(
-            &operation,
-            format!("tokio::fs ({TASKS} tasks)"),
-            &io.0,
-            tokio.0.clone(),
-        );
+        for tasks in [TASKS, FEW] {
+            let io = measure(reps, expected, || walk_io(&runtime, &root, tasks));
+            rates.push(format!(
+                "{name} ({tasks} tasks) {:.0}",
+                io.files_per_sec(expected)
+            ));
+            for (peer, case) in &peers {
+                let operation = format!("wall: walk + read ({name}, {tasks} tasks)");
+                table.row(operation, *peer, &io.wall, case.wall.clone());
+            }
+            for (peer, case) in &peers {
+                let operation = format!("CPU: walk + read ({name}, {tasks} tasks)");
+                table.row(operation, *peer, &io.cpu, case.cpu.clone());
+            }
+        }
     }
-    table.note(format!(
-        "files/s: std {:.0}, rayon {:.0}, tokio::fs {:.0}; {}",
-        per_sec(&std_one.1, expected),
-        per_sec(&rayon.1, expected),
-        per_sec(&tokio.1, expected),
-        notes.join(", ")
-    ));
+    table.note(format!("files/s (wall): {}", rates.join(", ")));
     table.note(format!(
         "median of {reps} walks after one warm-up, page cache warm; tree: {top} × {INNER} \
-         directories × {FILES} files of 64 B – 2 KiB, {} bytes",
+         directories × {FILES} files of 64 B – 2 KiB, {} bytes; CPU: getrusage(RUSAGE_SELF), \
+         user + system, of all the process's threads over the walk",
         expected.bytes
     ));
     table.note(format!(
-        "io: threads(2), {TASKS} workers (spawn_concurrent) over an io::Queue of directories, \
-         io::fs::read_dir + DirEntry::file_type + io::fs::read; tokio: 2 workers, a task per \
-         directory, Semaphore({TASKS}), tokio::fs::read_dir + file_type + tokio::fs::read"
+        "io: threads(2), {TASKS} or {FEW} workers (spawn_concurrent) over an io::Queue of \
+         directories, io::fs::read_dir + DirEntry::file_type + io::fs::read; tokio: 2 workers, \
+         a task per directory, Semaphore({TASKS}), tokio::fs::read_dir + file_type + \
+         tokio::fs::read"
     ));
     table.print();
 }
 
-/// The median wall time of `reps` walks (after a warm-up), each checked to have seen
-/// `expected`.
-fn measure(reps: usize, expected: Seen, mut walk: impl FnMut() -> Seen) -> (Value, Duration) {
-    let total = common::measure(reps, || {
-        let start = Instant::now();
-        let seen = walk();
-        let elapsed = start.elapsed();
-        assert_eq!(seen, expected, "a walk missed files or bytes");
-        elapsed
-    });
-    (Value::from_duration(total), total)
+/// What the walks of one case took: the medians of wall and CPU time.
+struct Case {
+    wall: Value,
+    cpu: Value,
+    wall_time: Duration,
 }
 
-fn per_sec(walk: &Duration, seen: Seen) -> f64 {
-    seen.files as f64 / walk.as_secs_f64()
+impl Case {
+    fn files_per_sec(&self, seen: Seen) -> f64 {
+        seen.files as f64 / self.wall_time.as_secs_f64()
+    }
+}
+
+/// The medians of `reps` walks (after a warm-up), each checked to have seen `expected`.
+fn measure(reps: usize, expected: Seen, mut walk: impl FnMut() -> Seen) -> Case {
+    let mut one = || {
+        let (start, cpu) = (Instant::now(), cpu_time());
+        let seen = walk();
+        let times = (start.elapsed(), cpu_time() - cpu);
+        assert_eq!(seen, expected, "a walk missed files or bytes");
+        times
+    };
+    let _warm_up = one();
+    let (walls, cpus): (Vec<Duration>, Vec<Duration>) = (0..reps).map(|_| one()).unzip();
+    let wall_time = common::median(walls);
+    Case {
+        wall: Value::from_duration(wall_time),
+        cpu: Value::from_duration(common::median(cpus)),
+        wall_time,
+    }
+}
+
+/// The CPU time (user + system) of every thread of the process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: rusage is plain data, valid when zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is writable storage for one rusage.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// The tree with `top` top-level directories (made on first use, kept for later runs) and
@@ -245,7 +283,7 @@ fn visit_tokio(
     })
 }
 
-fn walk_io(runtime: &io::Runtime, root: &Path) -> Seen {
+fn walk_io(runtime: &io::Runtime, root: &Path, tasks: usize) -> Seen {
     runtime.run(|io| {
         let queue = io::Queue::new(usize::MAX);
         // Directories queued or being read; the worker that brings it to 0 closes the queue.
@@ -253,7 +291,7 @@ fn walk_io(runtime: &io::Runtime, root: &Path) -> Seen {
         let (files, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
         queue.put_one(io, root.to_owned()).unwrap();
         io.scope(|s| {
-            let workers: Vec<_> = (0..TASKS)
+            let workers: Vec<_> = (0..tasks)
                 .map(|_| {
                     s.spawn_concurrent(|| {
                         while let Ok(dir) = queue.get_one(io) {

@@ -27,10 +27,11 @@ pub(super) fn c_path(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte"))
 }
 
-/// Runs `op`, whose ring opcode is `code`: on the ring where the kernel has the opcode,
-/// otherwise its system call on the offload pool (see the module documentation).
+/// Runs `op`, whose ring opcode is `code`: as a system call on a thread that owns its task;
+/// on a fiber, on the ring where the kernel has the opcode, otherwise its system call on the
+/// offload pool (see the module documentation).
 fn run<O: Op + Send>(io: Io, code: u8, op: &mut O) -> io::Result<usize> {
-    if op::ring_supports(code) {
+    if carrier::owns_thread() || op::ring_supports(code) {
         carrier::with_current(|carrier| carrier.perform(op))
     } else {
         io.offload(|| op.run_on_thread())
