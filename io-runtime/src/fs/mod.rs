@@ -1,9 +1,9 @@
 //! Files and directories whose blocking operations are cancellation points: [`File`] and
 //! [`OpenOptions`], directory listing ([`read_dir`]), metadata ([`metadata`]), creating,
-//! removing, renaming and linking names, and whole-file helpers ([`read`], [`write`],
+//! removing, renaming and linking names, and whole-file helpers ([`read`], [`write`](fn@write),
 //! [`copy`]). The names are std's, with the `io` to block on as the first argument.
 //!
-//! A `File` keeps the [`Io`] it was opened with, so it implements [`Read`](std::io::Read),
+//! A `File` keeps the [`Io`](crate::Io) it was opened with, so it implements [`Read`](std::io::Read),
 //! [`Write`](std::io::Write) and [`Seek`](std::io::Seek) (on `File` and `&File`) and works
 //! with `BufReader`, `BufWriter` and `std::io::copy`. Its inherent methods take the `io` to
 //! block on, as everything in this crate does: where a name exists in both,
@@ -50,7 +50,7 @@
 //! | [`canonicalize`] | realpath(3) on the offload pool | realpath(3) |
 //! | [`File::set_permissions`] | fchmod(2) on the offload pool | fchmod(2) |
 //! | [`copy`] | `OPENAT`, `STATX`; copy_file_range(2) chunks of 8 MiB on the offload pool (`READ`/`WRITE` loop where the kernel cannot) | the same system calls |
-//! | [`read`], [`read_to_string`], [`write`] | `OPENAT`, `READ` / `WRITE` | openat, read / write |
+//! | [`read`], [`read_to_string`], [`write`](fn@write) | `OPENAT`, `READ` / `WRITE` | openat, read / write |
 //!
 //! The opcodes after the backend's own (MKDIRAT and LINKAT came in Linux 5.15, FTRUNCATE in
 //! 6.9) are probed once per process: where the kernel lacks one, its system call runs on the
@@ -73,3 +73,14 @@ pub use metadata::{metadata, symlink_metadata, FileType, Metadata};
 pub use open_options::OpenOptions;
 pub use path_ops::{canonicalize, hard_link, read_link, remove_file, rename, symlink};
 pub use remove_tree::remove_dir_all;
+
+// Like std's, these move between tasks and threads: checked at compile time.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<File>();
+    send_sync::<OpenOptions>();
+    send_sync::<ReadDir>();
+    send_sync::<DirEntry>();
+    send_sync::<Metadata>();
+    send_sync::<FileType>();
+};

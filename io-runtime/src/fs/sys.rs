@@ -184,3 +184,56 @@ pub(super) fn realpath(io: Io, path: &CStr) -> io::Result<PathBuf> {
     })?;
     Ok(PathBuf::from(OsString::from_vec(resolved)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An opcode no kernel has: what `run` does where the ring lacks an op's opcode.
+    const MISSING: u8 = u8::MAX;
+
+    #[test]
+    fn an_op_whose_opcode_the_ring_lacks_runs_on_the_offload_pool() {
+        assert!(!op::ring_supports(MISSING));
+        let dir = std::env::temp_dir().join(format!("io-fs-sys-{}", std::process::id()));
+        let runtime = match crate::Runtime::builder()
+            .backend(crate::Backend::Uring)
+            .threads(1)
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(reason) => return eprintln!("skipped on uring: {reason}"),
+        };
+        let c_dir = c_path(&dir).unwrap();
+        let stat = runtime.run(|io| {
+            run(
+                io,
+                MISSING,
+                &mut op::MkDirAt::new(libc::AT_FDCWD, &c_dir, 0o700),
+            )?;
+            let mut statx = op::Statx::new(libc::AT_FDCWD, c_dir.clone(), 0);
+            run(io, MISSING, &mut statx)?;
+            let again = run(
+                io,
+                MISSING,
+                &mut op::MkDirAt::new(libc::AT_FDCWD, &c_dir, 0o700),
+            );
+            assert_eq!(again.unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+            io::Result::Ok(*statx.result())
+        });
+        std::fs::remove_dir(&dir).unwrap();
+        let stat = stat.unwrap();
+        assert_eq!(u32::from(stat.stx_mode) & libc::S_IFMT, libc::S_IFDIR);
+        assert_eq!(u32::from(stat.stx_mode) & 0o777, 0o700 & !umask());
+    }
+
+    /// The process's umask (from /proc, since umask(2) can only read it by changing it).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .unwrap();
+        u32::from_str_radix(line.trim(), 8).unwrap()
+    }
+}
