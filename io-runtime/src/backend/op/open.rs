@@ -46,7 +46,8 @@
 //! (the kernel allows `min(ring entries, 4 × CPUs)` of them): while that many opens wait for
 //! peers, other work the kernel hands to those workers (opens that create or truncate, reads
 //! and writes of files that must wait for the disk) waits for a peer to arrive too. Opens
-//! with `O_NONBLOCK` never wait for a peer, so they skip the check.
+//! with `O_NONBLOCK` never wait for a peer, nor do opens with `O_DIRECTORY` (a FIFO fails them
+//! with `ENOTDIR`), so they skip the check.
 
 use std::ffi::CStr;
 use std::mem::{size_of, MaybeUninit};
