@@ -742,3 +742,34 @@ fn cancel_ends_remove_dir_all_of_a_large_tree() {
         assert_eq!(open_fds(), before, "descriptors leaked");
     });
 }
+
+/// A deadline of `Io::timeout` ends what a cancel ends: a read of a FIFO that waits in open,
+/// and an endless walk whose directory batches run on the offload pool on uring.
+#[test]
+fn a_timeout_ends_a_blocked_read_and_a_long_walk() {
+    run("timeout", |io, dir| {
+        let fifo = dir.join("fifo");
+        mkfifo(&fifo);
+        make_tree(dir, 10, 100);
+        let before = open_fds();
+        let (outcome, elapsed) =
+            timed(|| io.timeout(Duration::from_millis(50), || fs::read(io, &fifo)));
+        assert!(matches!(outcome, Err(io::Timeout)), "{outcome:?}");
+        assert!(elapsed < PROMPT, "the read took {elapsed:?}");
+        let walk = || -> std::io::Result<()> {
+            loop {
+                for entry in fs::read_dir(io, dir)? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_dir() {
+                        let inner = entry.path().join("inner");
+                        fs::read_dir(io, inner)?.try_for_each(|e| e.map(drop))?;
+                    }
+                }
+            }
+        };
+        let (outcome, elapsed) = timed(|| io.timeout(Duration::from_millis(50), walk));
+        assert!(matches!(outcome, Err(io::Timeout)), "{outcome:?}");
+        assert!(elapsed < PROMPT, "the walk took {elapsed:?}");
+        assert_eq!(open_fds(), before, "descriptors leaked");
+    });
+}
