@@ -20,7 +20,17 @@
 //! Shutdown  shutdown                   IORING_OP_SHUTDOWN
 //! WaitId    waitid(P_PIDFD, WEXITED)   IORING_OP_WAITID (kernel 6.7+)
 //! PollIn    poll(POLLIN)               IORING_OP_POLL_ADD (WaitId's fallback on older kernels)
+//! Statx     statx                      IORING_OP_STATX
+//! MkDirAt   mkdirat                    IORING_OP_MKDIRAT
+//! UnlinkAt  unlinkat                   IORING_OP_UNLINKAT
+//! RenameAt  renameat                   IORING_OP_RENAMEAT
+//! LinkAt    linkat                     IORING_OP_LINKAT
+//! SymlinkAt symlinkat                  IORING_OP_SYMLINKAT
+//! Ftruncate ftruncate64                IORING_OP_FTRUNCATE
 //! ```
+//!
+//! The last seven came after the opcodes the backend needs; [`ring_supports`] says whether the
+//! kernel has one (`crate::fs` offloads the system call where it does not).
 //!
 //! Sleeping is not an op: a thread sleeps on its parker, a fiber on a ring timeout
 //! ([`Carrier::sleep_until`](super::carrier::Carrier::sleep_until)).
@@ -28,11 +38,15 @@
 mod accept;
 mod connect;
 mod fsync;
+mod ftruncate;
 mod msg;
 mod open;
+mod path;
+mod probe;
 mod read_write;
 mod shutdown;
 mod socket_io;
+mod statx;
 mod wait;
 
 use io_uring::squeue;
@@ -41,11 +55,15 @@ pub(crate) use super::own_thread::syscall;
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use fsync::Fsync;
+pub(crate) use ftruncate::Ftruncate;
 pub(crate) use msg::{RecvMsg, SendMsg};
 pub(crate) use open::Open;
+pub(crate) use path::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
+pub(crate) use probe::ring_supports;
 pub(crate) use read_write::{Read, Write};
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{Recv, Send};
+pub(crate) use statx::Statx;
 pub(crate) use wait::{PollIn, WaitId};
 
 /// One blocking operation (see the module documentation).

@@ -46,18 +46,21 @@
 //! (the kernel allows `min(ring entries, 4 × CPUs)` of them): while that many opens wait for
 //! peers, other work the kernel hands to those workers (opens that create or truncate, reads
 //! and writes of files that must wait for the disk) waits for a peer to arrive too. Opens
-//! with `O_NONBLOCK` never wait for a peer, so they skip the check.
+//! with `O_NONBLOCK` never wait for a peer, nor do opens with `O_DIRECTORY` (a FIFO fails them
+//! with `ENOTDIR`), so they skip the check.
 
 use std::ffi::CStr;
 use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
 use super::{syscall, wide, Leftover, Op};
 
-/// Opens `path` with `flags` and `mode`; the result is the new descriptor.
+/// Opens `path` (relative to `dir`: the working directory unless made with [`Open::at`]) with
+/// `flags` and `mode`; the result is the new descriptor.
 pub(crate) struct Open<'a> {
+    dir: RawFd,
     path: &'a CStr,
     flags: libc::c_int,
     mode: libc::mode_t,
@@ -65,8 +68,18 @@ pub(crate) struct Open<'a> {
 
 impl<'a> Open<'a> {
     pub(crate) fn new(path: &'a CStr, flags: libc::c_int, mode: libc::mode_t) -> Self {
+        Self::at(libc::AT_FDCWD, path, flags, mode)
+    }
+
+    /// Opens `path` relative to the directory `dir`, which the caller keeps open.
+    pub(crate) fn at(dir: RawFd, path: &'a CStr, flags: libc::c_int, mode: libc::mode_t) -> Self {
         let flags = flags | libc::O_CLOEXEC;
-        Self { path, flags, mode }
+        Self {
+            dir,
+            path,
+            flags,
+            mode,
+        }
     }
 }
 
@@ -74,11 +87,11 @@ impl<'a> Open<'a> {
 unsafe impl Op for Open<'_> {
     /// Inline when the file cannot wait for a peer, on an io-wq worker otherwise (module docs).
     fn entry(&mut self) -> squeue::Entry {
-        let entry = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+        let entry = opcode::OpenAt::new(types::Fd(self.dir), self.path.as_ptr())
             .flags(self.flags)
             .mode(self.mode)
             .build();
-        if opens_inline(self.path, self.flags) {
+        if opens_inline(self.dir, self.path, self.flags) {
             entry
         } else {
             entry.flags(squeue::Flags::ASYNC)
@@ -87,10 +100,11 @@ unsafe impl Op for Open<'_> {
 
     fn run_on_thread(&mut self) -> std::io::Result<usize> {
         syscall(|| {
-            // SAFETY: `path` is a NUL-terminated string that outlives the call.
+            // SAFETY: `path` is a NUL-terminated string that outlives the call; `dir` is
+            // AT_FDCWD or a descriptor the caller keeps open.
             wide(unsafe {
                 libc::openat(
-                    libc::AT_FDCWD,
+                    self.dir,
                     self.path.as_ptr(),
                     self.flags,
                     libc::c_uint::from(self.mode),
@@ -104,15 +118,17 @@ unsafe impl Op for Open<'_> {
     }
 }
 
-/// Whether the ring's inline, non-blocking attempt opens `path` as open(2) would.
-fn opens_inline(path: &CStr, flags: libc::c_int) -> bool {
-    flags & libc::O_NONBLOCK != 0 || matches!(file_type(path), Some(libc::S_IFREG | libc::S_IFDIR))
+/// Whether the ring's inline, non-blocking attempt opens `path` as open(2) would. An open with
+/// `O_DIRECTORY` never waits for a peer either: it fails with `ENOTDIR` on a FIFO.
+fn opens_inline(dir: RawFd, path: &CStr, flags: libc::c_int) -> bool {
+    flags & (libc::O_NONBLOCK | libc::O_DIRECTORY) != 0
+        || matches!(file_type(dir, path), Some(libc::S_IFREG | libc::S_IFDIR))
 }
 
 /// The type bits (`S_IFMT`) of what `path` names, if the kernel can tell without waiting for
 /// a disk or a server; `None` otherwise.
-fn file_type(path: &CStr) -> Option<libc::mode_t> {
-    let handle = cached_path_handle(path)?;
+fn file_type(dir: RawFd, path: &CStr) -> Option<libc::mode_t> {
+    let handle = cached_path_handle(dir, path)?;
     let mut info = MaybeUninit::<libc::statx>::uninit();
     // SAFETY: `handle` is an open descriptor, the empty path is NUL-terminated, and `info` is
     // writable storage for one `statx`, which the kernel fills on success.
@@ -135,17 +151,17 @@ fn file_type(path: &CStr) -> Option<libc::mode_t> {
 
 /// An `O_PATH` descriptor of `path`, if every component is in the kernel's caches (so the
 /// lookup never waits); `None` otherwise, or on any error.
-fn cached_path_handle(path: &CStr) -> Option<OwnedFd> {
+fn cached_path_handle(dir: RawFd, path: &CStr) -> Option<OwnedFd> {
     // SAFETY: `open_how` is plain integers, for which all zeroes is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_CACHED;
     // SAFETY: `path` is NUL-terminated and `how` a valid `open_how` of the size passed; both
-    // outlive the call, which only reads them.
+    // outlive the call, which only reads them; `dir` is AT_FDCWD or an open descriptor.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            libc::AT_FDCWD,
+            dir,
             path.as_ptr(),
             &how as *const libc::open_how,
             size_of::<libc::open_how>(),

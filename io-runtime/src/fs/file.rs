@@ -1,34 +1,14 @@
-//! Files whose blocking operations are cancellation points: [`File`] and [`OpenOptions`].
-//!
-//! A `File` keeps the [`Io`] it was opened with, so it implements [`Read`], [`Write`] and
-//! [`Seek`] (on `File` and `&File`) and works with `BufReader`, `BufWriter` and
-//! `std::io::copy`. Its inherent methods take the `io` to block on, as everything in this crate
-//! does: where a name exists in both, `file.read(io, buf)` is the inherent method and
-//! `Read::read(&mut file, buf)` the trait's.
-//!
-//! Errors keep their [`ErrorKind`](io::ErrorKind) (`NotFound`, `AlreadyExists`,
-//! `PermissionDenied`, …) and name the operation and path: "open /x/y: No such file or
-//! directory (os error 2)". A canceled operation returns an error for which
-//! [`is_canceled`](crate::is_canceled) is true.
-//!
-//! Opens wait as open(2) does, on both backends: a FIFO opened for reading waits until a
-//! writer opens it, one opened for writing until a reader does (the uring backend sends such
-//! an open to a kernel worker thread, since the ring's own attempt would not wait).
-//!
-//! Reads and writes of regular files sleep in the kernel uninterruptibly while the disk works,
-//! so a cancel takes effect when that call returns; an open that waits (a FIFO without a peer)
-//! is interrupted at once. Each blocking operation is a type in `backend::op` (its io_uring
-//! entry, its blocking system call, and what a completion that won the race against its cancel
-//! leaves behind), and each backend decides how to run it; the methods here call thin functions
-//! in `crate::os`.
+//! [`File`]: an open file whose blocking operations are cancellation points.
 
-use std::ffi::CString;
 use std::fmt;
+use std::fs::Permissions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use super::sys;
+use super::{Metadata, OpenOptions};
 use crate::io::Io;
 use crate::os;
 
@@ -60,6 +40,10 @@ pub struct File {
 }
 
 impl File {
+    pub(super) fn new(fd: OwnedFd, io: Io, path: Box<Path>) -> Self {
+        Self { fd, io, path }
+    }
+
     /// Opens `path` for reading. Like open(2), opening a FIFO waits until a writer opens it.
     ///
     /// # Errors
@@ -280,6 +264,95 @@ impl File {
         os::close(io, fd).map_err(|e| os::annotate("close", path.display(), e))
     }
 
+    /// The file's metadata (statx(2) of the descriptor).
+    ///
+    /// # Errors
+    /// The errors of statx(2); the message names the path ("stat /x: …").
+    ///
+    /// # Cancelation
+    /// A cancellation point (IORING_OP_STATX on the ring).
+    pub fn metadata(&self, io: Io) -> io::Result<Metadata> {
+        let fd = self.fd.as_raw_fd();
+        sys::statx(io, fd, c"".into(), libc::AT_EMPTY_PATH)
+            .map(Metadata::new)
+            .map_err(self.fail("stat"))
+    }
+
+    /// Cuts the file to `len` bytes, or extends it with zeroes; the position stays where it
+    /// is.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the file is not open for writing or `len` is beyond `i64::MAX`; the
+    /// errors of ftruncate(2). The message names the path ("truncate /x: …").
+    ///
+    /// # Cancelation
+    /// A cancellation point (IORING_OP_FTRUNCATE where the kernel has it, Linux 6.9; otherwise
+    /// ftruncate(2) on the offload pool).
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-set-len-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let len = runtime.run(|io| -> std::io::Result<u64> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"0123456789")?;
+    ///     file.set_len(io, 4)?;
+    ///     Ok(file.metadata(io)?.len())
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(len.unwrap(), 4);
+    /// ```
+    pub fn set_len(&self, io: Io, len: u64) -> io::Result<()> {
+        sys::ftruncate(io, self.fd.as_fd(), len).map_err(self.fail("truncate"))
+    }
+
+    /// Sets the file's permission bits (fchmod(2)).
+    ///
+    /// # Errors
+    /// `PermissionDenied` if the caller does not own the file, and the other errors of
+    /// fchmod(2); the message names the path ("chmod /x: …").
+    ///
+    /// # Cancelation
+    /// A cancellation point (on the offload pool on the uring backend: no ring opcode).
+    pub fn set_permissions(&self, io: Io, permissions: Permissions) -> io::Result<()> {
+        let mode = permissions.mode() as libc::mode_t;
+        sys::fchmod(io, self.fd.as_fd(), mode).map_err(self.fail("chmod"))
+    }
+
+    /// A `File` of the open descriptor `fd`, whose operations block on `io`'s runtime.
+    ///
+    /// There is no `From<OwnedFd> for File` (nor `FromRawFd`): a `File` keeps the [`Io`] its
+    /// `Read` and `Write` implementations block on, and a conversion has no `io` to take. The
+    /// path that errors name is the one `/proc/self/fd` shows now, or "fd N".
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    ///
+    /// let path = std::env::temp_dir().join(format!("io-doc-from-fd-{}", std::process::id()));
+    /// std::fs::write(&path, b"from std").unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let fd = OwnedFd::from(std::fs::File::open(&path)?);
+    ///     let file = io::fs::File::from_fd(io, fd);
+    ///     assert_eq!(file.path(), path.as_path());
+    ///     std::io::read_to_string(file)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "from std");
+    /// ```
+    pub fn from_fd(io: Io, fd: OwnedFd) -> Self {
+        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let path =
+            std::fs::read_link(link).unwrap_or_else(|_| format!("fd {}", fd.as_raw_fd()).into());
+        Self::new(fd, io, path.into())
+    }
+
+    /// A `File` of an open `std::fs::File` (see [`from_fd`](Self::from_fd)).
+    pub fn from_std(io: Io, file: std::fs::File) -> Self {
+        Self::from_fd(io, file.into())
+    }
+
     fn seek_to(&self, pos: SeekFrom) -> io::Result<u64> {
         os::lseek(self.fd.as_fd(), pos).map_err(self.fail("seek"))
     }
@@ -350,216 +423,17 @@ impl From<File> for OwnedFd {
     }
 }
 
+impl IntoRawFd for File {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File")
             .field("fd", &self.fd.as_raw_fd())
             .field("path", &self.path)
             .finish()
-    }
-}
-
-/// How to open a file: access (read, write, append) and creation (create, truncate,
-/// create_new), as in `std::fs::OpenOptions`.
-///
-/// # Examples
-/// ```
-/// use io::fs::OpenOptions;
-///
-/// let path = std::env::temp_dir().join(format!("io-doc-options-{}", std::process::id()));
-/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
-/// let len = runtime.run(|io| -> std::io::Result<u64> {
-///     let log = OpenOptions::new().append(true).create(true).open(io, &path)?;
-///     log.write_all(io, b"one\n")?;
-///     log.write_all(io, b"two\n")?;
-///     let again = OpenOptions::new().write(true).create_new(true).open(io, &path);
-///     assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
-///     log.len(io)
-/// });
-/// std::fs::remove_file(&path).unwrap();
-/// assert_eq!(len.unwrap(), 8);
-/// ```
-#[derive(Debug, Clone)]
-pub struct OpenOptions {
-    read: bool,
-    write: bool,
-    append: bool,
-    create: bool,
-    truncate: bool,
-    create_new: bool,
-    mode: libc::mode_t,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl OpenOptions {
-    /// Every option off; a new file gets mode `0o666` (minus the umask).
-    pub fn new() -> Self {
-        Self {
-            read: false,
-            write: false,
-            append: false,
-            create: false,
-            truncate: false,
-            create_new: false,
-            mode: 0o666,
-        }
-    }
-
-    /// Open for reading.
-    pub fn read(&mut self, read: bool) -> &mut Self {
-        self.read = read;
-        self
-    }
-
-    /// Open for writing.
-    pub fn write(&mut self, write: bool) -> &mut Self {
-        self.write = write;
-        self
-    }
-
-    /// Open for writing, every write going to the end of the file (`O_APPEND`).
-    pub fn append(&mut self, append: bool) -> &mut Self {
-        self.append = append;
-        self
-    }
-
-    /// Create the file if it does not exist (needs write or append).
-    pub fn create(&mut self, create: bool) -> &mut Self {
-        self.create = create;
-        self
-    }
-
-    /// Cut an existing file to length 0 (needs write; not with append).
-    pub fn truncate(&mut self, truncate: bool) -> &mut Self {
-        self.truncate = truncate;
-        self
-    }
-
-    /// Create the file, failing with `AlreadyExists` if it exists (`O_CREAT | O_EXCL`; `create`
-    /// and `truncate` are then ignored).
-    pub fn create_new(&mut self, create_new: bool) -> &mut Self {
-        self.create_new = create_new;
-        self
-    }
-
-    /// The permission bits of a newly created file, before the umask (default `0o666`).
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.mode = mode as libc::mode_t;
-        self
-    }
-
-    /// Opens `path` with these options. Like open(2), opening a FIFO for reading only waits
-    /// until a writer opens it, and for writing only until a reader does (read and write
-    /// together never wait).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a combination that cannot work (no access mode; create or truncate
-    /// without write access; truncate with append) or a path with a NUL byte; otherwise the
-    /// errors of openat(2): `NotFound`, `AlreadyExists` (with `create_new`), `PermissionDenied`…
-    /// The message names the path.
-    ///
-    /// # Cancelation
-    /// A cancellation point, also while the open waits (a FIFO without a peer).
-    pub fn open(&self, io: Io, path: impl AsRef<Path>) -> io::Result<File> {
-        let path = path.as_ref();
-        let fail = |e| os::annotate("open", path.display(), e);
-        let flags = self.flags().map_err(fail)?;
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| fail(invalid("the path contains a NUL byte")))?;
-        let fd = os::open(io, &c_path, flags, self.mode).map_err(fail)?;
-        Ok(File {
-            fd,
-            io,
-            path: path.into(),
-        })
-    }
-
-    fn flags(&self) -> io::Result<libc::c_int> {
-        Ok(self.access_flags()? | self.creation_flags()?)
-    }
-
-    fn access_flags(&self) -> io::Result<libc::c_int> {
-        match (self.read, self.write, self.append) {
-            (false, false, false) => Err(invalid("no access mode: set read, write or append")),
-            (true, false, false) => Ok(libc::O_RDONLY),
-            (false, true, false) => Ok(libc::O_WRONLY),
-            (true, true, false) => Ok(libc::O_RDWR),
-            (false, _, true) => Ok(libc::O_WRONLY | libc::O_APPEND),
-            (true, _, true) => Ok(libc::O_RDWR | libc::O_APPEND),
-        }
-    }
-
-    fn creation_flags(&self) -> io::Result<libc::c_int> {
-        let creates = self.create || self.truncate || self.create_new;
-        if !self.write && !self.append && creates {
-            return Err(invalid(
-                "creating or truncating a file needs write or append access",
-            ));
-        }
-        if self.append && self.truncate && !self.create_new {
-            return Err(invalid("a file cannot be both truncated and appended to"));
-        }
-        Ok(match (self.create, self.truncate, self.create_new) {
-            (_, _, true) => libc::O_CREAT | libc::O_EXCL,
-            (true, true, false) => libc::O_CREAT | libc::O_TRUNC,
-            (true, false, false) => libc::O_CREAT,
-            (false, true, false) => libc::O_TRUNC,
-            (false, false, false) => 0,
-        })
-    }
-}
-
-fn invalid(message: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_map_to_the_flags_std_uses() {
-        let flags = |o: &OpenOptions| o.flags().ok();
-        assert_eq!(flags(OpenOptions::new().read(true)), Some(libc::O_RDONLY));
-        let create = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .clone();
-        assert_eq!(
-            flags(&create),
-            Some(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
-        );
-        let append = OpenOptions::new().append(true).create(true).clone();
-        assert_eq!(
-            flags(&append),
-            Some(libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
-        );
-        let new = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .clone();
-        assert_eq!(
-            flags(&new),
-            Some(libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)
-        );
-    }
-
-    #[test]
-    fn impossible_options_are_invalid_input() {
-        for options in [
-            OpenOptions::new(),
-            OpenOptions::new().read(true).create(true).clone(),
-            OpenOptions::new().append(true).truncate(true).clone(),
-        ] {
-            let error = options.flags().unwrap_err();
-            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{options:?}");
-        }
     }
 }
