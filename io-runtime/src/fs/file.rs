@@ -270,10 +270,12 @@ impl File {
     /// The errors of statx(2); the message names the path ("stat /x: …").
     ///
     /// # Cancelation
-    /// A cancellation point (IORING_OP_STATX on the ring).
+    /// A cancellation point on a thread. The stat of an open descriptor never waits for a
+    /// disk on a local file system, so every backend makes it in place, also a fiber on its
+    /// loop's thread (the ring's STATX would cost a hop to a kernel worker each time).
     pub fn metadata(&self, io: Io) -> io::Result<Metadata> {
-        let fd = self.fd.as_raw_fd();
-        sys::statx(io, fd, c"".into(), libc::AT_EMPTY_PATH)
+        let _ = io;
+        sys::fstatx(self.fd.as_raw_fd())
             .map(Metadata::new)
             .map_err(self.fail("stat"))
     }

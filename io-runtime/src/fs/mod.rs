@@ -37,7 +37,8 @@
 //! | `File::open`, `OpenOptions::open` | `IORING_OP_OPENAT` | openat(2) |
 //! | `File` read, write, `read_at`, `write_at` | `IORING_OP_READ` / `WRITE` | read / write / pread / pwrite |
 //! | `File::sync_all`, `sync_data` | `IORING_OP_FSYNC` | fsync / fdatasync |
-//! | [`metadata`], [`symlink_metadata`], [`File::metadata`], [`DirEntry::metadata`] | `IORING_OP_STATX` | statx(2) |
+//! | [`metadata`], [`symlink_metadata`], [`DirEntry::metadata`] | `IORING_OP_STATX` | statx(2) |
+//! | [`File::metadata`] (an open descriptor: no path walk, no disk wait) | statx(2) in place (the ring's STATX always hops to a kernel worker) | statx(2) |
 //! | [`create_dir`], [`create_dir_all`] (per directory) | `IORING_OP_MKDIRAT` | mkdirat(2) |
 //! | [`remove_file`], [`remove_dir`] | `IORING_OP_UNLINKAT` | unlinkat(2) |
 //! | [`rename`] | `IORING_OP_RENAMEAT` | renameat(2) |
@@ -49,7 +50,7 @@
 //! | [`read_link`] | readlink(2) on the offload pool | readlink(2) |
 //! | [`canonicalize`] | realpath(3) on the offload pool | realpath(3) |
 //! | [`File::set_permissions`] | fchmod(2) on the offload pool | fchmod(2) |
-//! | [`copy`] | `OPENAT`, `STATX`; copy_file_range(2) chunks of 8 MiB on the offload pool (`READ`/`WRITE` loop where the kernel cannot) | the same system calls |
+//! | [`copy`] | `OPENAT`, statx(2) of the source; copy_file_range(2) chunks of 8 MiB on the offload pool (`READ`/`WRITE` loop where the kernel cannot) | the same system calls |
 //! | [`read`], [`read_to_string`], [`write`](fn@write) | `OPENAT`, `READ` / `WRITE` | openat, read / write |
 //!
 //! The opcodes after the backend's own (MKDIRAT and LINKAT came in Linux 5.15, FTRUNCATE in
