@@ -76,4 +76,5 @@ extern "C" fn reset_child() {
     crate::io::reset_after_fork();
     crate::task::reset_after_fork();
     crate::alarm::reset_after_fork();
+    crate::cancel::reset_after_fork();
 }

@@ -20,7 +20,9 @@
 
 mod signal;
 
-pub(crate) use signal::{install_signal_handler, Deadline, Interrupter, CANCEL_SIGNAL};
+pub(crate) use signal::{
+    install_signal_handler, reset_after_fork, Deadline, Interrupter, CANCEL_SIGNAL,
+};
 
 use std::sync::atomic::Ordering;
 

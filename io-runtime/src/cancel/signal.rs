@@ -205,9 +205,26 @@ impl Interrupter {
     }
 }
 
+std::thread_local! {
+    /// This thread's id, asked once: a `gettid` per system call was a measurable share of a
+    /// file operation on the threaded backend. 0 until asked; a forked child forgets it
+    /// ([`reset_after_fork`]), since its one thread has an id of its own.
+    static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
 fn current_tid() -> i32 {
-    // SAFETY: gettid has no preconditions and cannot fail.
-    unsafe { libc::gettid() }
+    TID.with(|tid| {
+        if tid.get() == 0 {
+            // SAFETY: gettid has no preconditions and cannot fail.
+            tid.set(unsafe { libc::gettid() });
+        }
+        tid.get()
+    })
+}
+
+/// Forgets the cached thread id in the child of a fork (called by `crate::fork`).
+pub(crate) fn reset_after_fork() {
+    TID.with(|tid| tid.set(0));
 }
 
 extern "C" fn on_cancel_signal(_: libc::c_int) {}
