@@ -24,6 +24,7 @@
 //! taken or promoted, and getters drain the complete entries, then fail with [`Closed`].
 
 mod error;
+mod select;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ use crate::task::{current_arc, TaskCtx};
 use state::{Entry, State};
 
 pub use error::{PutError, QueueError, TryPutError};
+pub use select::{QueueGet, QueuePut};
 
 /// A bounded, multi-producer, multi-consumer FIFO queue between tasks.
 ///
@@ -90,6 +92,7 @@ impl<T> Queue<T> {
             done: 0,
             closed: false,
             getters: WaitList::default(),
+            room: WaitList::default(),
         };
         Self {
             capacity,
@@ -115,6 +118,7 @@ impl<T> Queue<T> {
         let mut state = lock(&self.state);
         state.closed = true;
         wake.add_all(state.getters.take_all());
+        wake.add_all(state.room.take_all());
         let done = state.done;
         wake.add_all(
             state
@@ -355,6 +359,8 @@ impl<T> Queue<T> {
             return Err(Closed);
         }
         state.getters.push(me.get_or_insert_with(current_arc));
+        // A waiting getter lets a put complete at once (a rendezvous): tell put selectors.
+        wake.add_all(state.room.take_all());
         Ok(None)
     }
 

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard};
 use crate::task::TaskCtx;
 
 pub use condition::Condition;
-pub use event::Event;
+pub use event::{Event, EventSet};
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Permit, Semaphore};
