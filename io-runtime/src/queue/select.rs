@@ -21,7 +21,10 @@ use crate::sync::{lock, Wakeups};
 pub struct QueueGet<'q, T> {
     queue: &'q Queue<T>,
     got: Option<Result<T, Closed>>,
+    /// Whether the selecting task is (or was, before a wake-up) among the getters.
     registered: bool,
+    /// Whether a put woke the selecting task for an item (it was taken off the getters).
+    handed: bool,
 }
 
 /// The arm of [`Queue::select_put`]: binds `Result<(), PutError<T>>` — `Ok` once the item is
@@ -58,6 +61,7 @@ impl<T> Queue<T> {
             queue: self,
             got: None,
             registered: false,
+            handed: false,
         }
     }
 
@@ -109,6 +113,8 @@ impl<T> Arm for QueueGet<'_, T> {
         let mut wake = Wakeups::default();
         let mut state = lock(&self.queue.state);
         if !state.getters.contains(&waiter.0) {
+            // Registered before and absent now: a put woke this task for an item.
+            self.handed |= self.registered;
             state.getters.push(&waiter.0);
             wake.add_all(state.room.take_all());
         }
@@ -121,9 +127,10 @@ impl<T> Arm for QueueGet<'_, T> {
         }
         let mut wake = Wakeups::default();
         let mut state = lock(&self.queue.state);
-        // Absent: a put woke this task for an item. Whether or not this arm took one, another
-        // getter may now be owed that wake-up.
-        if !state.getters.remove(&waiter.0) && state.can_take() {
+        // Absent now, or absent at a re-registration: a put woke this task for an item.
+        // Whether or not this arm took one, another getter may be owed that wake-up.
+        let handed = !state.getters.remove(&waiter.0) || std::mem::take(&mut self.handed);
+        if handed && state.can_take() {
             wake.add(state.getters.pop());
         }
     }

@@ -39,6 +39,9 @@ impl<T> State<T> {
         if !self.room.is_empty() {
             wake.add_all(self.room.take_all());
         }
+        if !self.room.is_empty() {
+            wake.add_all(self.room.take_all());
+        }
         match entry.putter {
             Some(putter) => wake.add(Some(putter)),
             None => self.done -= 1,
