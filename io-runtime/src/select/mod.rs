@@ -108,6 +108,13 @@ pub trait SelectArm: Arm {
 /// [`Future`] by value (binds the task's result; if another arm wins, the future is canceled
 /// and joined before the winner's expression runs), or a `&Future` (binds `()`; the handle
 /// stays joinable, and its `join` returns at once).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an operation `io_select!` can wait on",
+    label = "not a select arm",
+    note = "an arm waits on a Future (by value or `&future`), `queue.select_get()`, \
+            `queue.select_put(item)`, `event.select_wait()`, `group.select_next()`, \
+            `io::after(duration)`, `io::at(instant)` or `io::cancel_requested()`"
+)]
 pub trait IntoSelectArm {
     /// The arm.
     type Arm: SelectArm;
