@@ -162,12 +162,10 @@ impl GroupInner {
         self.lock().next_waiters.retain(|w| !Arc::ptr_eq(w, waiter));
     }
 
-    /// Runs one task spawned asynchronously that no runner claimed yet inline (on a thread
-    /// of its own only, as `help`); returns whether it ran one.
+    /// Runs one task spawned asynchronously that no runner claimed yet inline, as `join`
+    /// does (also on a fiber: one task, not all of them as `help` would); returns whether it
+    /// ran one.
     fn help_one(&self) -> bool {
-        if !carrier::owns_thread() {
-            return false;
-        }
         let queued = {
             let state = self.lock();
             let mut ids = state.asynchronous.iter();
@@ -432,7 +430,7 @@ where
     /// that finished before the call come first, oldest first.
     ///
     /// A task spawned with [`spawn`](Self::spawn) that no runner started yet may run inline
-    /// here (on a thread of its own), as [`Future::join`](crate::Future::join) does; tasks
+    /// here, as [`Future::join`](crate::Future::join) does; tasks
     /// spawned with [`spawn_concurrent`](Self::spawn_concurrent) never are.
     ///
     /// # Errors
