@@ -224,3 +224,36 @@ fn next_resumes_the_panic_of_the_task_whose_result_it_takes() {
         assert_eq!(caught.into_inner().unwrap().as_deref(), Some("task blew up"));
     });
 }
+
+#[test]
+fn next_never_waits_for_a_blocked_task_it_could_have_run_inline() {
+    watched("no inline next", LONG * 3, || {
+        for threads in [1, 4] {
+            for &backend in support::BACKENDS {
+                let Some(runtime) = support::runtime_on(backend, threads, Some(Duration::from_secs(5)))
+                else {
+                    continue;
+                };
+                runtime.run(|io| {
+                    let ((), elapsed) = timed(|| {
+                        io.scope(|s| {
+                            let group = s.group();
+                            for n in 0..4 {
+                                group.spawn(io, move || -> std::io::Result<u32> {
+                                    if n == 3 {
+                                        return Err(std::io::Error::other("fast failure"));
+                                    }
+                                    io.sleep(LONG, Clock::Awake)?;
+                                    Ok(n)
+                                });
+                            }
+                            let error = group.try_join_all(io).unwrap_err();
+                            assert_eq!(error.to_string(), "fast failure");
+                        })
+                    });
+                    assert!(elapsed < PROMPT, "{backend:?}, {threads} threads: took {elapsed:?}");
+                });
+            }
+        }
+    });
+}

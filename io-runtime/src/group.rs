@@ -8,7 +8,7 @@
 //! finishes, and whatever is left when the group ends is dropped by `cancel_and_wait` (the
 //! `Group`'s drop, or the scope's end for a forgotten one), before the scope's borrows end.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::marker::{PhantomData, PhantomPinned};
 use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,10 +27,6 @@ use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, Task, T
 #[derive(Default)]
 struct State {
     running: HashMap<usize, TaskRef>,
-    /// The running tasks spawned with `spawn` (asynchrony): `next` may run one inline. Tasks
-    /// spawned with `spawn_concurrent` get a runner of their own and are never run inline
-    /// by `next`, which would make it wait for them.
-    asynchronous: HashSet<usize>,
     /// Finished tasks whose results nobody took yet, in completion order, with their spawn
     /// numbers (groups that keep results only; see [`GroupInner::keeps`]).
     finished: VecDeque<(usize, TaskRef)>,
@@ -97,7 +93,6 @@ impl GroupInner {
     fn finished(&self, id: usize, panic: Option<Panic>) {
         let mut state = self.lock();
         let mut task = state.running.remove(&id);
-        state.asynchronous.remove(&id);
         let extra = match panic {
             Some(panic) if state.panic.is_none() => {
                 state.panic = Some(panic);
@@ -160,19 +155,6 @@ impl GroupInner {
     /// Withdraws a registration of `add_next_waiter`.
     pub(crate) fn remove_next_waiter(&self, waiter: &Arc<TaskCtx>) {
         self.lock().next_waiters.retain(|w| !Arc::ptr_eq(w, waiter));
-    }
-
-    /// Runs one task spawned asynchronously that no runner claimed yet inline, as `join`
-    /// does (also on a fiber: one task, not all of them as `help` would); returns whether it
-    /// ran one.
-    fn help_one(&self) -> bool {
-        let queued = {
-            let state = self.lock();
-            let mut ids = state.asynchronous.iter();
-            ids.find_map(|id| state.running.get(id).filter(|task| task.is_queued()))
-                .cloned()
-        };
-        queued.is_some_and(|task| run_inline(&*task))
     }
 
     /// Drops the results nobody took (after the group's tasks were waited for), returning
@@ -374,20 +356,10 @@ where
         let done = Completion::Group { notify, id, keep };
         let task = Arc::new(Task::new(call, Location::caller(), done));
         let erased = erase(task as Arc<dyn RawTask + 'env>);
-        {
-            let mut state = self.inner.lock();
-            state.running.insert(id, Arc::clone(&erased));
-            if matches!(kind, SpawnKind::Async) {
-                state.asynchronous.insert(id);
-            }
-        }
+        self.inner.lock().running.insert(id, Arc::clone(&erased));
         let dispatched = self.scope.dispatch(erased, kind);
         if dispatched.is_err() {
-            let refused = {
-                let mut state = self.inner.lock();
-                state.asynchronous.remove(&id);
-                state.running.remove(&id)
-            };
+            let refused = self.inner.lock().running.remove(&id);
             drop(refused);
         }
         dispatched
@@ -429,9 +401,9 @@ where
     /// `Ok(None)` once every task spawned so far finished and its result was taken. Results
     /// that finished before the call come first, oldest first.
     ///
-    /// A task spawned with [`spawn`](Self::spawn) that no runner started yet may run inline
-    /// here, as [`Future::join`](crate::Future::join) does; tasks
-    /// spawned with [`spawn_concurrent`](Self::spawn_concurrent) never are.
+    /// Unlike [`Future::join`](crate::Future::join), `next` never runs a task that no runner
+    /// started yet inline: that task might block, and the results of the others would wait
+    /// for it. (`wait`, which waits for all of them anyway, does run them inline.)
     ///
     /// # Errors
     /// [`Canceled`] if the caller is canceled (or its [`timeout`](Io::timeout) expires) while
@@ -527,12 +499,6 @@ where
         }
         let me = current_arc();
         let result = loop {
-            if self.inner.help_one() {
-                if let Some(next) = self.take() {
-                    break Ok(next);
-                }
-                continue;
-            }
             self.inner.add_next_waiter(&me);
             if let Some(next) = self.take() {
                 break Ok(next);
