@@ -35,11 +35,21 @@ fn main() {
         let select = measure_per_op(reps, items, |n| io_select_queue(rt, n, true));
         let plain = measure_per_op(reps, items, |n| io_select_queue(rt, n, false));
         let op = format!("select {{queue get, 1 s deadline}} ({name})");
-        table.row(&op, "tokio::select! {recv, sleep}", &select, tokio_select.clone());
+        table.row(
+            &op,
+            "tokio::select! {recv, sleep}",
+            &select,
+            tokio_select.clone(),
+        );
         table.row(&op, "io Queue::get_one, no select", &select, plain);
         let next = measure_per_op(reps, tasks, |n| io_group_next(rt, n));
         let op = format!("spawn + group.next, {tasks} tasks ({name})");
-        table.row(&op, "tokio JoinSet::join_next", &next, tokio_join_next.clone());
+        table.row(
+            &op,
+            "tokio JoinSet::join_next",
+            &next,
+            tokio_join_next.clone(),
+        );
         let futures = measure_per_op(reps, tasks, |n| io_futures_join(rt, n));
         table.row(&op, "io spawn_async + join, same tasks", &next, futures);
     }
@@ -155,7 +165,9 @@ fn io_futures_join(rt: &io::Runtime, n: u64) -> Duration {
     rt.run(|io| {
         io.scope(|s| {
             let start = Instant::now();
-            let futures: Vec<_> = (0..n).map(|i| s.spawn_async(move || black_box(i))).collect();
+            let futures: Vec<_> = (0..n)
+                .map(|i| s.spawn_async(move || black_box(i)))
+                .collect();
             let sum: u64 = futures.into_iter().map(|f| f.join(io)).sum();
             assert_eq!(sum, n * (n - 1) / 2);
             start.elapsed()

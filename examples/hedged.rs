@@ -41,8 +41,15 @@ fn ask(io: Io, address: std::net::SocketAddr, canceled: &AtomicUsize) -> std::io
 
 #[io::main]
 fn main(io: Io) -> std::io::Result<()> {
-    let delays: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let delays = if delays.len() == 3 { delays } else { vec![300, 20, 5000] };
+    let delays: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let delays = if delays.len() == 3 {
+        delays
+    } else {
+        vec![300, 20, 5000]
+    };
     let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let listeners = (0..3)
         .map(|_| TcpListener::bind(io, loopback))

@@ -23,13 +23,18 @@ fn main(io: Io) -> Result<(), QueueError> {
     let capacity = args.next().flatten().unwrap_or(8) as usize;
     let (numbers, squares) = (Queue::new(capacity), Queue::new(capacity));
     // Numbers put, numbers taken, and the largest difference the producer saw.
-    let (put, taken, most_ahead) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let (put, taken, most_ahead) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
     let sum = scope!(io, {
         // Producer: blocks whenever `numbers` is full.
         let producer = io_async!(|| -> Result<(), QueueError> {
             for n in 1..=items {
                 numbers.put_one(io, n)?;
-                let ahead = (put.fetch_add(1, Ordering::SeqCst) + 1).saturating_sub(taken.load(Ordering::SeqCst));
+                let ahead = (put.fetch_add(1, Ordering::SeqCst) + 1)
+                    .saturating_sub(taken.load(Ordering::SeqCst));
                 most_ahead.fetch_max(ahead, Ordering::Relaxed);
             }
             numbers.close();

@@ -22,14 +22,24 @@ fn command(program: &str, backend: &str) -> Command {
 #[test]
 fn fan_out_sums_every_file_and_the_first_error_cancels_the_slow_sources_at_once() {
     let manifest = env!("CARGO_MANIFEST_DIR");
-    let files = [format!("{manifest}/Cargo.toml"), format!("{manifest}/README.md")];
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let files = [
+        format!("{manifest}/Cargo.toml"),
+        format!("{manifest}/README.md"),
+    ];
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     for &backend in BACKENDS.iter().filter(|b| available(b)) {
         let mut all = command("fan_out", backend);
         all.args(&files);
         let done = run_bounded(all, CHILD_LIMIT);
         assert!(done.status.success(), "{done}");
-        assert_eq!(done.stdout.trim(), format!("2 paths, {bytes} bytes"), "{done}");
+        assert_eq!(
+            done.stdout.trim(),
+            format!("2 paths, {bytes} bytes"),
+            "{done}"
+        );
 
         let mut failing = command("fan_out", backend);
         failing.args(["slow", &files[0], "/nonexistent/fan-out", "slow"]);
@@ -41,7 +51,10 @@ fn fan_out_sums_every_file_and_the_first_error_cancels_the_slow_sources_at_once(
                         (os error 2)\ncanceled: 2";
         assert_eq!(failed.stdout.trim(), expected, "{failed}");
         // The slow sources would take 10 s: the cancel ended them.
-        assert!(elapsed < Duration::from_secs(5), "{backend}: took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "{backend}: took {elapsed:?}"
+        );
     }
 }
 
@@ -61,7 +74,10 @@ fn hedged_takes_the_fastest_replica_and_cancels_the_two_others() {
                 "{done}"
             );
             assert_eq!(lines[1], "losers canceled: 2", "{done}");
-            assert!(elapsed < Duration::from_secs(5), "{backend}: took {elapsed:?}");
+            assert!(
+                elapsed < Duration::from_secs(5),
+                "{backend}: took {elapsed:?}"
+            );
         }
     }
 }
@@ -82,6 +98,9 @@ fn pipeline_squares_every_number_with_the_producer_held_back_by_the_queue() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{done}"));
         // The buffer, one number in each worker's hands, and the one being counted.
-        assert!(ahead <= capacity + workers + 1, "{backend}: {ahead} ahead: {done}");
+        assert!(
+            ahead <= capacity + workers + 1,
+            "{backend}: {ahead} ahead: {done}"
+        );
     }
 }

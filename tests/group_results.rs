@@ -22,7 +22,9 @@ fn next_yields_results_in_completion_order_then_none() {
                 let group = s.group();
                 for (name, delay) in [("slow", 150), ("fast", 1), ("middle", 60)] {
                     group
-                        .spawn_concurrent(io, move || io.sleep(ms(delay), Clock::Awake).map(|()| name))
+                        .spawn_concurrent(io, move || {
+                            io.sleep(ms(delay), Clock::Awake).map(|()| name)
+                        })
                         .unwrap();
                 }
                 let mut order = Vec::new();
@@ -43,7 +45,9 @@ fn try_next_never_blocks_and_sees_finished_results() {
         let gate = Event::new();
         io.scope(|s| {
             let group = s.group();
-            group.spawn_concurrent(io, || gate.wait(io).map(|()| 1)).unwrap();
+            group
+                .spawn_concurrent(io, || gate.wait(io).map(|()| 1))
+                .unwrap();
             assert_eq!(group.try_next(), None, "nothing finished");
             assert!(!group.is_empty(), "one task still runs");
             group.spawn(io, || Ok(2));
@@ -119,7 +123,10 @@ fn first_error_cancels_sleeping_siblings_within_2s_and_is_returned() {
                             .unwrap();
                     }
                     let result = group.try_join_all(io);
-                    assert!(group.is_empty(), "every sibling was joined before it returned");
+                    assert!(
+                        group.is_empty(),
+                        "every sibling was joined before it returned"
+                    );
                     assert_eq!(canceled.load(Ordering::SeqCst), 5, "before it returned");
                     result.map_err(|e| e.to_string())
                 })
@@ -141,7 +148,10 @@ fn try_join_all_returns_values_in_spawn_order() {
                     Ok(n * 10)
                 });
             }
-            assert_eq!(group.try_join_all(io), Ok((0..8).map(|n| n * 10).collect::<Vec<_>>()));
+            assert_eq!(
+                group.try_join_all(io),
+                Ok((0..8).map(|n| n * 10).collect::<Vec<_>>())
+            );
         })
     });
 }
@@ -155,13 +165,14 @@ fn a_canceled_next_returns_canceled_and_the_tasks_keep_running() {
             let waiter = s.spawn_concurrent(|| {
                 io.scope(|inner| {
                     let group = inner.group();
-                    group.spawn_concurrent(io, || {
-                        started.set();
-                        let opened = io.uncancelable(|| gate.wait(io));
-                        finished.fetch_add(1, Ordering::SeqCst);
-                        opened
-                    })
-                    .unwrap();
+                    group
+                        .spawn_concurrent(io, || {
+                            started.set();
+                            let opened = io.uncancelable(|| gate.wait(io));
+                            finished.fetch_add(1, Ordering::SeqCst);
+                            opened
+                        })
+                        .unwrap();
                     let next = group.next(io);
                     // Canceled, yet the group still holds its task: let it finish.
                     assert!(!group.is_empty());
@@ -205,7 +216,11 @@ fn results_nobody_took_are_dropped_when_the_scope_ends() {
             assert_eq!(dropped.load(Ordering::SeqCst), 1);
             std::mem::forget(group);
         });
-        assert_eq!(dropped.load(Ordering::SeqCst), 4, "the scope dropped the other three");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            4,
+            "the scope dropped the other three"
+        );
     });
 }
 
@@ -221,7 +236,10 @@ fn next_resumes_the_panic_of_the_task_whose_result_it_takes() {
             *caught.lock().unwrap() = panic.err().map(|p| support::panic_message(&*p).to_owned());
             assert_eq!(group.next(io), Ok(None));
         });
-        assert_eq!(caught.into_inner().unwrap().as_deref(), Some("task blew up"));
+        assert_eq!(
+            caught.into_inner().unwrap().as_deref(),
+            Some("task blew up")
+        );
     });
 }
 
@@ -230,7 +248,8 @@ fn next_never_waits_for_a_blocked_task_it_could_have_run_inline() {
     watched("no inline next", LONG * 3, || {
         for threads in [1, 4] {
             for &backend in support::BACKENDS {
-                let Some(runtime) = support::runtime_on(backend, threads, Some(Duration::from_secs(5)))
+                let Some(runtime) =
+                    support::runtime_on(backend, threads, Some(Duration::from_secs(5)))
                 else {
                     continue;
                 };
@@ -251,7 +270,10 @@ fn next_never_waits_for_a_blocked_task_it_could_have_run_inline() {
                             assert_eq!(error.to_string(), "fast failure");
                         })
                     });
-                    assert!(elapsed < PROMPT, "{backend:?}, {threads} threads: took {elapsed:?}");
+                    assert!(
+                        elapsed < PROMPT,
+                        "{backend:?}, {threads} threads: took {elapsed:?}"
+                    );
                 });
             }
         }

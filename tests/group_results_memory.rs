@@ -52,8 +52,14 @@ fn results_are_reclaimed_as_they_are_taken_and_at_scope_end() {
     });
     assert_eq!(sum, (0..100_000).sum::<u64>());
     // Unreclaimed, 100 000 task records of ~300 bytes would hold ~30 MB.
-    assert!(peak_growth < 1 << 20, "live memory grew by {peak_growth} bytes");
-    assert!(leftover_growth > 1_000 * 64 * 8, "the results were held: {leftover_growth}");
+    assert!(
+        peak_growth < 1 << 20,
+        "live memory grew by {peak_growth} bytes"
+    );
+    assert!(
+        leftover_growth > 1_000 * 64 * 8,
+        "the results were held: {leftover_growth}"
+    );
     assert!(
         after_scope - before_scope < 64 * 1024,
         "the scope's end freed the results: {} bytes left",

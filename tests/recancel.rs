@@ -13,7 +13,8 @@ fn a_handled_timeout_is_re_raised_as_a_sticky_cancel() {
         io.scope(|s| {
             let task = s
                 .spawn_concurrent(|| {
-                    let waited = io.timeout(Duration::from_millis(5), || io.sleep(LONG, Clock::Awake));
+                    let waited =
+                        io.timeout(Duration::from_millis(5), || io.sleep(LONG, Clock::Awake));
                     assert_eq!(waited, Err(Timeout));
                     let before = io.check_cancel();
                     io.recancel();

@@ -49,7 +49,11 @@ fn a_queue_item_that_arrives_while_waiting_wins() {
                 () = io::after(LONG) => Err(Closed),
             });
             assert_eq!(got, Ok(Ok("late")));
-            assert_eq!(putter.unwrap().join(io), Ok(()), "the rendezvous put completed");
+            assert_eq!(
+                putter.unwrap().join(io),
+                Ok(()),
+                "the rendezvous put completed"
+            );
         })
     });
 }
@@ -62,7 +66,9 @@ fn losers_stay_usable_items_stay_queued_futures_stay_joinable() {
         second.try_put_one(2).unwrap();
         let gate = Event::new();
         io.scope(|s| {
-            let pending = s.spawn_concurrent(|| gate.wait(io).map(|()| "joined")).unwrap();
+            let pending = s
+                .spawn_concurrent(|| gate.wait(io).map(|()| "joined"))
+                .unwrap();
             let winner = io_select!(io, {
                 () = &pending => 0,
                 item = first.select_get() => item.unwrap(),
@@ -120,7 +126,9 @@ fn an_event_and_a_group_result_are_arms_too() {
         let event = Event::new();
         io.scope(|s| {
             let group = s.group();
-            group.spawn_concurrent(io, || io.sleep(ms(10), Clock::Awake).map(|()| 5)).unwrap();
+            group
+                .spawn_concurrent(io, || io.sleep(ms(10), Clock::Awake).map(|()| 5))
+                .unwrap();
             let got = io_select!(io, {
                 () = event.select_wait() => None,
                 r = group.select_next() => r,
@@ -194,13 +202,15 @@ fn a_ready_arm_wins_over_a_zero_timeout_and_a_pending_cancel() {
     each_backend(|io| {
         let queue = Queue::new(1);
         queue.try_put_one(9).unwrap();
-        let polled = io.timeout(Duration::ZERO, || {
-            io_select!(io, { item = queue.select_get() => item })
-        });
+        let polled = io.timeout(
+            Duration::ZERO,
+            || io_select!(io, { item = queue.select_get() => item }),
+        );
         assert_eq!(polled, Ok(Ok(Ok(9))));
-        let empty = io.timeout(Duration::ZERO, || {
-            io_select!(io, { item = queue.select_get() => item })
-        });
+        let empty = io.timeout(
+            Duration::ZERO,
+            || io_select!(io, { item = queue.select_get() => item }),
+        );
         assert_eq!(empty, Err(Timeout));
     });
 }
@@ -243,7 +253,9 @@ fn a_rendezvous_put_arm_completes_to_a_waiting_getter() {
     each_backend(|io| {
         let queue = Queue::new(0);
         io.scope(|s| {
-            let getter = s.spawn_concurrent(|| io.timeout(LONG, || queue.get_one(io))).unwrap();
+            let getter = s
+                .spawn_concurrent(|| io.timeout(LONG, || queue.get_one(io)))
+                .unwrap();
             let put = io_select!(io, {
                 r = queue.select_put("hand-off") => r.is_ok(),
                 () = io::after(LONG) => false,
@@ -284,11 +296,17 @@ fn a_getter_woken_for_an_item_it_does_not_take_passes_the_wake_up_on() {
                     match selected {
                         Some(item) => {
                             assert_eq!(item, 5);
-                            let put = io.timeout(LONG, || queue.put_one(io, 6).map_err(|_| Canceled));
+                            let put =
+                                io.timeout(LONG, || queue.put_one(io, 6).map_err(|_| Canceled));
                             assert_eq!(put, Ok(Ok(())));
                             assert_eq!(plain.join(io), Ok(Ok(6)));
                         }
-                        None => assert_eq!(plain.join(io), Ok(Ok(5)), "the item was passed on ({})", io.backend_name()),
+                        None => assert_eq!(
+                            plain.join(io),
+                            Ok(Ok(5)),
+                            "the item was passed on ({})",
+                            io.backend_name()
+                        ),
                     }
                     assert!(start.elapsed() < PROMPT);
                 });
@@ -302,7 +320,10 @@ fn a_timeout_around_a_select_bounds_it() {
     each_backend(|io| {
         let queue: Queue<u8> = Queue::new(1);
         let (waited, elapsed) = timed(|| {
-            io.timeout(ms(20), || io_select!(io, { item = queue.select_get() => item }))
+            io.timeout(
+                ms(20),
+                || io_select!(io, { item = queue.select_get() => item }),
+            )
         });
         assert_eq!(waited, Err(Timeout));
         assert!(elapsed < PROMPT);

@@ -9,6 +9,12 @@ pub fn into_arm<A: IntoSelectArm>(operation: A) -> A::Arm {
     operation.into_select_arm()
 }
 
+/// `io_select!` drops the arms that lost before the winner's expression runs (a `Future`
+/// given by value is canceled and joined there).
+pub fn drop_losers<L>(losers: L) {
+    drop(losers);
+}
+
 /// `io_select!`'s extraction of the winner's value.
 pub fn take_output<A: SelectArm>(arm: &mut A) -> A::Output {
     arm.take()

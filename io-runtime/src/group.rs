@@ -228,7 +228,9 @@ impl GroupInner {
         let dropped = self.discard_finished();
         match (panic, dropped) {
             (Some(panic), extra) => {
-                extra.map(drop_payload);
+                if let Some(extra) = extra {
+                    drop_payload(extra);
+                }
                 Some(panic)
             }
             (None, dropped) => dropped,
@@ -439,7 +441,8 @@ where
     /// });
     /// ```
     pub fn next(&self, io: Io) -> Result<Option<T>, Canceled> {
-        self.next_with_id(io).map(|next| next.map(|(_, value)| value))
+        self.next_with_id(io)
+            .map(|next| next.map(|(_, value)| value))
     }
 
     /// The result of a task that finished, if there is one, without waiting; `None` if none
@@ -528,13 +531,18 @@ where
                 unsafe { task.take_result_into(std::ptr::from_mut(&mut out).cast()) };
                 drop(task);
                 let outcome = out.expect("io: a kept group task had no result");
-                Some(Some((id, outcome.unwrap_or_else(|p| panic::resume_unwind(p)))))
+                Some(Some((
+                    id,
+                    outcome.unwrap_or_else(|p| panic::resume_unwind(p)),
+                )))
             }
             // SAFETY: `T` is zero-sized without drop glue (`counts`), and a task of this group
             // returned one such value that was dropped (a no-op) when it finished: reading a
             // zero-sized value from a dangling, aligned pointer gives that value back, as
             // `Vec` of a zero-sized type does.
-            Next::Counted => Some(Some((0, unsafe { std::ptr::NonNull::<T>::dangling().read() }))),
+            Next::Counted => Some(Some((0, unsafe {
+                std::ptr::NonNull::<T>::dangling().read()
+            }))),
             Next::Panicked(panic) => panic::resume_unwind(panic),
             Next::Empty => Some(None),
             Next::Pending => None,
@@ -621,7 +629,9 @@ where
                         Err(error)
                     }
                     Err(panic) => {
-                        later.map(drop_payload);
+                        if let Some(later) = later {
+                            drop_payload(later);
+                        }
                         panic::resume_unwind(panic)
                     }
                 }

@@ -79,8 +79,8 @@ pub use crate::select::{
     SelectArm, Selectable,
 };
 pub use crate::sync::{
-    Condition, Event, EventSet, Mutex, MutexGuard, Permit, RwLock, RwLockReadGuard, RwLockWriteGuard,
-    Semaphore,
+    Condition, Event, EventSet, Mutex, MutexGuard, Permit, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Semaphore,
 };
 pub use crate::time::Clock;
 

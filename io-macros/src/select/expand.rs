@@ -32,13 +32,17 @@ pub(crate) fn expand(krate: &TokenStream, parsed: Option<&Select>, errors: &Erro
         .map(|name| quote! { &mut #name as &mut dyn #krate::__private::Arm });
     let branches = select.arms.iter().enumerate().map(|(i, arm)| {
         let name = &names[i];
-        let losers = names.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, n)| n);
+        let losers = names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, n)| n);
         let pat = &arm.pat;
         let body = &arm.body;
         quote! {
             ::core::result::Result::Ok(#i) => {
                 let #pat = #krate::__private::take_output(&mut #name);
-                ::core::mem::drop((#(#losers,)*));
+                #krate::__private::drop_losers((#(#losers,)*));
                 ::core::result::Result::Ok(#body)
             }
         }

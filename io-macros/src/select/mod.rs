@@ -15,8 +15,8 @@
 //!         &mut __io_arm0 as &mut dyn $crate::__private::Arm,
 //!         &mut __io_arm1 as &mut dyn $crate::__private::Arm,
 //!     ]) {
-//!         Ok(0) => { let item = take_output(&mut __io_arm0); drop((__io_arm1,)); Ok({ item }) }
-//!         Ok(1) => { let () = take_output(&mut __io_arm1); drop((__io_arm0,)); Ok({ None }) }
+//!         Ok(0) => { let item = take_output(&mut __io_arm0); drop_losers((__io_arm1,)); Ok({ item }) }
+//!         Ok(1) => { let () = take_output(&mut __io_arm1); drop_losers((__io_arm0,)); Ok({ None }) }
 //!         Ok(_) => unreachable!(),
 //!         Err(canceled) => Err(canceled),
 //!     }

@@ -82,7 +82,10 @@ fn parse_arms(tokens: TokenStream, span: Span, errors: &mut Errors) -> Vec<Selec
             match parse_arm(input) {
                 Ok(arm) => arms.push(arm),
                 Err(error) => {
-                    errors.push(syn::Error::new(error.span(), format!("{error}; {ARM_HINT}")));
+                    errors.push(syn::Error::new(
+                        error.span(),
+                        format!("{error}; {ARM_HINT}"),
+                    ));
                     skip_past_comma(input);
                 }
             }
@@ -113,8 +116,13 @@ fn parse_arm(input: ParseStream) -> syn::Result<SelectArm> {
     let body: Expr = input.parse()?;
     let block_like = matches!(
         body,
-        Expr::Block(_) | Expr::If(_) | Expr::Match(_) | Expr::Loop(_) | Expr::While(_)
-            | Expr::ForLoop(_) | Expr::Unsafe(_)
+        Expr::Block(_)
+            | Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::ForLoop(_)
+            | Expr::Unsafe(_)
     );
     if input.peek(Token![,]) {
         input.parse::<Token![,]>()?;

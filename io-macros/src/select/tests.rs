@@ -22,7 +22,10 @@ fn a_malformed_arm_is_reported_and_the_others_kept() {
         () = io::after(d) => None,
     }));
     let error = errors.into_error().unwrap().to_string();
-    assert!(error.contains("pattern = operation => expression"), "{error}");
+    assert!(
+        error.contains("pattern = operation => expression"),
+        "{error}"
+    );
     assert_eq!(select.unwrap().arms.len(), 1);
 }
 
@@ -31,7 +34,15 @@ fn missing_braces_and_no_arms_are_errors() {
     let (_, errors) = parse(quote!(io, item = q.select_get() => item));
     assert!(errors.into_error().unwrap().to_string().contains("braces"));
     let (_, errors) = parse(quote!(io, {}));
-    assert!(errors.into_error().unwrap().to_string().contains("at least one arm"));
+    assert!(errors
+        .into_error()
+        .unwrap()
+        .to_string()
+        .contains("at least one arm"));
     let (_, errors) = parse(quote!({ x = y => z }));
-    assert!(errors.into_error().unwrap().to_string().contains("the Io handle"));
+    assert!(errors
+        .into_error()
+        .unwrap()
+        .to_string()
+        .contains("the Io handle"));
 }

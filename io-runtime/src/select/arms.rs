@@ -117,7 +117,9 @@ pub struct Deadline {
 /// ```
 pub fn after(duration: Duration) -> Deadline {
     let now = Instant::now();
-    at(now.checked_add(duration).unwrap_or(now + Duration::from_secs(1 << 40)))
+    at(now
+        .checked_add(duration)
+        .unwrap_or(now + Duration::from_secs(1 << 40)))
 }
 
 /// A select arm that is ready once `deadline` passed.

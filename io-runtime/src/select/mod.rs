@@ -148,7 +148,10 @@ impl<'s, T> IntoSelectArm for Future<'s, T> {
 /// # Errors
 /// [`Canceled`] if the task is canceled (or an enclosing timeout expires) while no arm is
 /// ready.
-pub(crate) fn wait_any(arms: &mut [&mut dyn Arm], what: &'static &'static str) -> Result<usize, Canceled> {
+pub(crate) fn wait_any(
+    arms: &mut [&mut dyn Arm],
+    what: &'static &'static str,
+) -> Result<usize, Canceled> {
     let me = Waiter(current_arc());
     if let Some(index) = poll_all(arms, &me) {
         return Ok(index);
@@ -190,7 +193,10 @@ fn poll_all(arms: &mut [&mut dyn Arm], me: &Waiter) -> Option<usize> {
 #[doc(hidden)]
 pub fn select_arms(io: Io, arms: &mut [&mut dyn Arm]) -> Result<usize, Canceled> {
     let _ = io;
-    assert!(!arms.is_empty(), "io: select over no arms would wait forever");
+    assert!(
+        !arms.is_empty(),
+        "io: select over no arms would wait forever"
+    );
     wait_any(arms, &"io_select!")
 }
 
