@@ -229,7 +229,29 @@ macro_rules! io_concurrent {
     ($($tokens:tt)*) => { $crate::__private::io_concurrent_impl!($crate; $($tokens)*) };
 }
 
-/// A [`Group`] owned by the enclosing `scope!`: `let group = io_group!();`.
+/// A [`Group`] owned by the enclosing `scope!`: `let group = io_group!();`. Its result type is
+/// inferred from its spawns: `Group<'_, '_, ()>` for tasks run for their effect, `Group<'_, '_,
+/// T>` for tasks whose results [`Group::next`] hands out in completion order.
+///
+/// # Examples
+/// ```
+/// use io::{io_group, scope};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let lengths = runtime.run(|io| scope!(io, {
+///     let group = io_group!();
+///     for word in ["io", "group"] {
+///         group.spawn(io, move || word.len());
+///     }
+///     let mut lengths = Vec::new();
+///     while let Some(len) = group.next(io).unwrap() {
+///         lengths.push(len);
+///     }
+///     lengths.sort();
+///     lengths
+/// }));
+/// assert_eq!(lengths, [2, 5]);
+/// ```
 #[macro_export]
 macro_rules! io_group {
     ($($tokens:tt)*) => { $crate::__private::io_group_impl!($crate; $($tokens)*) };
