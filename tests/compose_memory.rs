@@ -29,7 +29,7 @@ fn selects_leave_nothing_behind(runtime: &io::Runtime) {
             io.scope(|s| {
                 let group = s.group();
                 group.spawn(io, move || vec![0u8; 100]);
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     queue.try_put_one(vec![1; 100]).unwrap();
                 }
                 let got = io::io_select!(io, {
