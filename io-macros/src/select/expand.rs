@@ -39,7 +39,10 @@ pub(crate) fn expand(krate: &TokenStream, parsed: Option<&Select>, errors: &Erro
             .map(|(_, n)| n);
         let pat = &arm.pat;
         let body = &arm.body;
+        // `return`, `break` or a panic in the expression would make the `Ok` around it an
+        // "unreachable call" in the user's code.
         quote! {
+            #[allow(unreachable_code)]
             ::core::result::Result::Ok(#i) => {
                 let #pat = #krate::__private::take_output(&mut #name);
                 #krate::__private::drop_losers((#(#losers,)*));
