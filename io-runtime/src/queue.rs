@@ -22,6 +22,11 @@
 //! reserved item is left behind; any other canceled getter takes nothing. `close` wakes everyone:
 //! pending putters withdraw their items ([`PutError::Closed`]), pending entries are no longer
 //! taken or promoted, and getters drain the complete entries, then fail with [`Closed`].
+//!
+//! # Select
+//! [`Queue::select_get`] waits among the getters like `get_one`; [`Queue::select_put`] waits in
+//! `room`, woken by every take, every getter that starts waiting, and `close`. See
+//! `queue/select.rs` for how a selecting getter that chose another arm passes a hand-off on.
 
 mod error;
 mod select;

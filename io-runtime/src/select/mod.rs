@@ -73,7 +73,7 @@ impl<T> sealed::Sealed for Future<'_, T> {
 impl<T> Selectable for Future<'_, T> {}
 
 /// One operation a select waits on, type-erased (see the module documentation for the
-/// protocol). Implemented by the runtime's arm types only: its methods take a [`Waiter`],
+/// protocol). Implemented by the runtime's arm types only: its methods take a `Waiter`,
 /// which only the runtime creates.
 pub trait Arm {
     /// Tries to complete the operation now, keeping its output; whether it completed. Never
