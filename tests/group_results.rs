@@ -279,3 +279,40 @@ fn next_never_waits_for_a_blocked_task_it_could_have_run_inline() {
         }
     });
 }
+
+#[test]
+fn try_join_all_cancels_the_siblings_of_a_panicked_task_then_resumes_its_panic() {
+    each_backend(|io| {
+        let canceled = AtomicUsize::new(0);
+        let caught = Mutex::new(String::new());
+        let ((), elapsed) = timed(|| {
+            io.scope(|s| {
+                let group = s.group();
+                let canceled = &canceled;
+                for n in 0..3 {
+                    group
+                        .spawn_concurrent(io, move || -> Result<u32, Canceled> {
+                            if n == 1 {
+                                io.sleep(ms(10), Clock::Awake)?;
+                                panic!("task {n} panicked");
+                            }
+                            io.sleep(LONG, Clock::Awake).inspect_err(|_| {
+                                canceled.fetch_add(1, Ordering::SeqCst);
+                            })?;
+                            Ok(n)
+                        })
+                        .unwrap();
+                }
+                let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    group.try_join_all(io)
+                }));
+                let payload = joined.expect_err("the panic is resumed");
+                *caught.lock().unwrap() = support::panic_message(&*payload);
+                assert!(group.is_empty(), "the siblings were joined first");
+            })
+        });
+        assert_eq!(*caught.lock().unwrap(), "task 1 panicked");
+        assert_eq!(canceled.load(Ordering::SeqCst), 2);
+        assert!(elapsed < PROMPT, "took {elapsed:?}");
+    });
+}
