@@ -506,9 +506,11 @@ where
             if let Some(next) = self.take() {
                 break Ok(next);
             }
+            // Readiness before cancellation: the take above looked first. No second look after
+            // a cancel: a deadline of an enclosing timeout may have fired, and that timeout
+            // would drop the result taken.
             if let Err(canceled) = block::check_then_park(&me, &"Group::next") {
-                // Readiness before cancellation: a result that came meanwhile wins.
-                break self.take().ok_or(canceled);
+                break Err(canceled);
             }
         };
         self.inner.remove_next_waiter(&me);

@@ -191,6 +191,9 @@ impl Arm for CancelRequest {
     // A cancel unparks the task itself (`cancel_task`); a deadline bounds the park.
     fn register(&mut self, _: &Waiter) {}
     fn unregister(&mut self, _: &Waiter) {}
+    fn is_cancel_request(&self) -> bool {
+        true
+    }
 }
 
 impl SelectArm for CancelRequest {

@@ -87,6 +87,10 @@ pub trait Arm {
     fn deadline(&self) -> Option<Instant> {
         None
     }
+    /// Whether the arm waits for the task's own cancel request ([`cancel_requested`]).
+    fn is_cancel_request(&self) -> bool {
+        false
+    }
 }
 
 /// An operation that [`io_select!`](crate::io_select) can wait on, with the value its arm
@@ -178,8 +182,14 @@ pub(crate) fn wait_any(
             return Ok(index);
         }
         if let Err(canceled) = block::check(&me.0) {
-            // A cancel arm (or any arm) that became ready meanwhile still wins.
-            return poll_all(guard.arms, &me).ok_or(canceled);
+            // The cancel came after the poll: a cancel arm takes it. No other arm is polled
+            // again, since a deadline of an enclosing timeout may have fired here, and that
+            // timeout would drop what the arm took (a queue's item).
+            let cancel_arm = guard.arms.iter().position(|arm| arm.is_cancel_request());
+            return match cancel_arm {
+                Some(index) if guard.arms[index].poll(&me) => Ok(index),
+                _ => Err(canceled),
+            };
         }
         let _ = block::park_ctx(&me.0, what, earliest(own, timer(&me.0)));
     }
