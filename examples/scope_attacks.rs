@@ -280,7 +280,74 @@ fn attacks(io: Io) -> Vec<bool> {
             let _ = task.join(io);
         });
     }));
+    held.push(run(
+        "15. a results group is forgotten, its results read on drop",
+        io,
+        |io, data| {
+            scope!(io, {
+                let group = io_group!();
+                for _ in 0..4 {
+                    group.spawn(io, move || {
+                        late_reader(io, data);
+                        ReadsOnDrop(data)
+                    });
+                }
+                let _ = group.next(io);
+                std::mem::forget(group);
+            });
+        },
+    ));
+    held.push(run(
+        "16. a select arm holding a future is forgotten",
+        io,
+        |io, data| {
+            scope!(io, {
+                let future = io_async!(late_reader(io, data));
+                std::mem::forget(io::IntoSelectArm::into_select_arm(future));
+            });
+        },
+    ));
+    held.push(run(
+        "17. the winner's expression panics, a future lost",
+        io,
+        |io, data| {
+            scope!(io, {
+                let slow = io_concurrent!(late_reader(io, data)).expect("concurrency");
+                let _ = io::io_select!(io, {
+                    _ = slow => 0,
+                    () = io::after(Duration::from_millis(1)) => panic!("the winner {}", data[0]),
+                });
+            });
+        },
+    ));
+    held.push(run(
+        "18. next resumes a panic while siblings still run",
+        io,
+        |io, data| {
+            scope!(io, {
+                let group = io_group!();
+                for n in 0..4 {
+                    group.spawn(io, move || {
+                        if n == 0 {
+                            panic!("first task");
+                        }
+                        late_reader(io, data)
+                    });
+                }
+                while group.next(io).is_ok_and(|next| next.is_some()) {}
+            });
+        },
+    ));
     held
+}
+
+/// A result that reads borrowed data when it is dropped.
+struct ReadsOnDrop<'a>(&'a [u64]);
+
+impl Drop for ReadsOnDrop<'_> {
+    fn drop(&mut self) {
+        ENDED.touch(self.0);
+    }
 }
 
 fn main() {

@@ -16,6 +16,7 @@ mod diag;
 mod input;
 mod main;
 mod scope;
+mod select;
 mod spawn;
 
 use proc_macro::TokenStream;
@@ -44,6 +45,13 @@ pub fn io_concurrent_impl(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn io_group_impl(input: TokenStream) -> TokenStream {
     spawn::spawn_macro(spawn::Kind::Group, input.into()).into()
+}
+
+/// `io_select!(io, { pattern = operation => expression, … })`: waits for the first of several
+/// blocking operations. Called as `io_select_impl!($crate; …)` by `io::io_select!`.
+#[proc_macro]
+pub fn io_select_impl(input: TokenStream) -> TokenStream {
+    select::select(input.into()).into()
 }
 
 /// `#[io::main]`: turns `fn main(io: Io) -> R` into a `fn main() -> R` that builds the runtime.

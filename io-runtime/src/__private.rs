@@ -2,7 +2,24 @@
 
 pub use crate::control_flow::{Branch, FromResidual};
 pub use crate::scope::Scope;
-pub use io_macros::{io_async_impl, io_concurrent_impl, io_group_impl, scope_impl};
+pub use crate::select::{select_arms, Arm, IntoSelectArm, SelectArm};
+
+/// `io_select!`'s conversion of an arm's operation ([`IntoSelectArm`]).
+pub fn into_arm<A: IntoSelectArm>(operation: A) -> A::Arm {
+    operation.into_select_arm()
+}
+
+/// `io_select!` drops the arms that lost before the winner's expression runs (a `Future`
+/// given by value is canceled and joined there).
+pub fn drop_losers<L>(losers: L) {
+    drop(losers);
+}
+
+/// `io_select!`'s extraction of the winner's value.
+pub fn take_output<A: SelectArm>(arm: &mut A) -> A::Output {
+    arm.take()
+}
+pub use io_macros::{io_async_impl, io_concurrent_impl, io_group_impl, io_select_impl, scope_impl};
 
 /// The body of `scope!`: runs `body` with a scope that the library owns, in this frame, where no
 /// token of the user's can reach it; every task is canceled and joined before this returns.

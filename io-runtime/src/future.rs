@@ -87,6 +87,11 @@ impl<'scope, T> Future<'scope, T> {
     /// cancel is passed on to the task, and `join` still returns the task's result.
     pub fn join(self, io: Io) -> T {
         let _ = io;
+        self.join_inner()
+    }
+
+    /// `join` without an `Io` (for a select arm that joins its winner).
+    pub(crate) fn join_inner(self) -> T {
         let this = ManuallyDrop::new(self);
         wait_for(this.cell().as_raw());
         let result = this.cell().take_result();

@@ -71,16 +71,19 @@ pub use crate::error::{
     is_canceled, raw_os_error, Canceled, Closed, ConcurrencyUnavailable, Timeout,
 };
 pub use crate::future::Future;
-pub use crate::group::Group;
+pub use crate::group::{Group, NextResult};
 pub use crate::interval::{Interval, MissedTickBehavior};
 pub use crate::io::Io;
-pub use crate::queue::{PutError, Queue, QueueError, TryPutError};
+pub use crate::queue::{PutError, Queue, QueueError, QueueGet, QueuePut, TryPutError};
 pub use crate::runtime::{Backend, BuildError, Builder, Runtime};
 pub use crate::scope::Scope;
-pub use crate::select::Selectable;
+pub use crate::select::{
+    after, at, cancel_requested, CancelRequest, Deadline, Finished, IntoSelectArm, Joined,
+    SelectArm, Selectable,
+};
 pub use crate::sync::{
-    Condition, Event, Mutex, MutexGuard, Permit, RwLock, RwLockReadGuard, RwLockWriteGuard,
-    Semaphore,
+    Condition, Event, EventSet, Mutex, MutexGuard, Permit, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Semaphore,
 };
 pub use crate::time::Clock;
 
@@ -229,8 +232,91 @@ macro_rules! io_concurrent {
     ($($tokens:tt)*) => { $crate::__private::io_concurrent_impl!($crate; $($tokens)*) };
 }
 
-/// A [`Group`] owned by the enclosing `scope!`: `let group = io_group!();`.
+/// A [`Group`] owned by the enclosing `scope!`: `let group = io_group!();`. Its result type is
+/// inferred from its spawns: `Group<'_, '_, ()>` for tasks run for their effect, `Group<'_, '_,
+/// T>` for tasks whose results [`Group::next`] hands out in completion order.
+///
+/// # Examples
+/// ```
+/// use io::{io_group, scope};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let lengths = runtime.run(|io| scope!(io, {
+///     let group = io_group!();
+///     for word in ["io", "group"] {
+///         group.spawn(io, move || word.len());
+///     }
+///     let mut lengths = Vec::new();
+///     while let Some(len) = group.next(io).unwrap() {
+///         lengths.push(len);
+///     }
+///     lengths.sort();
+///     lengths
+/// }));
+/// assert_eq!(lengths, [2, 5]);
+/// ```
 #[macro_export]
 macro_rules! io_group {
     ($($tokens:tt)*) => { $crate::__private::io_group_impl!($crate; $($tokens)*) };
+}
+
+/// Waits for the first of several blocking operations and runs the expression of the one that
+/// completed: `io_select!(io, { pattern = operation => expression, … })`.
+///
+/// Evaluates to `Result<R, Canceled>`, `R` being the arms' expressions' type: `Err(Canceled)`
+/// if the task is canceled (or its [`timeout`](Io::timeout) expires) while no operation is
+/// ready — unless an arm waits for exactly that ([`cancel_requested`]).
+///
+/// | operation | ready when | binds |
+/// |---|---|---|
+/// | `future` (a [`Future`], by value) | the task finished | its result; if another arm wins, the future is canceled and joined |
+/// | `&future` | the task finished | `()`; the handle stays joinable (`join` returns at once) |
+/// | `queue.select_get()` ([`Queue::select_get`]) | an item is there, or the queue is closed and drained | `Result<T, Closed>` (the item is taken) |
+/// | `queue.select_put(item)` ([`Queue::select_put`]), or `&mut put` to keep a lost item | the buffer has room or a getter waits | `Result<(), PutError<T>>` (`Closed` only) |
+/// | `event.select_wait()` ([`Event::select_wait`]) | the event is set | `()` |
+/// | `group.select_next()` ([`Group::select_next`]) | a task of the group finished, or none is left | `Option<T>` (the result is taken) |
+/// | [`after(duration)`](after), [`at(instant)`](at) | the deadline passed | `()` |
+/// | [`cancel_requested()`](cancel_requested) | the task is canceled or its timeout expired | [`Canceled`] (the request stays pending) |
+///
+/// The operations are evaluated in order, then the select waits — registered with every
+/// operation's primitive at once, as one waiter: on uring no fiber per arm, on threaded no
+/// thread per arm. The first arm *in order* that is ready when it looks wins (readiness before
+/// cancellation: a ready operation wins over a pending cancel, so a zero timeout polls). Only
+/// the winner completes: an item not taken stays in its queue, an item not put stays with its
+/// arm, a result not taken stays in its group. The losers are dropped, then the winner's
+/// expression runs, outside any closure: `?`, `return`, `break` and `continue` in it act on
+/// the enclosing function or loop.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use io::{io_select, Queue};
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let (jobs, stop) = (Queue::new(8), io::Event::new());
+/// let sum = runtime.run(|io| {
+///     io.scope(|s| {
+///         let worker = s.spawn_concurrent(|| -> Result<u32, io::Canceled> {
+///             let mut sum = 0;
+///             loop {
+///                 io_select!(io, {
+///                     job = jobs.select_get() => sum += job.unwrap_or(0),
+///                     // Jobs first: a job that is there wins over the stop.
+///                     () = stop.select_wait() => return Ok(sum),
+///                     () = io::after(Duration::from_secs(10)) => return Ok(sum),
+///                 })?;
+///             }
+///         });
+///         for job in 1..=3 {
+///             jobs.put_one(io, job).unwrap();
+///         }
+///         stop.set();
+///         worker.unwrap().join(io)
+///     })
+/// });
+/// assert_eq!(sum, Ok(6));
+/// ```
+#[macro_export]
+macro_rules! io_select {
+    ($($tokens:tt)*) => { $crate::__private::io_select_impl!($crate; $($tokens)*) };
 }

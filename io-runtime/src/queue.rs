@@ -22,8 +22,14 @@
 //! reserved item is left behind; any other canceled getter takes nothing. `close` wakes everyone:
 //! pending putters withdraw their items ([`PutError::Closed`]), pending entries are no longer
 //! taken or promoted, and getters drain the complete entries, then fail with [`Closed`].
+//!
+//! # Select
+//! [`Queue::select_get`] waits among the getters like `get_one`; [`Queue::select_put`] waits in
+//! `room`, woken by every take, every getter that starts waiting, and `close`. See
+//! `queue/select.rs` for how a selecting getter that chose another arm passes a hand-off on.
 
 mod error;
+mod select;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -40,6 +46,7 @@ use crate::task::{current_arc, TaskCtx};
 use state::{Entry, State};
 
 pub use error::{PutError, QueueError, TryPutError};
+pub use select::{QueueGet, QueuePut};
 
 /// A bounded, multi-producer, multi-consumer FIFO queue between tasks.
 ///
@@ -90,6 +97,7 @@ impl<T> Queue<T> {
             done: 0,
             closed: false,
             getters: WaitList::default(),
+            room: WaitList::default(),
         };
         Self {
             capacity,
@@ -115,6 +123,7 @@ impl<T> Queue<T> {
         let mut state = lock(&self.state);
         state.closed = true;
         wake.add_all(state.getters.take_all());
+        wake.add_all(state.room.take_all());
         let done = state.done;
         wake.add_all(
             state
@@ -355,6 +364,8 @@ impl<T> Queue<T> {
             return Err(Closed);
         }
         state.getters.push(me.get_or_insert_with(current_arc));
+        // A waiting getter lets a put complete at once (a rendezvous): tell put selectors.
+        wake.add_all(state.room.take_all());
         Ok(None)
     }
 

@@ -160,8 +160,8 @@ impl ScopeCore {
 
     /// Creates a group owned by this scope. The scope keeps it until the scope ends, or until
     /// its handle was dropped and its tasks are done, so the reference lives as long as `self`.
-    pub(crate) fn adopt_group(&self) -> &GroupInner {
-        let group = Arc::new(GroupInner::default());
+    pub(crate) fn adopt_group(&self, keeps: bool) -> &GroupInner {
+        let group = Arc::new(GroupInner::new(keeps));
         let ptr = Arc::as_ptr(&group);
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         groups.retain(|g| !g.is_finished());
@@ -274,8 +274,9 @@ impl<'env> Scope<'env> {
         self.core.ending.store(true, Ordering::Release);
     }
 
-    /// A new [`Group`] owned by this scope.
-    pub fn group(&self) -> Group<'_, 'env> {
+    /// A new [`Group`] owned by this scope, for tasks that return `T` (inferred from the
+    /// spawns; `()` for tasks run for their effect).
+    pub fn group<T: Send + 'env>(&self) -> Group<'_, 'env, T> {
         Group::new(&self.core)
     }
 

@@ -300,8 +300,14 @@ impl Waiters {
 pub(crate) enum Completion {
     /// Handles may be waiting (a joiner, any number of selectors): wake every waiter here.
     Waiters(Mutex<Waiters>),
-    /// A group task: tell the group (it reclaims the task).
-    Group(Arc<dyn Fn(usize, Option<Panic>) + Send + Sync>, usize),
+    /// A group task: tell the group (it reclaims the task). With `keep`, the result (or the
+    /// panic) is stored in the cell for the group to hand out, and the group keeps the task
+    /// until then; without, the result is dropped here and only a panic reaches the group.
+    Group {
+        notify: Arc<dyn Fn(usize, Option<Panic>) + Send + Sync>,
+        id: usize,
+        keep: bool,
+    },
 }
 
 /// The type-erased interface of a task cell, used by the run queues and the scope registry.
@@ -323,6 +329,14 @@ pub(crate) trait RawTask: Send + Sync {
     /// Drops the stored result; returns the panic it held, or the panic of its `Drop`, if
     /// any. Never unwinds. Only after `is_done`.
     fn discard_result(&self) -> Option<Panic>;
+    /// Moves the stored result out into `out`, which points to an
+    /// `Option<std::thread::Result<T>>` of the task's own `T` (a group that knows its tasks'
+    /// result type, see `group`).
+    ///
+    /// # Safety
+    /// - `out` is valid for writes of `Option<std::thread::Result<T>>` for this task's `T`.
+    /// - The task is done (`is_done` observed) and the caller owns its result.
+    unsafe fn take_result_into(&self, out: *mut ());
 }
 
 /// A task whose result is a `T`, as its [`Future`](crate::Future) sees it.
@@ -379,9 +393,16 @@ where
                     waiter.parker.unpark();
                 }
             }
-            Completion::Group(notify, id) => {
-                self.state.store(DONE, Ordering::Release);
-                notify(*id, outcome.err());
+            Completion::Group { notify, id, keep } => {
+                if *keep {
+                    // SAFETY: we are the runner; nobody reads `result` before DONE is published.
+                    unsafe { *self.result.get() = Some(outcome) };
+                    self.state.store(DONE, Ordering::Release);
+                    notify(*id, None);
+                } else {
+                    self.state.store(DONE, Ordering::Release);
+                    notify(*id, outcome.err());
+                }
             }
         }
     }
@@ -458,6 +479,13 @@ where
             let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
             waiters.remove(waiter);
         }
+    }
+
+    unsafe fn take_result_into(&self, out: *mut ()) {
+        let out = out.cast::<Option<std::thread::Result<T>>>();
+        // SAFETY: the caller guarantees that `out` holds this task's result type and that the
+        // task is done with its result owned by the caller (see the trait method).
+        unsafe { *out = (*self.result.get()).take() };
     }
 
     fn discard_result(&self) -> Option<Panic> {

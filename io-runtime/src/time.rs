@@ -109,6 +109,43 @@ impl Io {
         block::check_cancel()
     }
 
+    /// Re-raises cancellation on the current task (Zig's `recancel`): its next cancellation
+    /// point returns [`Canceled`], and so does every later one, as after any cancel request.
+    ///
+    /// Cancel requests are sticky here: a point that returned `Canceled` leaves the request
+    /// pending, so a task that was canceled needs no `recancel` (calling it then changes
+    /// nothing). It is for a `Canceled` — or [`Timeout`] — that was *handled* and did not come
+    /// from a request to this task, when the task should now stop as if it had been canceled:
+    /// - a [`Timeout`] of an enclosing [`timeout`](Self::timeout) (the deadline that fired
+    ///   belongs to that call, so later points do not see it);
+    /// - a `Canceled` returned by a task it joined, which someone else canceled;
+    /// - a `Canceled` caught inside [`uncancelable`](Self::uncancelable) code, which hides the
+    ///   request until the protection ends: re-raised there, it is seen by the first point after.
+    ///
+    /// Whoever joins the task sees what it returns, as for any cancel. On a thread that runs no
+    /// task (one the user started) it does nothing: such a thread is never canceled.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::{Clock, Timeout};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| {
+    ///     let waited = io.timeout(Duration::from_millis(1), || io.sleep(Duration::from_secs(10), Clock::Awake));
+    ///     assert_eq!(waited, Err(Timeout));
+    ///     assert_eq!(io.check_cancel(), Ok(()), "the timeout consumed its deadline");
+    ///     io.recancel();
+    ///     assert_eq!(io.check_cancel(), Err(io::Canceled));
+    ///     assert_eq!(io.sleep(Duration::from_secs(10), Clock::Awake), Err(io::Canceled));
+    /// });
+    /// ```
+    pub fn recancel(self) {
+        if !crate::task::current_ptr().is_null() {
+            crate::task::with_current(|ctx| ctx.cancel.request());
+        }
+    }
+
     /// Runs `f` protected from cancellation: its cancellation points ignore cancel requests,
     /// so cleanup that must block (flush, close, a final message) is not cut short. A cancel
     /// that arrives meanwhile is seen by the first cancellation point after `f`.

@@ -20,6 +20,9 @@ pub(super) struct State<T> {
     /// Set once by `close`, never cleared.
     pub(super) closed: bool,
     pub(super) getters: WaitList,
+    /// Selectors waiting for a put to become possible (`Queue::select_put`): woken, all of
+    /// them, whenever a take makes room, a getter starts waiting, or the queue closes.
+    pub(super) room: WaitList,
 }
 
 impl<T> State<T> {
@@ -33,6 +36,12 @@ impl<T> State<T> {
             return None;
         }
         let entry = self.entries.pop_front()?;
+        if !self.room.is_empty() {
+            wake.add_all(self.room.take_all());
+        }
+        if !self.room.is_empty() {
+            wake.add_all(self.room.take_all());
+        }
         match entry.putter {
             Some(putter) => wake.add(Some(putter)),
             None => self.done -= 1,

@@ -11,6 +11,7 @@ use super::{lock, WaitList, Wakeups};
 use crate::block;
 use crate::error::Canceled;
 use crate::io::Io;
+use crate::select::{Arm, SelectArm, Waiter};
 use crate::task::{current_arc, TaskCtx};
 
 #[derive(Debug, Default)]
@@ -102,6 +103,62 @@ impl Event {
         }
         state.waiters.push(me);
         false
+    }
+}
+
+/// The arm of [`Event::select_wait`]: ready once the event is set; binds `()`.
+#[derive(Debug)]
+pub struct EventSet<'e> {
+    event: &'e Event,
+    done: bool,
+}
+
+impl Event {
+    /// A select arm that is ready once the event is set (see
+    /// [`io_select!`](crate::io_select)).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (stop, queue) = (io::Event::new(), io::Queue::<u32>::new(1));
+    /// stop.set();
+    /// let stopped = runtime.run(|io| {
+    ///     io::io_select!(io, {
+    ///         item = queue.select_get() => item.is_err(),
+    ///         () = stop.select_wait() => true,
+    ///     })
+    /// });
+    /// assert_eq!(stopped, Ok(true));
+    /// ```
+    pub fn select_wait(&self) -> EventSet<'_> {
+        EventSet {
+            event: self,
+            done: false,
+        }
+    }
+}
+
+impl Arm for EventSet<'_> {
+    fn poll(&mut self, _: &Waiter) -> bool {
+        self.done = self.event.is_set();
+        self.done
+    }
+    fn register(&mut self, waiter: &Waiter) {
+        let mut state = lock(&self.event.state);
+        if !state.waiters.contains(&waiter.0) {
+            state.waiters.push(&waiter.0);
+        }
+    }
+    // A `set` wakes every waiter: there is no wake-up to pass on.
+    fn unregister(&mut self, waiter: &Waiter) {
+        lock(&self.event.state).waiters.remove(&waiter.0);
+    }
+}
+
+impl SelectArm for EventSet<'_> {
+    type Output = ();
+    fn take(&mut self) {
+        assert!(self.done, "io: select arm taken before it completed");
     }
 }
 

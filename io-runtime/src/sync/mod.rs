@@ -19,6 +19,10 @@
 // waiters itself, in FIFO order, before waking them, so being absent from the list means "you
 // own it". A granted waiter that is canceled releases what it was granted, which grants it on
 // to the next waiters; a queued waiter that is canceled leaves and lets those behind it try.
+//
+// A select (`crate::select`) registers one task in the wait lists of several primitives at
+// once (`Event::select_wait` here) and withdraws it from all of them when it returns; the same
+// rule applies: a woken selector that takes nothing passes on what it was woken for.
 
 mod condition;
 mod event;
@@ -32,7 +36,7 @@ use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard};
 use crate::task::TaskCtx;
 
 pub use condition::Condition;
-pub use event::Event;
+pub use event::{Event, EventSet};
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Permit, Semaphore};
