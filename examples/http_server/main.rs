@@ -36,7 +36,7 @@ use io::fs::File;
 use io::net::{TcpListener, TcpStream};
 use io::signal::Signals;
 use io::sync::{Condition, Mutex};
-use io::{io_concurrent, io_group, is_canceled, scope, Canceled, Group, Io, Selectable};
+use io::{io_concurrent, io_group, io_select, is_canceled, scope, Canceled, Group, Io};
 
 use request::{Method, Request, Status};
 
@@ -210,13 +210,18 @@ fn run(io: Io) -> Result<(), Box<dyn Error>> {
                 .map_err(|e| format!("the accept loop: {e}"))?;
             let watcher = io_concurrent!(wait_for_stop(io, &signals, args.seconds))
                 .map_err(|e| format!("the shutdown watcher: {e}"))?;
-            let stop = match io.select(&[&acceptor as &dyn Selectable, &watcher])? {
-                0 => match acceptor.join(io) {
+            // `&future` arms leave both joinable: the loser is canceled below.
+            let accept_loop_ended = io_select!(io, {
+                () = &acceptor => true,
+                () = &watcher => false,
+            })?;
+            if accept_loop_ended {
+                match acceptor.join(io) {
                     Err(e) => return Err(format!("accept loop: {e}").into()),
                     Ok(never) => match never {},
-                },
-                _ => watcher.join(io)?,
-            };
+                }
+            }
+            let stop = watcher.join(io)?;
             // No new connections from here on.
             match acceptor.cancel(io) {
                 Err(e) if is_canceled(&e) => {}
