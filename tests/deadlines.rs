@@ -333,3 +333,90 @@ fn a_timeout_with_a_passed_deadline_does_not_enter_the_call() {
         assert_eq!(io.check_cancel(), Ok::<(), Canceled>(()));
     });
 }
+
+/// A result that wins the race against a deadline is the timeout's result, never dropped: every
+/// byte a read under a tight deadline took from the socket is counted. The writer sends one
+/// byte at a time with pauses around the reader's deadlines, so reads complete just as deadlines
+/// pass; the sum of what the reads returned must be what was written.
+#[test]
+fn a_read_that_completes_as_its_deadline_passes_keeps_its_bytes() {
+    run("read vs deadline", |io| {
+        const BYTES: usize = 2_000;
+        let listener = TcpListener::bind(io, LOCALHOST).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = io.scope(|s| {
+            let writer = s
+                .spawn_concurrent(|| {
+                    let stream = TcpStream::connect(io, addr).unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    for i in 0..BYTES {
+                        stream.write_all(io, &[i as u8]).unwrap();
+                        // 0–40 µs: around the reader's 20 µs deadlines.
+                        let pause = Duration::from_micros((i % 5) as u64 * 10);
+                        io.sleep(pause, Clock::Awake).unwrap();
+                    }
+                })
+                .unwrap();
+            let (stream, _) = listener.accept(io).unwrap();
+            let mut received = 0;
+            let mut buf = [0; 64];
+            loop {
+                match io.timeout(Duration::from_micros(20), || stream.read(io, &mut buf)) {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(n)) => received += n,
+                    Ok(Err(e)) => panic!("read: {e}"),
+                    Err(Timeout) => {}
+                }
+            }
+            writer.join(io);
+            received
+        });
+        assert_eq!(
+            received, BYTES,
+            "bytes read under expiring deadlines were dropped"
+        );
+    });
+}
+
+/// The same for a queue: an item handed to a getter as its deadline passes is returned by the
+/// timeout, so every item a put delivered is counted by a getter.
+#[test]
+fn an_item_handed_over_as_the_deadline_passes_is_kept() {
+    run("queue get vs deadline", |io| {
+        const ITEMS: usize = 2_000;
+        let queue = io::Queue::<usize>::new(0);
+        let (delivered, got) = io.scope(|s| {
+            let putter = s
+                .spawn_concurrent(|| {
+                    let mut delivered = 0;
+                    for i in 0..ITEMS {
+                        let pause = Duration::from_micros((i % 5) as u64 * 10);
+                        match io.timeout(pause + Duration::from_micros(10), || queue.put_one(io, i))
+                        {
+                            Ok(Ok(())) => delivered += 1,
+                            Ok(Err(io::PutError::Canceled(_))) | Err(Timeout) => {}
+                            Ok(Err(e)) => panic!("put: {e:?}"),
+                        }
+                    }
+                    queue.close();
+                    delivered
+                })
+                .unwrap();
+            let mut got = 0;
+            loop {
+                match io.timeout(Duration::from_micros(20), || queue.get_one(io)) {
+                    Ok(Ok(_)) => got += 1,
+                    Ok(Err(io::QueueError::Closed)) => break,
+                    Ok(Err(e)) => panic!("get: {e:?}"),
+                    Err(Timeout) => {}
+                }
+            }
+            (putter.join(io), got)
+        });
+        assert!(delivered > 0, "no put was delivered");
+        assert_eq!(
+            got, delivered,
+            "items handed over as deadlines passed were dropped"
+        );
+    });
+}

@@ -43,6 +43,7 @@ use crate::error::Closed;
 use crate::io::Io;
 use crate::sync::{lock, WaitList, Wakeups};
 use crate::task::{current_arc, TaskCtx};
+use crate::time::FiredMarks;
 use state::{Entry, State};
 
 pub use error::{PutError, QueueError, TryPutError};
@@ -243,13 +244,18 @@ impl<T> Queue<T> {
     /// Parks the putter of a pending entry until the put completes, or withdraws the entry.
     fn wait_until_taken(&self, me: &Arc<TaskCtx>) -> Result<(), PutError<T>> {
         loop {
+            let marks = FiredMarks::take(me);
             let parked = block::park(&"Queue::put_one", None);
             let mut state = lock(&self.state);
             if parked.is_ok() && !state.closed && state.is_pending(me) {
                 continue;
             }
             return match state.withdraw(me) {
-                None => Ok(()),
+                None => {
+                    // Taken before the cancel: the put did not report a deadline.
+                    marks.restore();
+                    Ok(())
+                }
                 Some(item) if parked.is_err() => Err(PutError::Canceled(item)),
                 Some(item) => Err(PutError::Closed(item)),
             };
@@ -272,8 +278,13 @@ impl<T> Queue<T> {
             if let Some(item) = self.take_or_register(&mut me)? {
                 return Ok(item);
             }
+            let marks = me.as_ref().map(FiredMarks::take);
             if let Err(canceled) = block::park(&"Queue::get_one", None) {
                 let handed = me.as_ref().and_then(|me| self.abandon_get(me));
+                if handed.is_some() {
+                    // Handed over before the cancel: the get did not report a deadline.
+                    marks.map(FiredMarks::restore);
+                }
                 return handed.ok_or(canceled.into());
             }
         }

@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::alarm;
 use crate::backend::carrier;
@@ -181,8 +181,11 @@ impl Io {
     /// # Errors
     /// [`Timeout`] if the deadline passed and a cancellation point inside `call` reported it
     /// (the call's own result, usually `Err(Canceled)`, is dropped). A call that finishes
-    /// without meeting the expired deadline returns `Ok`, even if late. A cancel of the task
-    /// is not a timeout: the call's result, carrying `Canceled`, comes back in `Ok`.
+    /// without meeting the expired deadline returns `Ok`, even if late. An operation whose
+    /// result won the race against the deadline (a queue item handed over, bytes read on the
+    /// ring before the cancel reached them) returns that result and does not report the
+    /// deadline, so nothing taken is dropped. A cancel of the task is not a timeout: the
+    /// call's result, carrying `Canceled`, comes back in `Ok`.
     ///
     /// # Cancelation
     /// Not a cancellation point itself; `call`'s are.
@@ -355,6 +358,43 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
     }
 }
 
+/// The fired marks of the deadlines that apply to a task (its own, and those of the tasks it
+/// runs on behalf of), taken before it waits.
+///
+/// A wait that saw a passed deadline (and so marked it fired) but whose result won the race
+/// all the same — an item handed over, a ring operation that completed with data before its
+/// cancel — did not report the deadline: it returns the result, and [`restore`](Self::restore)
+/// takes back the marks, so the enclosing `Io::timeout` returns that result instead of dropping
+/// it as a `Timeout`. Only the 64 outermost deadlines of a task are kept (deeper nesting keeps
+/// its marks).
+pub(crate) struct FiredMarks(Vec<(Arc<TaskCtx>, u64)>);
+
+impl FiredMarks {
+    /// The marks of `ctx` (the current task) and its inline parents now; allocates nothing
+    /// while no deadline applies.
+    pub(crate) fn take(ctx: &Arc<TaskCtx>) -> Self {
+        let mut marks = Vec::new();
+        let mut next = Some(Arc::clone(ctx));
+        while let Some(task) = next {
+            if let Some(bits) = task.deadlines.fired_bits() {
+                marks.push((Arc::clone(&task), bits));
+            }
+            // The parents whose deadlines apply, as `check_deadlines_upwards` walks them.
+            next = task
+                .inline_parent()
+                .filter(|parent| !parent.cancel.is_protected());
+        }
+        Self(marks)
+    }
+
+    /// Puts the marks back as they were when taken.
+    pub(crate) fn restore(self) {
+        for (task, bits) in self.0 {
+            task.deadlines.set_fired_bits(bits);
+        }
+    }
+}
+
 /// The deadlines of the `Io::timeout` calls a task is inside, outermost first.
 #[derive(Debug, Default)]
 pub(crate) struct Deadlines {
@@ -386,6 +426,25 @@ impl Deadlines {
         debug_assert_eq!(frames.len(), depth + 1, "io: timeouts left out of order");
         frames.truncate(depth + 1);
         frames.pop().is_some_and(|frame| frame.fired)
+    }
+
+    /// Which of the first 64 deadlines fired (bit `i`: frame `i`); `None` without deadlines.
+    fn fired_bits(&self) -> Option<u64> {
+        let frames = self.frames();
+        let bits = frames
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, frame)| frame.fired)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        (!frames.is_empty()).then_some(bits)
+    }
+
+    /// Sets the fired marks of the first 64 deadlines from `bits` (see [`FiredMarks`]).
+    fn set_fired_bits(&self, bits: u64) {
+        for (i, frame) in self.frames().iter_mut().take(64).enumerate() {
+            frame.fired = bits & (1 << i) != 0;
+        }
     }
 
     /// The earliest deadline, if any.

@@ -155,6 +155,7 @@ unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<
         // after the completion was reaped (take_result below).
         unsafe { lp.push(&entry.user_data(user_data)) };
         let mut canceled = false;
+        let marks = crate::time::FiredMarks::take(&me);
         loop {
             // Until a cancel was sent, wake at an enclosing `Io::timeout`'s deadline too.
             let deadline = if canceled {
@@ -164,7 +165,13 @@ unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<
             };
             let _ = me.parker.park(deadline);
             if let Some(result) = lp.ops().take_result(user_data) {
-                return finish(result, canceled, leftover);
+                let finished = finish(result, canceled, leftover);
+                if canceled && finished.is_ok() {
+                    // The result won the race against the cancel: the operation did not report
+                    // a deadline, whose timeout must not drop what it read or wrote.
+                    marks.restore();
+                }
+                return finished;
             }
             if !canceled && block::check(&me).is_err() {
                 canceled = true;
