@@ -283,7 +283,9 @@ impl<T> Queue<T> {
                 let handed = me.as_ref().and_then(|me| self.abandon_get(me));
                 if handed.is_some() {
                     // Handed over before the cancel: the get did not report a deadline.
-                    marks.map(FiredMarks::restore);
+                    if let Some(marks) = marks {
+                        marks.restore();
+                    }
                 }
                 return handed.ok_or(canceled.into());
             }
