@@ -36,6 +36,7 @@ mod backend;
 mod block;
 mod cancel;
 mod control_flow;
+mod descriptor;
 mod error;
 mod fiber;
 mod fork;

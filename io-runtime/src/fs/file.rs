@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::fs::Permissions;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::io::{self, Seek, SeekFrom};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -360,39 +360,6 @@ impl File {
     }
 }
 
-impl Read for File {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        File::read(self, self.io, buf)
-    }
-}
-
-impl Read for &File {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        File::read(self, self.io, buf)
-    }
-}
-
-impl Write for File {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        File::write(self, self.io, buf)
-    }
-
-    /// Nothing to do: a `File` has no buffer of its own (see [`File::sync_all`]).
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &File {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        File::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Seeking never blocks, so it is not a cancellation point.
 impl Seek for File {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
@@ -407,29 +374,9 @@ impl Seek for &File {
     }
 }
 
-impl AsFd for File {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for File {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<File> for OwnedFd {
-    fn from(file: File) -> OwnedFd {
-        file.fd
-    }
-}
-
-impl IntoRawFd for File {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_raw_fd()
-    }
-}
+crate::descriptor::owned_descriptor!(File);
+crate::descriptor::read_through_io!(File);
+crate::descriptor::write_through_io!(File);
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,9 +1,9 @@
 //! [`TcpStream`]: a connected TCP socket.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use super::to_socket_addrs::no_addresses;
@@ -17,7 +17,7 @@ use crate::os;
 ///
 /// Reads and writes take `&self`, so one task can read while another writes. The inherent
 /// methods take the `io` to block on, as everything in this crate does; the stream also keeps
-/// the [`Io`] it was made with for its [`Read`] and [`Write`] impls (on `TcpStream` and on
+/// the [`Io`] it was made with for its [`Read`](std::io::Read) and [`Write`](std::io::Write) impls (on `TcpStream` and on
 /// `&TcpStream`), so `BufReader`, `BufWriter` and `std::io::copy` work on it. Where a method
 /// name exists in both, `stream.write_all(io, buf)` is the inherent one and
 /// `Write::write_all(&mut stream, buf)` the trait's. Dropping the stream closes the socket
@@ -289,61 +289,9 @@ impl TcpStream {
     }
 }
 
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::read(self, self.io, buf)
-    }
-}
-
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::read(self, self.io, buf)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        TcpStream::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        TcpStream::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl IntoRawFd for TcpStream {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_raw_fd()
-    }
-}
-
-impl From<TcpStream> for OwnedFd {
-    fn from(stream: TcpStream) -> OwnedFd {
-        stream.fd
-    }
-}
+crate::descriptor::owned_descriptor!(TcpStream);
+crate::descriptor::read_through_io!(TcpStream);
+crate::descriptor::write_through_io!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,15 +2,15 @@
 //! [`ChildStderr`].
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::io::Io;
 use crate::os;
 
 /// The writing end of a child's piped standard input ([`Child::stdin`](super::Child::stdin)).
 ///
-/// It keeps the [`Io`] of the spawn, so it implements [`Write`]; the inherent
+/// It keeps the [`Io`] of the spawn, so it implements [`Write`](std::io::Write); the inherent
 /// [`write`](Self::write) takes the `io` to block on. Dropping it closes the pipe: the child
 /// reads end of file.
 pub struct ChildStdin {
@@ -20,7 +20,7 @@ pub struct ChildStdin {
 
 /// The reading end of a child's piped standard output ([`Child::stdout`](super::Child::stdout)).
 ///
-/// It keeps the [`Io`] of the spawn, so it implements [`Read`]; the inherent
+/// It keeps the [`Io`] of the spawn, so it implements [`Read`](std::io::Read); the inherent
 /// [`read`](Self::read) takes the `io` to block on.
 pub struct ChildStdout {
     fd: OwnedFd,
@@ -29,7 +29,7 @@ pub struct ChildStdout {
 
 /// The reading end of a child's piped standard error ([`Child::stderr`](super::Child::stderr)).
 ///
-/// It keeps the [`Io`] of the spawn, so it implements [`Read`]; the inherent
+/// It keeps the [`Io`] of the spawn, so it implements [`Read`](std::io::Read); the inherent
 /// [`read`](Self::read) takes the `io` to block on.
 pub struct ChildStderr {
     fd: OwnedFd,
@@ -76,26 +76,7 @@ impl ChildStdin {
     }
 }
 
-impl Write for ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        ChildStdin::write(self, self.io, buf)
-    }
-
-    /// Nothing to do: the pipe has no buffer of ours.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        ChildStdin::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::descriptor::write_through_io!(ChildStdin);
 
 /// The inherent reads and the traits of a reading end.
 macro_rules! reading_end {
@@ -136,17 +117,7 @@ macro_rules! reading_end {
             }
         }
 
-        impl Read for $type {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                $type::read(self, self.io, buf)
-            }
-        }
-
-        impl Read for &$type {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                $type::read(self, self.io, buf)
-            }
-        }
+        crate::descriptor::read_through_io!($type);
     };
 }
 
@@ -156,23 +127,7 @@ reading_end!(ChildStderr, "child stderr");
 /// Descriptor access and conversion, for every end.
 macro_rules! descriptor {
     ($type:ident) => {
-        impl AsFd for $type {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.fd.as_fd()
-            }
-        }
-
-        impl AsRawFd for $type {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.as_raw_fd()
-            }
-        }
-
-        impl From<$type> for OwnedFd {
-            fn from(end: $type) -> OwnedFd {
-                end.fd
-            }
-        }
+        crate::descriptor::owned_descriptor!($type);
 
         /// The pipe end as another child's stream (a pipeline).
         impl From<$type> for super::Stdio {

@@ -1,9 +1,9 @@
 //! [`UnixStream`]: a connected Unix stream socket.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::SocketAddr as UnixAddr;
 use std::path::Path;
 
@@ -17,7 +17,7 @@ use crate::os::{self, annotate};
 /// [`UnixListener::accept`](super::UnixListener::accept) or [`pair`](Self::pair).
 ///
 /// Like [`TcpStream`](crate::net::TcpStream): reads and writes take `&self` and the `io` to
-/// block on; the stream keeps the [`Io`] it was made with for its [`Read`] and [`Write`] impls
+/// block on; the stream keeps the [`Io`] it was made with for its [`Read`](std::io::Read) and [`Write`](std::io::Write) impls
 /// (on `UnixStream` and `&UnixStream`). Dropping it closes the socket.
 ///
 /// # Examples
@@ -202,61 +202,9 @@ impl UnixStream {
     }
 }
 
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        UnixStream::read(self, self.io, buf)
-    }
-}
-
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        UnixStream::read(self, self.io, buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        UnixStream::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        UnixStream::write(self, self.io, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl IntoRawFd for UnixStream {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_raw_fd()
-    }
-}
-
-impl From<UnixStream> for OwnedFd {
-    fn from(stream: UnixStream) -> OwnedFd {
-        stream.fd
-    }
-}
+crate::descriptor::owned_descriptor!(UnixStream);
+crate::descriptor::read_through_io!(UnixStream);
+crate::descriptor::write_through_io!(UnixStream);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
