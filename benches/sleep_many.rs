@@ -186,7 +186,10 @@ fn lateness(reps: usize) {
         );
     }
     table.note(format!(
-        "each task notes the time before its sleep of {} s and after it; lateness = after −          before − {} s; the first/last to wake: the tasks with the earliest/latest wake time;          io-uring: s.spawn_async(|| io.sleep(1 s)) on one Runtime::run; tokio: 2 workers,          tokio::spawn(sleep(1 s)); median of {reps} children each, alternated",
+        "each task notes the time before its sleep of {} s and after it; lateness = after − \
+         before − {} s; the first/last to wake: the tasks with the earliest/latest wake time; \
+         io-uring: s.spawn_async(|| io.sleep(1 s)) on one Runtime::run; tokio: 2 workers, \
+         tokio::spawn(sleep(1 s)); median of {reps} children each, alternated",
         LATE_NAP.as_secs(),
         LATE_NAP.as_secs()
     ));
@@ -233,7 +236,10 @@ fn late_child(runner: Runner) -> Late {
 /// Reports the lateness of `naps` (each `(went to sleep, woke)`), measured from `start`.
 fn report_lateness(start: Instant, naps: &[(Instant, Instant)]) {
     let late = |(before, after): &(Instant, Instant)| {
-        after.duration_since(*before).saturating_sub(LATE_NAP).as_nanos() as u64
+        after
+            .duration_since(*before)
+            .saturating_sub(LATE_NAP)
+            .as_nanos() as u64
     };
     let first = naps.iter().min_by_key(|n| n.1).map(late).unwrap_or(0);
     let last = naps.iter().max_by_key(|n| n.1).map(late).unwrap_or(0);
@@ -264,7 +270,8 @@ fn io_late(tasks: usize) -> Vec<(Instant, Instant)> {
                 .map(|_| {
                     s.spawn_async(move || {
                         let before = Instant::now();
-                        io.sleep(LATE_NAP, io::Clock::Awake).map(|()| (before, Instant::now()))
+                        io.sleep(LATE_NAP, io::Clock::Awake)
+                            .map(|()| (before, Instant::now()))
                     })
                 })
                 .collect();
