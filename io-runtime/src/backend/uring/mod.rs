@@ -14,11 +14,12 @@
 mod ops;
 mod ring;
 mod scheduler;
+mod timers;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use super::carrier::Carrier;
 use super::op::{Leftover, Op};
@@ -150,7 +151,7 @@ unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<
     let me = current_arc();
     block::check(&me)?;
     {
-        let user_data = lp.ops().insert(me.clone(), ops::Purpose::Result, leftover);
+        let user_data = lp.ops().insert(Some(me.clone()), ops::Purpose::Result, leftover);
         // SAFETY: the caller keeps the buffers alive until we return, and we return only
         // after the completion was reaped (take_result below).
         unsafe { lp.push(&entry.user_data(user_data)) };
@@ -206,25 +207,22 @@ fn is_restart(result: i32) -> bool {
     RESTART.contains(&-result)
 }
 
-/// Sleeps the current fiber on the ring until `deadline` on `clock` (an absolute time since
-/// the clock's epoch).
+/// Sleeps the current fiber until `deadline` on `clock` (an absolute time since the clock's
+/// epoch), as a cancellation point: the loop keeps the deadline among its timers (`timers.rs`)
+/// for the fiber's park, and a cancel (or an enclosing `Io::timeout`'s deadline) ends it at
+/// once. A cancel that comes with the deadline reached wins, as on a thread
+/// (`own_thread::sleep_until`).
 fn sleep_on_ring(lp: &Loop, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
-    let flags = match clock {
-        Clock::Awake => types::TimeoutFlags::ABS,
-        Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
-        Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
-    };
-    // The kernel reads the seconds as a signed 64-bit number: a later deadline (a sleep of
-    // `Duration::MAX`) is clamped to the latest one it can hold, instead of wrapping negative
-    // and expiring at once.
-    let spec = types::Timespec::new()
-        .sec(deadline.as_secs().min(i64::MAX as u64))
-        .nsec(deadline.subsec_nanos());
-    let entry = opcode::Timeout::new(&spec).flags(flags).build();
-    // SAFETY: `spec` lives until `submit` returns, after the completion was reaped.
-    match unsafe { submit(lp, entry, Leftover::Nothing) }? {
-        result if result == -libc::ETIME || result >= 0 => Ok(()),
-        _ => Err(Canceled),
+    let me = current_arc();
+    loop {
+        block::check(&me)?;
+        if clock.read() >= deadline {
+            return Ok(());
+        }
+        // The park wakes at the sleep's deadline, or at an enclosing `Io::timeout`'s.
+        lp.sleep_at_next_suspend(clock, deadline);
+        let _ = me.parker.park(crate::time::timer(&me));
+        lp.sleep_at_next_suspend_done();
     }
 }
 
