@@ -12,7 +12,8 @@
 //! that many tasks sleep at once, and the wall time is bounded below by
 //! `⌈tasks / IO_MAX_THREADS⌉ × 100 ms` (the "bound" row). A run that could not finish within
 //! [`BUDGET`] is stopped, and its total is projected from the tasks done by then (marked `≈`).
-//! The uring backend runs every task as a fiber whose sleep is a timeout on the ring.
+//! The uring backend runs every task as a fiber whose sleep is a deadline in the loop's timers
+//! (one ring timeout for the earliest).
 //! `spawn_concurrent` gives every task a thread of its own instead (10 000 only: a
 //! thread per task is bounded by the kernel's pid and map limits).
 //!
@@ -164,12 +165,12 @@ fn lateness(reps: usize) {
         uring.push(late_child(Runner::IoUringLate));
         tokio.push(late_child(Runner::TokioLate));
     }
-    let median_of = |lates: &[Late], pick: fn(&Late) -> u64| {
+    let median_of = |lates: &[Late], pick: Pick| {
         let mut values: Vec<u64> = lates.iter().map(pick).collect();
         values.sort_unstable();
         Value::Time(values[values.len() / 2] as f64)
     };
-    let figures: [(&str, fn(&Late) -> u64); 6] = [
+    let figures: [(&str, Pick); 6] = [
         ("first to wake: lateness", |l| l.first),
         ("last to wake: lateness", |l| l.last),
         ("p50 lateness", |l| l.p50),
@@ -195,6 +196,9 @@ fn lateness(reps: usize) {
     ));
     table.print();
 }
+
+/// Which figure of a [`Late`] a row shows.
+type Pick = fn(&Late) -> u64;
 
 /// What a timer-accuracy child reported, in nanoseconds.
 struct Late {
@@ -430,8 +434,9 @@ fn add_notes(table: &mut Table, idle: &Outcome, reps: usize) {
     ));
     table.note(
         "io-uring: Runtime::builder().backend(Uring).build(), s.spawn_async(|| io.sleep(100 ms)) \
-         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep an \
-         IORING_OP_TIMEOUT), then join them in order",
+         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep a \
+         deadline in the loop's timer heap, one IORING_OP_TIMEOUT for the earliest), then join them \
+         in order",
     );
 }
 

@@ -59,7 +59,10 @@ fn a_hundred_thousand_fibers_sleeping_one_second_all_wake_and_a_cancel_stays_pro
     });
     let (canceled, took) = cancel;
     assert_eq!(canceled, Err(Canceled), "the blocked task was not canceled");
-    assert!(took < PROMPT, "the cancel took {took:?} with sleepers in flight");
+    assert!(
+        took < PROMPT,
+        "the cancel took {took:?} with sleepers in flight"
+    );
     // The cancel came while sleepers slept (unless the machine took over a second to start
     // them all, which leaves the first ones awake by then; some still slept).
     assert!(
@@ -69,7 +72,14 @@ fn a_hundred_thousand_fibers_sleeping_one_second_all_wake_and_a_cancel_stays_pro
     assert_eq!(naps.len(), SLEEPERS);
     for (i, nap) in naps.into_iter().enumerate() {
         let nap = nap.unwrap_or_else(|e| panic!("sleeper {i}: {e:?}"));
-        assert!(nap >= NAP, "sleeper {i} woke after {nap:?}, before its deadline");
+        assert!(
+            nap >= NAP,
+            "sleeper {i} woke after {nap:?}, before its deadline"
+        );
     }
-    assert_eq!(woke.load(Ordering::Relaxed), SLEEPERS, "not every sleeper woke");
+    assert_eq!(
+        woke.load(Ordering::Relaxed),
+        SLEEPERS,
+        "not every sleeper woke"
+    );
 }

@@ -151,7 +151,9 @@ unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<
     let me = current_arc();
     block::check(&me)?;
     {
-        let user_data = lp.ops().insert(Some(me.clone()), ops::Purpose::Result, leftover);
+        let user_data = lp
+            .ops()
+            .insert(Some(me.clone()), ops::Purpose::Result, leftover);
         // SAFETY: the caller keeps the buffers alive until we return, and we return only
         // after the completion was reaped (take_result below).
         unsafe { lp.push(&entry.user_data(user_data)) };

@@ -560,10 +560,11 @@ impl Loop {
     /// A loop timer's ring timeout completed: it is no longer armed.
     fn timer_fired(&self, user_data: u64) {
         let mut timers = self.timers.borrow_mut();
-        if let Some(clock) = timers
-            .iter_mut()
-            .find(|clock| clock.armed.is_some_and(|armed| armed.user_data == user_data))
-        {
+        if let Some(clock) = timers.iter_mut().find(|clock| {
+            clock
+                .armed
+                .is_some_and(|armed| armed.user_data == user_data)
+        }) {
             clock.armed = None;
         }
     }
@@ -594,9 +595,7 @@ impl Loop {
         let mut fibers = self.fibers.borrow_mut();
         let mut timers = self.timers.borrow_mut();
         let timers = &mut timers[index];
-        let is_live = |fibers: &[Option<FiberSlot>], entry: &Entry| {
-            matches!(fibers.get(entry.fiber), Some(Some(slot)) if slot.generation == entry.generation)
-        };
+        let is_live = |fibers: &[Option<FiberSlot>], entry: &Entry| matches!(fibers.get(entry.fiber), Some(Some(slot)) if slot.generation == entry.generation);
         if timers.live() > 0 {
             let now = timers::nanos(clock.read());
             while let Some(entry) = timers.peek() {
