@@ -1,7 +1,9 @@
 //! 100 000 fibers on the uring backend that each sleep 1 s all wake, none before its deadline,
 //! and the loop stays responsive while they sleep: a cancel of a task blocked for 10 s returns
 //! within 2 s (issue 14). The loop keeps their deadlines in its own timers and arms one ring
-//! timeout for the earliest (see io-runtime/src/backend/uring/timers.rs).
+//! timeout for the earliest (see io-runtime/src/backend/uring/timers.rs); the second test
+//! makes that earliest deadline move at every sleep, on every clock, with canceled sleeps and
+//! an expiring `Io::timeout` among them, on both backends.
 
 mod support;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use io::{Backend, Canceled, Clock};
 
-use support::{timed, watched, LONG, PROMPT};
+use support::{each_backend, timed, watched, LONG, PROMPT};
 
 /// Fibers that sleep at once.
 const SLEEPERS: usize = 100_000;
@@ -82,4 +84,63 @@ fn a_hundred_thousand_fibers_sleeping_one_second_all_wake_and_a_cancel_stays_pro
         SLEEPERS,
         "not every sleeper woke"
     );
+}
+
+/// Sleepers whose deadlines come latest first (each earlier than all before it, so the uring
+/// loop moves its ring timeout at every one), on the three clocks in turn; half of the longer
+/// ones canceled while they sleep, and one long sleep inside a short `Io::timeout`. Every
+/// sleeper left wakes at or after its own deadline, the canceled ones return `Canceled`
+/// promptly, and the timeout fires.
+#[test]
+fn sleeps_whose_deadlines_come_latest_first_on_every_clock_each_wake_after_their_own() {
+    const SLEEPS: u32 = 60;
+    const STEP: Duration = Duration::from_millis(5);
+    let clocks = [Clock::Awake, Clock::Boot, Clock::Real];
+    each_backend(|io| {
+        watched("latest_first", Duration::from_secs(60), || {
+            io.scope(|s| {
+                let timed_out = s
+                    .spawn_concurrent(|| io.timeout(STEP * 4, || io.sleep(LONG, Clock::Awake)))
+                    .expect("a task for the timeout");
+                let sleepers: Vec<_> = (0..SLEEPS)
+                    .map(|i| {
+                        let clock = clocks[i as usize % 3];
+                        let nap = STEP * (SLEEPS - i);
+                        let task = s
+                            .spawn_concurrent(move || {
+                                let before = io.now(clock);
+                                io.sleep(nap, clock)?;
+                                Ok::<_, Canceled>(io.now(clock) - before)
+                            })
+                            .expect("a task for every sleeper");
+                        (i, clock, nap, task)
+                    })
+                    .collect();
+                let mut kept = Vec::new();
+                for (i, clock, nap, task) in sleepers {
+                    // The first half sleep 155 ms or more: odd ones are canceled meanwhile.
+                    if i < SLEEPS / 2 && i % 2 == 1 {
+                        let (result, took) = timed(|| task.cancel(io));
+                        assert_eq!(result, Err(Canceled), "sleeper {i} on {clock:?}");
+                        assert!(took < PROMPT, "canceling sleeper {i} took {took:?}");
+                    } else {
+                        kept.push((i, clock, nap, task));
+                    }
+                }
+                for (i, clock, nap, task) in kept {
+                    let slept = task
+                        .join(io)
+                        .unwrap_or_else(|e| panic!("sleeper {i} on {clock:?}: {e:?}"));
+                    assert!(
+                        slept >= nap,
+                        "sleeper {i} on {clock:?} woke after {slept:?} of {nap:?}"
+                    );
+                }
+                assert!(
+                    timed_out.join(io).is_err(),
+                    "the Io::timeout around a long sleep did not fire"
+                );
+            })
+        })
+    });
 }
