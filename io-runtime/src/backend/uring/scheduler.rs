@@ -483,6 +483,12 @@ impl Loop {
         self.ops.borrow_mut()
     }
 
+    /// Whether completions wait on the kernel's CQ overflow list right now.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn cq_overflowed(&self) -> bool {
+        self.ring.borrow_mut().overflowed()
+    }
+
     /// Whether a fiber of this loop runs right now (not the loop itself).
     pub(crate) fn on_fiber(&self) -> bool {
         RUNNING.with(Cell::get) != usize::MAX
