@@ -550,6 +550,12 @@ impl Suspend for Loop {
     }
 }
 
+/// Whether `entry` may still end a suspension: its fiber is in the suspension that added it
+/// (generations are unique in a loop, so a later fiber in the same slot never matches).
+fn is_live(fibers: &[Option<FiberSlot>], entry: &Entry) -> bool {
+    matches!(fibers.get(entry.fiber), Some(Some(slot)) if slot.generation == entry.generation)
+}
+
 impl Loop {
     /// The running fiber's next suspension is a sleep until `deadline` on `clock`: the loop
     /// adds it to its timers as the fiber suspends (only then, so that a park that returns at
@@ -601,7 +607,6 @@ impl Loop {
         let mut fibers = self.fibers.borrow_mut();
         let mut timers = self.timers.borrow_mut();
         let timers = &mut timers[index];
-        let is_live = |fibers: &[Option<FiberSlot>], entry: &Entry| matches!(fibers.get(entry.fiber), Some(Some(slot)) if slot.generation == entry.generation);
         if timers.live() > 0 {
             let now = timers::nanos(clock.read());
             while let Some(entry) = timers.peek() {
