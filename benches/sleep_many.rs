@@ -12,9 +12,16 @@
 //! that many tasks sleep at once, and the wall time is bounded below by
 //! `⌈tasks / IO_MAX_THREADS⌉ × 100 ms` (the "bound" row). A run that could not finish within
 //! [`BUDGET`] is stopped, and its total is projected from the tasks done by then (marked `≈`).
-//! The uring backend runs every task as a fiber whose sleep is a timeout on the ring.
+//! The uring backend runs every task as a fiber whose sleep is a deadline in the loop's timers
+//! (one ring timeout for the earliest).
 //! `spawn_concurrent` gives every task a thread of its own instead (10 000 only: a
 //! thread per task is bounded by the kernel's pid and map limits).
+//!
+//! Timer accuracy (a second table): 100 000 tasks that each sleep [`LATE_NAP`] (1 s), each
+//! noting when it went to sleep and when it woke; the child reports how late (after its own
+//! deadline) the first and the last of them woke, and the median, 99th percentile and maximum
+//! lateness, io-uring against tokio in the same run. `cargo bench --bench sleep_many --
+//! --uring` runs only the io-uring and tokio cases of both tables (io-threaded's take minutes).
 
 mod common;
 
@@ -26,6 +33,10 @@ use std::time::{Duration, Instant};
 use common::{reps, Table, Value};
 
 const NAP: Duration = Duration::from_millis(100);
+/// The sleep of the timer-accuracy cases.
+const LATE_NAP: Duration = Duration::from_secs(1);
+/// Tasks of the timer-accuracy cases.
+const LATE_TASKS: usize = 100_000;
 /// How long a child may run before it stops and reports how far it got.
 const BUDGET: Duration = Duration::from_secs(5);
 /// How often a child samples its thread count.
@@ -47,7 +58,9 @@ fn main() {
         child(runner, tasks);
         return;
     }
-    parent(reps(3));
+    let uring_only = args.iter().any(|a| a == "--uring");
+    parent(reps(3), uring_only);
+    lateness(reps(3));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,16 +71,22 @@ enum Runner {
     Tokio,
     StdThreads,
     Idle,
+    /// Timer accuracy of io-uring's sleeps.
+    IoUringLate,
+    /// Timer accuracy of tokio's sleeps.
+    TokioLate,
 }
 
 impl Runner {
-    const ALL: [(Runner, &'static str); 6] = [
+    const ALL: [(Runner, &'static str); 8] = [
         (Runner::IoAsync, "io-async"),
         (Runner::IoConcurrent, "io-concurrent"),
         (Runner::IoUring, "io-uring"),
         (Runner::Tokio, "tokio"),
         (Runner::StdThreads, "std-threads"),
         (Runner::Idle, "idle"),
+        (Runner::IoUringLate, "io-uring-late"),
+        (Runner::TokioLate, "tokio-late"),
     ];
 
     fn name(self) -> &'static str {
@@ -97,16 +116,199 @@ struct Outcome {
     stopped: Option<String>,
 }
 
-fn parent(reps: usize) {
+fn parent(reps: usize, uring_only: bool) {
     let mut table = Table::new(
         "tasks that each sleep 100 ms, all joined: wall time, peak RSS and peak threads",
     );
     let idle = run_child(Runner::Idle, 0);
+    if uring_only {
+        uring_rows(&mut table, 100_000, reps);
+        add_notes(&mut table, &idle, reps);
+        table.print();
+        return;
+    }
     for tasks in [10_000, 100_000] {
         one_size(&mut table, tasks, reps);
     }
     add_notes(&mut table, &idle, reps);
     table.print();
+}
+
+/// The io-uring rows of one task count against tokio only.
+fn uring_rows(table: &mut Table, tasks: usize, reps: usize) {
+    let tokio = median_child(Runner::Tokio, tasks, reps);
+    let uring = median_child(Runner::IoUring, tasks, reps);
+    let op = format!("{tasks} × sleep 100 ms (io-uring)");
+    table.row(
+        format!("{op}: wall"),
+        "tokio::spawn",
+        &uring.wall,
+        tokio.wall.clone(),
+    );
+    table.row(
+        format!("{op}: peak RSS"),
+        "tokio::spawn",
+        &Value::Bytes(uring.peak_rss),
+        Value::Bytes(tokio.peak_rss),
+    );
+}
+
+/// The timer-accuracy table: the median over `reps` children of each figure.
+fn lateness(reps: usize) {
+    let mut table = Table::new(format!(
+        "timer accuracy: {LATE_TASKS} tasks that each sleep {} s, how late they wake",
+        LATE_NAP.as_secs()
+    ));
+    // Alternated, so both see the same load.
+    let (mut uring, mut tokio) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        uring.push(late_child(Runner::IoUringLate));
+        tokio.push(late_child(Runner::TokioLate));
+    }
+    let median_of = |lates: &[Late], pick: Pick| {
+        let mut values: Vec<u64> = lates.iter().map(pick).collect();
+        values.sort_unstable();
+        Value::Time(values[values.len() / 2] as f64)
+    };
+    let figures: [(&str, Pick); 6] = [
+        ("first to wake: lateness", |l| l.first),
+        ("last to wake: lateness", |l| l.last),
+        ("p50 lateness", |l| l.p50),
+        ("p99 lateness", |l| l.p99),
+        ("max lateness", |l| l.max),
+        ("all asleep after (since the first spawn)", |l| l.asleep),
+    ];
+    for (name, pick) in figures {
+        table.row(
+            format!("{name} (io-uring)"),
+            "tokio::spawn",
+            &median_of(&uring, pick),
+            median_of(&tokio, pick),
+        );
+    }
+    table.note(format!(
+        "each task notes the time before its sleep of {} s and after it; lateness = after − \
+         before − {} s; the first/last to wake: the tasks with the earliest/latest wake time; \
+         io-uring: s.spawn_async(|| io.sleep(1 s)) on one Runtime::run; tokio: 2 workers, \
+         tokio::spawn(sleep(1 s)); median of {reps} children each, alternated",
+        LATE_NAP.as_secs(),
+        LATE_NAP.as_secs()
+    ));
+    table.print();
+}
+
+/// Which figure of a [`Late`] a row shows.
+type Pick = fn(&Late) -> u64;
+
+/// What a timer-accuracy child reported, in nanoseconds.
+struct Late {
+    first: u64,
+    last: u64,
+    p50: u64,
+    p99: u64,
+    max: u64,
+    /// From the first spawn until the last task went to sleep.
+    asleep: u64,
+}
+
+fn late_child(runner: Runner) -> Late {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = Command::new(exe)
+        .args(["--child", runner.name(), &LATE_TASKS.to_string()])
+        .output()
+        .expect("spawn child");
+    assert!(out.status.success(), "{}: child failed", runner.name());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let numbers: Vec<u64> = text
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().expect("number"))
+        .collect();
+    match numbers.as_slice() {
+        [first, last, p50, p99, max, asleep] => Late {
+            first: *first,
+            last: *last,
+            p50: *p50,
+            p99: *p99,
+            max: *max,
+            asleep: *asleep,
+        },
+        _ => panic!("unexpected child report {text:?}"),
+    }
+}
+
+/// Reports the lateness of `naps` (each `(went to sleep, woke)`), measured from `start`.
+fn report_lateness(start: Instant, naps: &[(Instant, Instant)]) {
+    let late = |(before, after): &(Instant, Instant)| {
+        after
+            .duration_since(*before)
+            .saturating_sub(LATE_NAP)
+            .as_nanos() as u64
+    };
+    let first = naps.iter().min_by_key(|n| n.1).map(late).unwrap_or(0);
+    let last = naps.iter().max_by_key(|n| n.1).map(late).unwrap_or(0);
+    let asleep = naps
+        .iter()
+        .map(|n| n.0)
+        .max()
+        .map_or(0, |t| t.duration_since(start).as_nanos() as u64);
+    let mut lates: Vec<u64> = naps.iter().map(late).collect();
+    lates.sort_unstable();
+    let at = |q: f64| lates[((lates.len() - 1) as f64 * q) as usize];
+    report(&format!(
+        "late {first} {last} {} {} {} {asleep}",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    ));
+}
+
+fn io_late(tasks: usize) -> Vec<(Instant, Instant)> {
+    let rt = io::Runtime::builder()
+        .backend(io::Backend::Uring)
+        .build()
+        .expect("io runtime");
+    rt.run(|io| {
+        io.scope(|s| {
+            let futures: Vec<_> = (0..tasks)
+                .map(|_| {
+                    s.spawn_async(move || {
+                        let before = Instant::now();
+                        io.sleep(LATE_NAP, io::Clock::Awake)
+                            .map(|()| (before, Instant::now()))
+                    })
+                })
+                .collect();
+            futures
+                .into_iter()
+                .map(|f| f.join(io).expect("not canceled"))
+                .collect()
+        })
+    })
+}
+
+fn tokio_late(tasks: usize) -> Vec<(Instant, Instant)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                tokio::spawn(async {
+                    let before = Instant::now();
+                    tokio::time::sleep(LATE_NAP).await;
+                    (before, Instant::now())
+                })
+            })
+            .collect();
+        let mut naps = Vec::with_capacity(tasks);
+        for handle in handles {
+            naps.push(handle.await.expect("task"));
+        }
+        naps
+    })
 }
 
 /// The rows of one task count.
@@ -232,8 +434,9 @@ fn add_notes(table: &mut Table, idle: &Outcome, reps: usize) {
     ));
     table.note(
         "io-uring: Runtime::builder().backend(Uring).build(), s.spawn_async(|| io.sleep(100 ms)) \
-         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep an \
-         IORING_OP_TIMEOUT), then join them in order",
+         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep a \
+         deadline in the loop's timer heap, one IORING_OP_TIMEOUT for the earliest), then join them \
+         in order",
     );
 }
 
@@ -339,6 +542,11 @@ fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>, u64) {
 
 fn child(runner: Runner, tasks: usize) {
     let start = Instant::now();
+    match runner {
+        Runner::IoUringLate => return report_lateness(start, &io_late(tasks)),
+        Runner::TokioLate => return report_lateness(start, &tokio_late(tasks)),
+        _ => {}
+    }
     std::thread::spawn(move || watch(start));
     match runner {
         Runner::IoAsync => io_async(io::Backend::Threaded, tasks),
@@ -346,7 +554,7 @@ fn child(runner: Runner, tasks: usize) {
         Runner::IoUring => io_async(io::Backend::Uring, tasks),
         Runner::Tokio => tokio_tasks(tasks),
         Runner::StdThreads => std_threads(tasks),
-        Runner::Idle => {}
+        Runner::Idle | Runner::IoUringLate | Runner::TokioLate => {}
     }
     sample_threads();
     report(&format!(

@@ -14,11 +14,12 @@
 mod ops;
 mod ring;
 mod scheduler;
+mod timers;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use super::carrier::Carrier;
 use super::op::{Leftover, Op};
@@ -150,7 +151,9 @@ unsafe fn submit(lp: &Loop, entry: squeue::Entry, leftover: Leftover) -> Result<
     let me = current_arc();
     block::check(&me)?;
     {
-        let user_data = lp.ops().insert(me.clone(), ops::Purpose::Result, leftover);
+        let user_data = lp
+            .ops()
+            .insert(Some(me.clone()), ops::Purpose::Result, leftover);
         // SAFETY: the caller keeps the buffers alive until we return, and we return only
         // after the completion was reaped (take_result below).
         unsafe { lp.push(&entry.user_data(user_data)) };
@@ -213,31 +216,30 @@ fn is_restart(result: i32) -> bool {
     RESTART.contains(&-result)
 }
 
-/// Sleeps the current fiber on the ring until `deadline` on `clock` (an absolute time since
-/// the clock's epoch).
+/// Sleeps the current fiber until `deadline` on `clock` (an absolute time since the clock's
+/// epoch), as a cancellation point: the loop keeps the deadline among its timers (`timers.rs`)
+/// for the fiber's park, and a cancel (or an enclosing `Io::timeout`'s deadline) ends it at
+/// once. A cancel that comes with the deadline reached wins, as on a thread
+/// (`own_thread::sleep_until`).
 fn sleep_on_ring(lp: &Loop, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
-    let flags = match clock {
-        Clock::Awake => types::TimeoutFlags::ABS,
-        Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
-        Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
-    };
-    // The kernel reads the seconds as a signed 64-bit number: a later deadline (a sleep of
-    // `Duration::MAX`) is clamped to the latest one it can hold, instead of wrapping negative
-    // and expiring at once.
-    let spec = types::Timespec::new()
-        .sec(deadline.as_secs().min(i64::MAX as u64))
-        .nsec(deadline.subsec_nanos());
-    let entry = opcode::Timeout::new(&spec).flags(flags).build();
-    // SAFETY: `spec` lives until `submit` returns, after the completion was reaped.
-    match unsafe { submit(lp, entry, Leftover::Nothing) }? {
-        result if result == -libc::ETIME || result >= 0 => Ok(()),
-        _ => Err(Canceled),
+    let me = current_arc();
+    loop {
+        block::check(&me)?;
+        if clock.read() >= deadline {
+            return Ok(());
+        }
+        // The park wakes at the sleep's deadline, or at an enclosing `Io::timeout`'s.
+        lp.sleep_at_next_suspend(clock, deadline);
+        let _ = me.parker.park(crate::time::timer(&me));
+        lp.sleep_at_next_suspend_done();
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use io_uring::types;
+    use std::time::Instant;
 
     /// `-ERESTARTSYS`, as an io-wq worker's open interrupted by an async-cancel returns it.
     const ERESTARTSYS: i32 = 512;
@@ -259,5 +261,76 @@ mod tests {
             Ok(-libc::ENXIO)
         );
         assert_eq!(finish(7, false, Leftover::Nothing), Ok(7));
+    }
+
+    /// Far more completions at once than the completion queue holds: 100 000 fibers each wait
+    /// for an `IORING_OP_POLL_ADD` on one eventfd; then one more fiber makes the eventfd
+    /// readable and holds the loop, so the kernel posts all 100 000 completions while nobody
+    /// reaps, more than the ring's 65 536 entries. What does not fit goes to the kernel's
+    /// overflow list (seen from the hog), and the loop must move it back and deliver it (see
+    /// `ring.rs`): every fiber gets its own completion.
+    #[test]
+    fn a_hundred_thousand_operations_completing_at_once_each_reach_their_fiber() {
+        const OPS: usize = 100_000;
+        let Ok(runtime) = crate::Runtime::builder()
+            .backend(crate::Backend::Uring)
+            .build()
+        else {
+            return;
+        };
+        // SAFETY: eventfd has no memory preconditions; the result is checked.
+        let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        assert!(eventfd >= 0, "eventfd: {}", std::io::Error::last_os_error());
+        let poll = move || {
+            let entry = opcode::PollAdd::new(types::Fd(eventfd), libc::POLLIN as u32).build();
+            Loop::current(|lp| {
+                // SAFETY: a poll refers to no memory.
+                unsafe { submit(lp.expect("on the loop"), entry, Leftover::Nothing) }
+            })
+        };
+        let (results, overflowed) = runtime.run(|io| {
+            io.scope(|s| {
+                let futures: Vec<_> = (0..OPS)
+                    .map(|_| s.spawn_concurrent(poll).expect("a fiber for every poll"))
+                    .collect();
+                // Started after every polling fiber (the ready queue is FIFO): one ring
+                // operation of its own, so the loop submits every poll queued before it; then
+                // it makes the eventfd readable and holds the loop while the kernel posts the
+                // completions.
+                let hog = s
+                    .spawn_concurrent(move || {
+                        let nop = opcode::Nop::new().build();
+                        Loop::current(|lp| {
+                            // SAFETY: a no-op refers to no memory.
+                            unsafe { submit(lp.expect("on the loop"), nop, Leftover::Nothing) }
+                        })
+                        .expect("a no-op completes");
+                        let one: u64 = 1;
+                        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+                        let wrote = unsafe { libc::write(eventfd, (&one as *const u64).cast(), 8) };
+                        assert_eq!(wrote, 8, "write: {}", std::io::Error::last_os_error());
+                        let start = Instant::now();
+                        let mut overflowed = false;
+                        while !overflowed && start.elapsed() < Duration::from_secs(2) {
+                            overflowed =
+                                Loop::current(|lp| lp.expect("on the loop").cq_overflowed());
+                        }
+                        overflowed
+                    })
+                    .expect("a fiber for the hog");
+                let results: Vec<_> = futures
+                    .into_iter()
+                    .map(|f| f.join(io).expect("not canceled"))
+                    .collect();
+                (results, hog.join(io))
+            })
+        });
+        // SAFETY: the eventfd is ours, closed once, after every operation on it completed.
+        unsafe { libc::close(eventfd) };
+        assert!(overflowed, "the completions never overflowed the queue");
+        assert_eq!(results.len(), OPS);
+        for (i, result) in results.into_iter().enumerate() {
+            assert_eq!(result, libc::POLLIN as i32, "poll {i}");
+        }
     }
 }

@@ -18,8 +18,9 @@ pub(crate) const EVENTFD: u64 = u64::MAX - 1;
 pub(crate) enum Purpose {
     /// An I/O or sleep operation: store the result and unpark the task.
     Result,
-    /// The timer of a park with a deadline: resume the task if it still waits.
-    Deadline,
+    /// The loop's ring timeout for the earliest deadline of a clock (see `timers.rs`): the
+    /// completion frees the slot and tells the loop, which expires the timers that are due.
+    Timer,
 }
 
 enum State {
@@ -50,10 +51,11 @@ pub(crate) struct Ops {
 }
 
 impl Ops {
-    /// Takes a slot for an operation that `waiter` waits for; returns its `user_data`.
+    /// Takes a slot for an operation that `waiter` waits for (none: the loop's own timer);
+    /// returns its `user_data`.
     pub(crate) fn insert(
         &mut self,
-        waiter: Arc<TaskCtx>,
+        waiter: Option<Arc<TaskCtx>>,
         purpose: Purpose,
         leftover: Leftover,
     ) -> u64 {
@@ -73,7 +75,7 @@ impl Ops {
         slot.state = State::Pending;
         slot.purpose = purpose;
         slot.leftover = leftover;
-        slot.waiter = Some(waiter);
+        slot.waiter = waiter;
         (u64::from(slot.generation) << 32) | u64::from(index)
     }
 
@@ -112,10 +114,12 @@ impl Ops {
         }
     }
 
-    /// Delivers a completion. A stale `user_data` (its slot was reused) is ignored.
-    pub(crate) fn complete(&mut self, user_data: u64, result: i32) {
+    /// Delivers a completion. A stale `user_data` (its slot was reused) is ignored. Returns
+    /// whether it was the completion of a loop timer still armed (`Purpose::Timer`, not
+    /// orphaned): the loop then expires its timers.
+    pub(crate) fn complete(&mut self, user_data: u64, result: i32) -> bool {
         let Some(slot) = self.slot_mut(user_data) else {
-            return;
+            return false;
         };
         match slot.state {
             State::Pending => {}
@@ -125,9 +129,9 @@ impl Ops {
                     unsafe { libc::close(result) };
                 }
                 self.release(user_data);
-                return;
+                return false;
             }
-            State::Free | State::Done(_) => return,
+            State::Free | State::Done(_) => return false,
         }
         let waiter = slot.waiter.take();
         match slot.purpose {
@@ -137,13 +141,12 @@ impl Ops {
                     waiter.parker.unpark();
                 }
             }
-            Purpose::Deadline => {
+            Purpose::Timer => {
                 self.release(user_data);
-                if let Some(waiter) = waiter {
-                    waiter.parker.expire();
-                }
+                return true;
             }
         }
+        false
     }
 
     /// The result of a finished operation, freeing its slot; `None` while it is in flight.

@@ -3,10 +3,10 @@
 //!
 //! # Completion queue overflow
 //!
-//! Completions can outnumber the completion queue's entries: 100 000 fibers sleeping until one
-//! deadline complete 100 000 timeouts at once (the kernel posts them together), and any
-//! operation in flight may complete while the loop runs fibers. A completion that finds the
-//! queue full goes to an overflow list in the kernel (`IORING_FEAT_NODROP`, Linux ≥ 5.5, older
+//! Completions can outnumber the completion queue's entries: 100 000 fibers whose operations
+//! complete together (a timeout each, before sleeps moved into the loop's own timers, see
+//! `timers.rs`; 100 000 polls of one descriptor), and any operation in flight may complete
+//! while the loop runs fibers. A completion that finds the queue full goes to an overflow list in the kernel (`IORING_FEAT_NODROP`, Linux ≥ 5.5, older
 //! than the 5.6 opcodes this backend uses), and the kernel raises `IORING_SQ_CQ_OVERFLOW` in the
 //! submission ring's flags. It moves those completions back into the queue only when entered
 //! with `IORING_ENTER_GETEVENTS`, as many as the queue has room for. So the loop reaps in rounds
@@ -38,10 +38,11 @@ const SQ_ENTRIES: u32 = 4096;
 /// together) lands in the queue, not on the overflow list, where the kernel allocates each
 /// completion a list entry (32 bytes and up; when that allocation fails under memory pressure,
 /// the completion is lost) and copies it a second time. When 100 000 timeouts completed at once
-/// (tests/fault_cq_overflow.rs), up to 91 807 of them (about 2.9 MB) went through the list with
-/// 8 192 entries, moved back in twelve rounds, and up to 34 463 (about 1.1 MB) with 65 536, in
-/// one: the burst costs about the same memory either way. Its latency did not change
-/// measurably; the kernel's posting and the loop's resuming of 100 000 fibers dominate it.
+/// (tests/fault_cq_overflow.rs, measured while every sleep was a ring timeout), up to 91 807 of
+/// them (about 2.9 MB) went through the list with 8 192 entries, moved back in twelve rounds,
+/// and up to 34 463 (about 1.1 MB) with 65 536, in one: the burst costs about the same memory
+/// either way. Its latency did not change measurably; the kernel's posting and the loop's
+/// resuming of 100 000 fibers dominate it.
 /// Kernels that count ring memory against `RLIMIT_MEMLOCK` (before 5.12) and refuse it get
 /// [`FALLBACK_CQ_ENTRIES`].
 const CQ_ENTRIES: u32 = 65_536;

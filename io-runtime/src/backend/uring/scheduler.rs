@@ -44,19 +44,21 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types};
 
 use super::ops::{Ops, Purpose, EVENTFD, IGNORE};
 use super::ring::Ring;
+use super::timers::{self, Armed, ClockTimers, Entry, CLOCKS};
 use super::Config;
 use crate::backend::op::Leftover;
 use crate::backend::{claim, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::fiber::{Fiber, PooledStack, Resume, StackPool, Suspender};
 use crate::park::{Parker, Resumer, Schedule, Suspend};
-use crate::task::{self, current_arc};
+use crate::task;
+use crate::time::Clock;
 
 /// Entries of the ready queue the loop runs between two polls of the ring and of other
 /// threads' wakes while fibers stay runnable (see the module docs for the rule and the number).
@@ -141,8 +143,14 @@ enum Ready {
 struct FiberSlot {
     /// Taken out while the fiber runs (so the loop's tables are free to change meanwhile).
     fiber: Option<Fiber<()>>,
+    /// Unique in the loop: a fresh one at every resume (never reused by another fiber that
+    /// takes the slot later), so a wake or a timer entry of an earlier park is stale.
     generation: u64,
     suspender: *const Suspender<'static>,
+    /// The parker the fiber is suspended on (set as it suspends): its timers expire it.
+    parker: *const Parker,
+    /// Live timer entries of its current suspension, per clock (see `timers.rs`).
+    timers: [u8; 3],
 }
 
 /// One event loop: its ring, fibers and operations. Lives on the stack of `Runtime::run`.
@@ -154,6 +162,12 @@ pub(crate) struct Loop {
     fibers: RefCell<Vec<Option<FiberSlot>>>,
     free_fibers: RefCell<Vec<usize>>,
     ready: RefCell<VecDeque<Ready>>,
+    /// Deadlines of suspended fibers, per clock, and the ring timeouts armed for them.
+    timers: RefCell<[ClockTimers; 3]>,
+    /// The deadline of the sleep about to suspend the running fiber (see `sleep_on_ring`).
+    sleep: Cell<Option<(Clock, Duration)>>,
+    /// The last fiber generation handed out.
+    generations: Cell<u64>,
     remote: Arc<Remote>,
     eventfd_buffer: Box<u64>,
     /// Units of `async_limit` and `concurrent_limit` in use. Tasks point to them until they
@@ -172,6 +186,9 @@ impl Loop {
             fibers: RefCell::default(),
             free_fibers: RefCell::default(),
             ready: RefCell::default(),
+            timers: RefCell::default(),
+            sleep: Cell::new(None),
+            generations: Cell::new(0),
             remote: Arc::new(Remote::new()?),
             eventfd_buffer: Box::new(0),
             async_outstanding: AtomicUsize::new(0),
@@ -235,11 +252,21 @@ impl Loop {
         });
     }
 
+    /// A generation no fiber of this loop had before.
+    fn fresh_generation(&self) -> u64 {
+        let generation = self.generations.get() + 1;
+        self.generations.set(generation);
+        generation
+    }
+
     fn adopt(&self, fiber: Fiber<()>) {
+        let generation = self.fresh_generation();
         let slot = FiberSlot {
             fiber: Some(fiber),
-            generation: 0,
+            generation,
             suspender: std::ptr::null(),
+            parker: std::ptr::null(),
+            timers: [0; 3],
         };
         let index = match self.free_fibers.borrow_mut().pop() {
             Some(index) => {
@@ -252,7 +279,9 @@ impl Loop {
                 fibers.len() - 1
             }
         };
-        self.ready.borrow_mut().push_back(Ready::Resume(index, 0));
+        self.ready
+            .borrow_mut()
+            .push_back(Ready::Resume(index, generation));
     }
 
     /// Called by a fiber as it starts: records how to suspend it.
@@ -310,19 +339,26 @@ impl Loop {
     }
 
     fn resume(&self, index: usize, generation: u64) {
-        let fiber = {
+        let (fiber, timed) = {
             let mut fibers = self.fibers.borrow_mut();
             match fibers.get_mut(index) {
                 Some(Some(slot)) if slot.generation == generation && slot.fiber.is_some() => {
-                    slot.generation += 1;
-                    slot.fiber.take()
+                    // The entries of this suspension in the timers go stale at once.
+                    slot.generation = self.fresh_generation();
+                    (slot.fiber.take(), std::mem::take(&mut slot.timers))
                 }
-                _ => None,
+                _ => (None, [0; 3]),
             }
         };
         let Some(mut fiber) = fiber else {
             return;
         };
+        if timed != [0; 3] {
+            let mut timers = self.timers.borrow_mut();
+            for (clock, count) in timers.iter_mut().zip(timed) {
+                clock.forget(usize::from(count));
+            }
+        }
         let previous = RUNNING.with(|r| r.replace(index));
         let task = task::current_ptr();
         let outcome = fiber.resume();
@@ -346,6 +382,11 @@ impl Loop {
     /// ([`reap`](Self::reap)). With nothing runnable and nothing in flight, only another thread
     /// can wake the loop: `monitor` may then see it idle.
     fn wait_for_events(&self, monitor: Option<&crate::monitor::Monitor>) {
+        // Expire what is due and arm the ring timeouts for the rest before blocking.
+        self.settle_timers();
+        if !self.ready.borrow().is_empty() {
+            return;
+        }
         {
             let mut ring = self.ring.borrow_mut();
             let idle = self.ready.borrow().is_empty() && self.ops.borrow().in_flight() == 0;
@@ -386,14 +427,22 @@ impl Loop {
                         self.arm_eventfd();
                         ring = self.ring.borrow_mut();
                     }
-                    user_data => self.ops.borrow_mut().complete(user_data, cqe.result()),
+                    user_data => {
+                        if self.ops.borrow_mut().complete(user_data, cqe.result()) {
+                            self.timer_fired(user_data);
+                        }
+                    }
                 }
             }
             if !ring.overflowed() {
-                return;
+                break;
             }
             ring.flush_overflow();
         }
+        drop(ring);
+        // Whenever the loop turns, not only when a ring timeout fired: a busy loop expires
+        // its timers at every poll.
+        self.settle_timers();
     }
 
     /// Appends the wakes other threads left in [`Remote`] to the ready queue.
@@ -434,6 +483,12 @@ impl Loop {
         self.ops.borrow_mut()
     }
 
+    /// Whether completions wait on the kernel's CQ overflow list right now.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn cq_overflowed(&self) -> bool {
+        self.ring.borrow_mut().overflowed()
+    }
+
     /// Whether a fiber of this loop runs right now (not the loop itself).
     pub(crate) fn on_fiber(&self) -> bool {
         RUNNING.with(Cell::get) != usize::MAX
@@ -455,47 +510,170 @@ impl Suspend for Loop {
         }
     }
 
-    /// Suspends the running fiber; with a deadline, a ring timeout resumes it then.
-    fn suspend(&self, _parker: &Parker, deadline: Option<Instant>) {
+    /// Suspends the running fiber. Its deadline, and that of the sleep it is in (see
+    /// [`Loop::sleep_at_next_suspend`]), go into the loop's timers, which expire `parker` then.
+    fn suspend(&self, parker: &Parker, deadline: Option<Instant>) {
         let running = RUNNING.with(Cell::get);
-        let suspender = match self.fibers.borrow().get(running) {
-            Some(Some(slot)) => slot.suspender,
-            _ => panic!("io: suspend outside a fiber"),
+        let sleep = self.sleep.take();
+        let suspender = {
+            let mut fibers = self.fibers.borrow_mut();
+            let Some(Some(slot)) = fibers.get_mut(running) else {
+                panic!("io: suspend outside a fiber")
+            };
+            slot.parker = parker;
+            if sleep.is_some() || deadline.is_some() {
+                let mut timers = self.timers.borrow_mut();
+                let mut add = |clock: Clock, at: u64| {
+                    let clock = timers::index(clock);
+                    timers[clock].add(Entry {
+                        at,
+                        fiber: running,
+                        generation: slot.generation,
+                    });
+                    slot.timers[clock] += 1;
+                };
+                if let Some((clock, at)) = sleep {
+                    add(clock, timers::nanos(at));
+                }
+                if let Some(deadline) = deadline {
+                    add(Clock::Awake, timers::awake_nanos(deadline));
+                }
+            }
+            slot.suspender
         };
-        let timer = deadline.map(|deadline| self.arm_timer(deadline));
         // The current task is per fiber: keep ours across the switch.
         let task = task::current_ptr();
         // SAFETY: the suspender was registered by this very fiber as it started and lives on
         // its stack, which is the stack we are running on.
         unsafe { (*suspender).suspend() };
         task::set_current_ptr(task);
-        if let Some(timer) = timer {
-            self.disarm_timer(timer);
-        }
     }
 }
 
+/// Whether `entry` may still end a suspension: its fiber is in the suspension that added it
+/// (generations are unique in a loop, so a later fiber in the same slot never matches).
+fn is_live(fibers: &[Option<FiberSlot>], entry: &Entry) -> bool {
+    matches!(fibers.get(entry.fiber), Some(Some(slot)) if slot.generation == entry.generation)
+}
+
 impl Loop {
-    fn arm_timer(&self, deadline: Instant) -> u64 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let spec = types::Timespec::new()
-            .sec(left.as_secs())
-            .nsec(left.subsec_nanos());
-        let mut ops = self.ops.borrow_mut();
-        let user_data = ops.insert(current_arc(), Purpose::Deadline, Leftover::Nothing);
-        let spec = ops.timespec(user_data, spec);
-        drop(ops);
-        let entry = opcode::Timeout::new(spec).build().user_data(user_data);
-        // SAFETY: the timespec lives in the op slot (boxed) until the completion is reaped.
-        unsafe { self.push(&entry) };
-        user_data
+    /// The running fiber's next suspension is a sleep until `deadline` on `clock`: the loop
+    /// adds it to its timers as the fiber suspends (only then, so that a park that returns at
+    /// once leaves no entry behind).
+    pub(crate) fn sleep_at_next_suspend(&self, clock: Clock, deadline: Duration) {
+        self.sleep.set(Some((clock, deadline)));
     }
 
-    fn disarm_timer(&self, user_data: u64) {
+    /// The park of a sleep returned: forget its deadline if it did not suspend.
+    pub(crate) fn sleep_at_next_suspend_done(&self) {
+        self.sleep.set(None);
+    }
+
+    /// A loop timer's ring timeout completed: it is no longer armed.
+    fn timer_fired(&self, user_data: u64) {
+        let mut timers = self.timers.borrow_mut();
+        if let Some(clock) = timers.iter_mut().find(|clock| {
+            clock
+                .armed
+                .is_some_and(|armed| armed.user_data == user_data)
+        }) {
+            clock.armed = None;
+        }
+    }
+
+    /// Expires every timer whose deadline passed (its parker's `expire` makes the fiber
+    /// runnable, unless something woke it first), drops stale entries, and keeps one ring
+    /// timeout per clock armed for the earliest live deadline (none when no entry is live).
+    /// See `timers.rs`.
+    fn settle_timers(&self) {
+        for (index, clock) in CLOCKS.into_iter().enumerate() {
+            if self.timers.borrow()[index].quiet() {
+                continue;
+            }
+            let (disarm, arm) = self.settle_clock(index, clock);
+            if let Some(armed) = disarm {
+                self.disarm_timer(armed);
+            }
+            if let Some(at) = arm {
+                let armed = self.arm_timer(clock, at);
+                self.timers.borrow_mut()[index].armed = Some(armed);
+            }
+        }
+    }
+
+    /// [`settle_timers`](Self::settle_timers) for one clock: returns the ring timeout to
+    /// remove and the deadline to arm one for, if any.
+    fn settle_clock(&self, index: usize, clock: Clock) -> (Option<Armed>, Option<u64>) {
+        let mut fibers = self.fibers.borrow_mut();
+        let mut timers = self.timers.borrow_mut();
+        let timers = &mut timers[index];
+        if timers.live() > 0 {
+            let now = timers::nanos(clock.read());
+            while let Some(entry) = timers.peek() {
+                let live = is_live(&fibers, &entry);
+                if live && entry.at > now {
+                    break;
+                }
+                timers.pop(live);
+                if !live {
+                    continue;
+                }
+                let Some(Some(slot)) = fibers.get_mut(entry.fiber) else {
+                    unreachable!("a live timer entry names a fiber")
+                };
+                slot.timers[index] -= 1;
+                let parker = slot.parker;
+                // SAFETY: the entry is live, so the fiber is still suspended in the park that
+                // added it (its generation changes when it is resumed), and `parker` is the
+                // parker of that park: it lives in the task the suspended fiber's stack holds.
+                // `expire` only touches the parker and the ready queue, not the tables borrowed
+                // here.
+                unsafe { (*parker).expire() };
+            }
+            timers.compact(|entry| is_live(&fibers, entry));
+        }
+        if timers.live() == 0 {
+            timers.clear();
+            return (timers.armed.take(), None);
+        }
+        let next = timers.peek().map(|entry| entry.at);
+        match (timers.armed, next) {
+            (Some(armed), Some(next)) if armed.at <= next => (None, None),
+            (armed, next) => {
+                timers.armed = None;
+                (armed, next)
+            }
+        }
+    }
+
+    /// Arms a ring timeout at `at` (nanoseconds since `clock`'s epoch, absolute on that clock).
+    fn arm_timer(&self, clock: Clock, at: u64) -> Armed {
+        let flags = match clock {
+            Clock::Awake => types::TimeoutFlags::ABS,
+            Clock::Boot => types::TimeoutFlags::ABS | types::TimeoutFlags::BOOTTIME,
+            Clock::Real => types::TimeoutFlags::ABS | types::TimeoutFlags::REALTIME,
+        };
+        let spec = types::Timespec::new()
+            .sec(at / 1_000_000_000)
+            .nsec((at % 1_000_000_000) as u32);
         let mut ops = self.ops.borrow_mut();
-        ops.orphan(user_data);
+        let user_data = ops.insert(None, Purpose::Timer, Leftover::Nothing);
+        let spec = ops.timespec(user_data, spec);
         drop(ops);
-        let entry = opcode::TimeoutRemove::new(user_data)
+        let entry = opcode::Timeout::new(spec)
+            .flags(flags)
+            .build()
+            .user_data(user_data);
+        // SAFETY: the timespec lives in the op slot (boxed) until the completion is reaped.
+        unsafe { self.push(&entry) };
+        Armed { at, user_data }
+    }
+
+    /// Removes a ring timeout armed by [`arm_timer`](Self::arm_timer); its completion only
+    /// frees its slot.
+    fn disarm_timer(&self, armed: Armed) {
+        self.ops.borrow_mut().orphan(armed.user_data);
+        let entry = opcode::TimeoutRemove::new(armed.user_data)
             .build()
             .user_data(IGNORE);
         // SAFETY: a timeout removal refers to no memory.
