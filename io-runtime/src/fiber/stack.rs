@@ -2,8 +2,9 @@
 //!
 //! A fresh `mmap` per fiber costs microseconds and, with an `mprotect`ed guard page, two kernel
 //! mappings; Linux's default `vm.max_map_count` (65 530) then caps a process near 32 000 fibers.
-//! So stacks are carved [`STACKS_PER_SLAB`] at a time from one mapping, each with a guard page
-//! below it, and recycled through a free list: a recycled [`StackPool::get`] is a `Vec::pop`.
+//! So stacks are carved from slabs of many stacks (one mapping each, see "Slab sizes"), each with
+//! a guard page below it, and recycled through a free list: a recycled [`StackPool::get`] is a
+//! `Vec::pop`.
 //!
 //! # Slab layout
 //!
@@ -25,14 +26,39 @@
 //! stack `i + 1`, which a downward-growing stack never reaches. `limit()` includes the guard, as
 //! corosensei's [`Stack`] contract requires.
 //!
+//! # Slab sizes
+//!
+//! A pool's first slab holds [`STACKS_PER_SLAB`] stacks and each further one twice as many as the
+//! one before, up to [`MAX_STACKS_PER_SLAB`]: a loop of a few fibers maps 64 stacks, a million
+//! fibers take 250 slabs instead of 15 625 (each slab is an entry the overflow handler's registry
+//! keeps and a new slab searches). Address space is all a big slab costs: its pages are mapped
+//! lazily and its guards installed a batch at a time. Under a finite `RLIMIT_AS` every slab holds
+//! [`STACKS_PER_SLAB`] (see "Address-space limit").
+//!
 //! # Guards
 //!
-//! The guard is installed when a slot is first handed out, with the mode of [`GuardMode`]:
-//! `madvise(MADV_GUARD_INSTALL)` (Linux ≥ 6.13) puts a marker in the page table and leaves the
-//! slab one mapping; on older kernels `madvise` answers `EINVAL` and the pool falls back to
-//! `mprotect(PROT_NONE)`, which splits the slab into two mappings per stack. The mode is probed
-//! once per process ([`detect_guard_mode`]). A fault in a guard is reported by the SIGSEGV handler
-//! of the sibling module `overflow` ("io: fiber stack overflow in fiber …") and the process aborts.
+//! A slot's guard is installed when the slot is first handed out, with the mode of
+//! [`GuardMode`]: `madvise(MADV_GUARD_INSTALL)` (Linux ≥ 6.13) puts a marker in the page table
+//! and leaves the slab one mapping; on older kernels `madvise` answers `EINVAL` and the pool falls
+//! back to `mprotect(PROT_NONE)`, which splits the slab into two mappings per stack. The mode is
+//! probed once per process ([`detect_guard_mode`]). A fault in a guard is reported by the SIGSEGV
+//! handler of the sibling module `overflow` ("io: fiber stack overflow in fiber …") and the
+//! process aborts.
+//!
+//! With guard regions, the first slot of a batch gets its guard together with those of the next
+//! [`GUARD_BATCH`] − 1 slots of its slab, in one `process_madvise(PIDFD_SELF, ranges,
+//! MADV_GUARD_INSTALL)` call (Linux ≥ 6.15; probed once, [`detect_vectored_guards`]), or one
+//! `madvise` each on kernels without it; the next slots are then handed out without a system call.
+//! Measured on this kernel (6.18, KVM guest): 0.3 µs per guard batched against 0.4–0.7 µs with
+//! one `madvise` each; most of what remains is the kernel allocating the page-table pages the
+//! guard markers live in. A guard is a page-table entry, so it costs no resident memory.
+//!
+//! # First touch
+//!
+//! A fresh stack's first page is faulted in when its fiber first runs: about 1.6 µs on this
+//! machine, the same for a slab-sized `MADV_POPULATE_WRITE` (measured: 1.3–1.8 µs per page), so
+//! the pool does not prefault. That is the floor for a fresh stack; only a recycled stack
+//! (already resident) avoids it.
 //!
 //! # Memory
 //!
@@ -69,8 +95,23 @@ use corosensei::stack::{Stack, StackPointer, MIN_STACK_SIZE};
 use super::overflow;
 use crate::backend::headroom::Headroom;
 
-/// How many stacks one slab (one `mmap`) holds, unless `max_stacks` asks for fewer.
+/// How many stacks a pool's first slab (one `mmap`) holds, unless `max_stacks` asks for fewer.
+/// Without an address-space limit each further slab holds twice as many as the one before, up
+/// to [`MAX_STACKS_PER_SLAB`]; under `RLIMIT_AS` every slab holds this many (see "Slab sizes").
 pub(crate) const STACKS_PER_SLAB: usize = 64;
+
+/// The most stacks one slab holds: 4096 stacks of 256 KiB are 1 GiB of address space, and a
+/// million stacks take 250 slabs.
+pub(crate) const MAX_STACKS_PER_SLAB: usize = 4096;
+
+/// How many guards one system call installs at most: a fresh slot is guarded together with the
+/// next ones of its slab, up to this many (see "Guards").
+pub(crate) const GUARD_BATCH: usize = 64;
+
+/// `process_madvise`'s pidfd for the calling thread (Linux ≥ 6.15, `include/uapi/linux/pidfd.h`):
+/// the advice applies to this process's memory, and stays right in a forked child, which a pidfd
+/// kept from `pidfd_open` would not.
+const PIDFD_SELF: libc::c_int = -10_000;
 
 /// `madvise` advice installing a lightweight guard region (Linux ≥ 6.13,
 /// `include/uapi/asm-generic/mman-common.h`); libc 0.2 does not export it yet.
@@ -94,6 +135,75 @@ pub(crate) enum GuardMode {
     /// `mprotect(PROT_NONE)`: two kernel mappings per stack, so `vm.max_map_count` caps the number
     /// of stacks (near 32 000 with the default 65 530).
     Mprotect,
+}
+
+/// Detection state of [`detect_vectored_guards`]: not probed yet.
+const VECTORED_UNKNOWN: u8 = 0;
+/// Detection state: `process_madvise` installs guards for a vector of ranges.
+const VECTORED_YES: u8 = 1;
+/// Detection state: it does not (before Linux 6.15, or refused); one `madvise` per guard.
+const VECTORED_NO: u8 = 2;
+
+/// Process-wide result of [`detect_vectored_guards`]; set once, never cleared.
+static DETECTED_VECTORED: AtomicU8 = AtomicU8::new(VECTORED_UNKNOWN);
+
+/// Returns whether `process_madvise(PIDFD_SELF, ranges, MADV_GUARD_INSTALL)` installs the guards
+/// of a vector of ranges in one system call on this kernel, probing once per process.
+///
+/// The probe maps three pages and asks for guards on the first and the last in one call; the
+/// answer is yes only if the call reports both pages done. Kernels before 6.15 answer `EBADF`
+/// (no `PIDFD_SELF`), those before 6.13 `EINVAL` (no guard regions, or no such advice through
+/// `process_madvise`).
+pub(crate) fn detect_vectored_guards() -> bool {
+    match DETECTED_VECTORED.load(Ordering::Relaxed) {
+        VECTORED_YES => return true,
+        VECTORED_NO => return false,
+        _ => {}
+    }
+    let vectored = probe_vectored_guards();
+    let state = if vectored { VECTORED_YES } else { VECTORED_NO };
+    DETECTED_VECTORED.store(state, Ordering::Relaxed);
+    vectored
+}
+
+/// Tries a vectored `MADV_GUARD_INSTALL` on two pages of a throwaway mapping.
+fn probe_vectored_guards() -> bool {
+    let page = page_size();
+    let Ok(probe) = map_anonymous(3 * page) else {
+        return false;
+    };
+    let first = probe.as_ptr();
+    let ranges = [first, first.wrapping_add(2 * page)].map(|start| libc::iovec {
+        iov_base: start.cast(),
+        iov_len: page,
+    });
+    // SAFETY: both ranges lie in the private mapping made above, which nothing else refers to.
+    let done = unsafe { process_madvise(&ranges, MADV_GUARD_INSTALL) };
+    // SAFETY: unmaps exactly the mapping made above; no reference into it exists.
+    unsafe { libc::munmap(probe.as_ptr().cast(), 3 * page) };
+    matches!(done, Ok(bytes) if bytes == 2 * page)
+}
+
+/// `process_madvise(PIDFD_SELF, ranges, advice, 0)`: the bytes advised, or the error.
+///
+/// # Safety
+///
+/// As for `madvise` on every range: the advice must not invalidate memory that references or
+/// values of the program still use.
+unsafe fn process_madvise(ranges: &[libc::iovec], advice: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `ranges` is a live array of `ranges.len()` iovecs; the kernel only reads it. The
+    // advice's effect on the memory named is the caller's obligation.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            ranges.as_ptr(),
+            ranges.len(),
+            advice,
+            0,
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
 /// Returns the guard mode this kernel supports, probing once per process.
@@ -235,6 +345,9 @@ struct PoolInner {
     stride: usize,
     max_stacks: usize,
     mode: GuardMode,
+    /// In [`GuardMode::Madvise`]: whether guards are installed [`GUARD_BATCH`] per
+    /// `process_madvise` call ([`detect_vectored_guards`]) rather than one `madvise` each.
+    vectored: bool,
     /// The address-space limit, read when the pool was made: slabs leave its reserve free.
     headroom: Headroom,
     /// Lowest address (the guard) of each idle slot; popped LIFO so warm stacks go first.
@@ -244,8 +357,11 @@ struct PoolInner {
     slabs: RefCell<Vec<Slab>>,
     /// Slots in all mapped slabs.
     mapped: Cell<usize>,
-    /// Slots ever handed out; slots `carved..mapped` are in the last slab, without guard yet.
+    /// Slots ever handed out; slots `carved..mapped` are in the last slab, never used yet.
     carved: Cell<usize>,
+    /// Slots whose guard is installed: `carved <= guarded <= mapped`; slots `carved..guarded`
+    /// were guarded in the batch of an earlier slot and wait in the last slab.
+    guarded: Cell<usize>,
 }
 
 /// One `mmap` holding `len / stride` slots, registered with the overflow handler.
@@ -289,6 +405,24 @@ impl StackPool {
     ///
     /// Panics if `stack_size` plus a guard page overflows `usize`.
     pub(crate) fn with_guard_mode(stack_size: usize, max_stacks: usize, mode: GuardMode) -> Self {
+        let vectored = mode == GuardMode::Madvise && detect_vectored_guards();
+        Self::with_guards(stack_size, max_stacks, mode, vectored)
+    }
+
+    /// Like [`with_guard_mode`](Self::with_guard_mode), choosing too whether guard regions are
+    /// installed a batch per `process_madvise` (`vectored`, only meaningful with
+    /// [`GuardMode::Madvise`]) or with one `madvise` each, e.g. to exercise the latter on a
+    /// kernel that has the former.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `stack_size` plus a guard page overflows `usize`.
+    pub(crate) fn with_guards(
+        stack_size: usize,
+        max_stacks: usize,
+        mode: GuardMode,
+        vectored: bool,
+    ) -> Self {
         overflow::prepare_thread();
         let page = page_size();
         let stack_size = stack_size
@@ -302,11 +436,13 @@ impl StackPool {
             stride,
             max_stacks,
             mode,
+            vectored: vectored && mode == GuardMode::Madvise,
             headroom: Headroom::new(),
             free: RefCell::new(Vec::new()),
             slabs: RefCell::new(Vec::new()),
             mapped: Cell::new(0),
             carved: Cell::new(0),
+            guarded: Cell::new(0),
         };
         Self {
             inner: Rc::new(inner),
@@ -395,7 +531,8 @@ impl fmt::Debug for StackPool {
 }
 
 impl PoolInner {
-    /// Hands out a never-used slot, mapping a slab first if needed.
+    /// Hands out a never-used slot, mapping a slab first if needed, and guarding it (with the
+    /// next slots of its batch) unless an earlier batch did.
     #[cold]
     fn carve(&self) -> Result<NonNull<u8>, StackExhausted> {
         let carved = self.carved.get();
@@ -407,23 +544,32 @@ impl PoolInner {
         if carved == self.mapped.get() {
             self.map_slab()?;
         }
-        let slabs = self.slabs.borrow();
-        let last = slabs.last().expect("a slab was mapped above");
-        let index = last.len / self.stride - (self.mapped.get() - carved);
-        // SAFETY: `index < slots of the last slab`, so the slot start lies inside its mapping.
-        let slot = unsafe { last.start.add(index * self.stride) };
-        self.install_guard(slot)?;
+        if carved == self.guarded.get() {
+            self.install_guards()?;
+        }
+        let slot = self.slot(carved);
         self.carved.set(carved + 1);
         Ok(slot)
     }
 
-    /// Maps a slab for up to [`STACKS_PER_SLAB`] more slots (fewer near the address-space
-    /// limit) and registers it for overflow reports.
+    /// The lowest address (the guard) of slot `index` of the pool, counted over all slabs; only
+    /// for a slot of the last slab (`index >= mapped - slots of the last slab`).
+    fn slot(&self, index: usize) -> NonNull<u8> {
+        let slabs = self.slabs.borrow();
+        let last = slabs.last().expect("the slot's slab is mapped");
+        let in_slab = last.len / self.stride - (self.mapped.get() - index);
+        // SAFETY: `in_slab < slots of the last slab`, so the slot start lies inside its mapping.
+        unsafe { last.start.add(in_slab * self.stride) }
+    }
+
+    /// Maps a slab for more slots (fewer near the address-space limit) and registers it for
+    /// overflow reports. Its slots get their guards later, a batch at a time, as they are
+    /// carved.
     fn map_slab(&self) -> Result<(), StackExhausted> {
-        let wanted = STACKS_PER_SLAB.min(self.max_stacks - self.mapped.get());
+        let room = self.max_stacks - self.mapped.get();
         let slots = match self.headroom.is_limited() {
-            false => wanted,
-            true => self.slots_within_headroom(wanted)?,
+            false => slab_slots(self.slabs.borrow().len()).min(room),
+            true => self.slots_within_headroom(STACKS_PER_SLAB.min(room))?,
         };
         let no_memory = || io::Error::from_raw_os_error(libc::ENOMEM);
         let len = slots.checked_mul(self.stride).ok_or_else(no_memory);
@@ -480,6 +626,63 @@ impl PoolInner {
         self.slabs.borrow_mut().try_reserve(1).map_err(no_memory)
     }
 
+    /// Installs the guards of the next slots to be carved, from `guarded` on: in
+    /// [`GuardMode::Madvise`] up to [`GUARD_BATCH`] of them (never past the last slab), with one
+    /// `process_madvise` call when the kernel takes a vector of ranges; in
+    /// [`GuardMode::Mprotect`] one, since every guard there costs mappings that may run out.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if not even the first slot got its guard; `guarded` counts what was done.
+    fn install_guards(&self) -> Result<(), StackExhausted> {
+        let first = self.guarded.get();
+        let batch = match self.mode {
+            GuardMode::Madvise => GUARD_BATCH,
+            GuardMode::Mprotect => 1,
+        };
+        let end = (first + batch).min(self.mapped.get());
+        let mut done = first;
+        if self.vectored {
+            done += self.install_vectored(first, end);
+            self.guarded.set(done);
+        }
+        while done < end {
+            if let Err(error) = self.install_guard(self.slot(done)) {
+                if done > first {
+                    break;
+                }
+                return Err(error);
+            }
+            done += 1;
+            self.guarded.set(done);
+        }
+        Ok(())
+    }
+
+    /// Installs the guards of slots `first..end` of the last slab with `process_madvise`,
+    /// returning how many leading slots got theirs (all, unless the kernel stopped early; the
+    /// caller then guards the rest one by one and reports any error).
+    fn install_vectored(&self, first: usize, end: usize) -> usize {
+        let empty = libc::iovec {
+            iov_base: ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut ranges = [empty; GUARD_BATCH];
+        let count = end - first;
+        for (range, index) in ranges.iter_mut().zip(first..end) {
+            range.iov_base = self.slot(index).as_ptr().cast();
+            range.iov_len = self.page;
+        }
+        // SAFETY: every range is the guard page of a never-used slot inside a live slab of this
+        // pool (slots `first..end` are past `carved`); no data lives there.
+        match unsafe { process_madvise(&ranges[..count], MADV_GUARD_INSTALL) } {
+            // The kernel advises the ranges in order and reports the bytes done.
+            Ok(bytes) => (bytes / self.page).min(count),
+            Err(_) => 0,
+        }
+    }
+
+    /// Turns the page at `slot` into a guard, in this pool's mode.
     /// Turns the page at `slot` into a guard, in this pool's mode.
     fn install_guard(&self, slot: NonNull<u8>) -> Result<(), StackExhausted> {
         let addr = slot.as_ptr().cast();
@@ -505,6 +708,13 @@ impl PoolInner {
             }
         }
     }
+}
+
+/// How many slots the slab mapped after `slabs` others holds without an address-space limit:
+/// [`STACKS_PER_SLAB`], doubling with every slab up to [`MAX_STACKS_PER_SLAB`].
+fn slab_slots(slabs: usize) -> usize {
+    let doublings = slabs.min(MAX_STACKS_PER_SLAB.ilog2() as usize);
+    (STACKS_PER_SLAB << doublings).min(MAX_STACKS_PER_SLAB)
 }
 
 /// How many of `wanted` slots of `stride` bytes a new slab holds, given the `room` the reserve
@@ -558,8 +768,8 @@ impl fmt::Debug for PooledStack {
 }
 
 // SAFETY: `limit()..base()` is one slot of a slab that stays mapped while this stack holds its
-// `Rc` to the pool. Its lowest page is a guard installed by `carve` before the slot was first
-// handed out and never removed (MADV_DONTNEED in `trim` keeps guard regions; `mprotect` is not
+// `Rc` to the pool. Its lowest page is a guard installed by `carve` (alone or in the batch of an
+// earlier slot, `install_guards`) before the slot was first handed out and never removed (MADV_DONTNEED in `trim` keeps guard regions; `mprotect` is not
 // undone), so an overflow faults instead of corrupting the neighbour. Above it lie
 // `stack_size >= MIN_STACK_SIZE` read-write bytes. Both bounds are page-aligned, hence aligned to
 // STACK_ALIGNMENT. The slot is owned by this value alone until it returns to the free list.
@@ -578,7 +788,18 @@ unsafe impl Stack for PooledStack {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::slots_that_fit;
+    use super::{slab_slots, slots_that_fit, MAX_STACKS_PER_SLAB, STACKS_PER_SLAB};
+
+    #[test]
+    fn slabs_double_from_64_up_to_4096_stacks() {
+        let sizes: Vec<_> = (0..9).map(slab_slots).collect();
+        assert_eq!(sizes, [64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096]);
+        assert_eq!(slab_slots(0), STACKS_PER_SLAB);
+        assert_eq!(slab_slots(usize::MAX), MAX_STACKS_PER_SLAB);
+        // A million stacks: 64 + … + 2048 = 4032 in the first six slabs, then 4096 each.
+        let slabs = 6 + (1_000_000 - 4032usize).div_ceil(4096);
+        assert_eq!(slabs, 250);
+    }
 
     #[test]
     fn a_slab_near_the_limit_holds_what_fits_and_a_first_slab_one_slot_if_any() {

@@ -17,7 +17,10 @@ use std::rc::Rc;
 
 use corosensei::stack::Stack;
 
-use super::stack::{detect_guard_mode, page_size, GuardMode, PooledStack, STACKS_PER_SLAB};
+use super::stack::{
+    detect_guard_mode, detect_vectored_guards, page_size, GuardMode, PooledStack, GUARD_BATCH,
+    STACKS_PER_SLAB,
+};
 use super::{Fiber, Resume, StackPool};
 
 const SIZE: usize = 64 * 1024;
@@ -108,6 +111,61 @@ fn stacks_span_several_slabs_without_overlap() {
     let distinct: HashSet<_> = ranges.iter().collect();
     assert_eq!(distinct.len(), count);
     assert!(pool.get().unwrap_err().is_limit());
+}
+
+/// The `/proc/self/pagemap` entry of the page at `addr`: bit 58 marks a guard region (Linux
+/// ≥ 6.14), bit 63 a present page.
+fn pagemap_entry(addr: usize) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open("/proc/self/pagemap").unwrap();
+    let mut entry = [0u8; 8];
+    let offset = (addr / page_size() * 8) as u64;
+    file.read_exact_at(&mut entry, offset).unwrap();
+    u64::from_ne_bytes(entry)
+}
+
+/// Bit 58 of a pagemap entry: the page is a guard region.
+const PM_GUARD_REGION: u64 = 1 << 58;
+
+/// Checks that every stack of `pool`, taken across several slabs and guard batches, has a guard
+/// page below it and none in its usable range.
+fn every_stack_has_its_guard(pool: &StackPool, count: usize) {
+    let page = page_size();
+    let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
+    for (i, stack) in stacks.iter().enumerate() {
+        let (limit, base) = (stack.limit().get(), stack.base().get());
+        assert_ne!(
+            pagemap_entry(limit) & PM_GUARD_REGION,
+            0,
+            "stack {i}: no guard"
+        );
+        for usable in [limit + page, base - page] {
+            assert_eq!(
+                pagemap_entry(usable) & PM_GUARD_REGION,
+                0,
+                "stack {i}: guard inside its usable range"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_stack_gets_its_guard_batched_or_one_by_one() {
+    if detect_guard_mode() != GuardMode::Madvise {
+        eprintln!("skipped: this kernel has no guard regions");
+        return;
+    }
+    // Past the first slab (64) and into the third (64 + 128), through several guard batches.
+    let count = 3 * STACKS_PER_SLAB + 2 * GUARD_BATCH + 3;
+    for vectored in [true, false] {
+        if vectored && !detect_vectored_guards() {
+            eprintln!("skipped the batched case: no process_madvise guards on this kernel");
+            continue;
+        }
+        let pool = StackPool::with_guards(SIZE, count, GuardMode::Madvise, vectored);
+        every_stack_has_its_guard(&pool, count);
+        assert_eq!(pool.in_use(), 0);
+    }
 }
 
 #[test]
