@@ -62,7 +62,13 @@
 //!
 //! # Memory
 //!
-//! `MAP_NORESERVE` plus lazy faulting mean a stack costs only the pages it has touched. A recycled
+//! `MAP_NORESERVE` plus lazy faulting mean a stack costs only the pages it has touched: one page
+//! for a fiber parked in a shallow call chain, which is the floor for a stackful fiber with 4 KiB
+//! pages. The top 16 bytes of that page hold the slot's header (its pool and stride, see
+//! `SlotHeader`), so a [`PooledStack`] is one word: with 100 000 fibers, every word the loop
+//! keeps per fiber in its tables costs about 1 MiB. A guard costs no page, but the page-table
+//! page its marker lives in is shared by only the slots within 2 MiB (8 stacks of 256 KiB):
+//! about 0.5 KiB of page tables per fiber, which the resident set (RSS) does not count. A recycled
 //! stack keeps those pages: the hot path never calls `madvise(MADV_DONTNEED)`, so an idle stack's
 //! resident memory is its high-water mark. `StackPool::trim` hands idle pages back on demand; the
 //! runtime never calls it, so it is built for the unit tests only.
@@ -337,7 +343,8 @@ pub(crate) struct StackPool {
 
 /// The shared state of a pool; slabs live as long as the last handle or stack.
 struct PoolInner {
-    /// Usable bytes per stack, a multiple of the page size, at least `MIN_STACK_SIZE`.
+    /// Usable bytes per stack, at least `MIN_STACK_SIZE`: a multiple of the page size less the
+    /// [`SlotHeader`] at the top.
     stack_size: usize,
     /// Bytes per guard page.
     page: usize,
@@ -425,11 +432,11 @@ impl StackPool {
     ) -> Self {
         overflow::prepare_thread();
         let page = page_size();
-        let stack_size = stack_size
-            .max(MIN_STACK_SIZE)
+        let slot = stack_size
+            .max(MIN_STACK_SIZE + HEADER)
             .checked_next_multiple_of(page)
-            .and_then(|size| size.checked_add(page).map(|stride| (size, stride)));
-        let (stack_size, stride) = stack_size.expect("fiber stack size overflows usize");
+            .and_then(|size| size.checked_add(page).map(|stride| (size - HEADER, stride)));
+        let (stack_size, stride) = slot.expect("fiber stack size overflows usize");
         let inner = PoolInner {
             stack_size,
             page,
@@ -464,11 +471,7 @@ impl StackPool {
             Some(slot) => slot,
             None => self.inner.carve()?,
         };
-        Ok(PooledStack {
-            slot,
-            stride: self.inner.stride,
-            pool: Rc::clone(&self.inner),
-        })
+        Ok(PooledStack::new(slot, &self.inner))
     }
 
     /// Returns the guard mode of this pool's stacks.
@@ -727,62 +730,126 @@ fn slots_that_fit(wanted: usize, stride: usize, room: usize, first_room: Option<
     }
 }
 
+/// Bytes at the top of every slot handed out, above its stack: the [`SlotHeader`].
+const HEADER: usize = std::mem::size_of::<SlotHeader>();
+
+/// What a [`PooledStack`] needs besides its address, written at the top of its slot (the page
+/// its fiber touches first anyway) when the slot is handed out: so a stack is one word, and so
+/// are the fiber tables and ready queues that hold stacks, per fiber.
+#[repr(C, align(16))]
+struct SlotHeader {
+    /// The pool, from `Rc::into_raw`: one strong count per stack handed out, which keeps the
+    /// slabs mapped while the stack is alive.
+    pool: *const PoolInner,
+    /// Copy of the pool's stride, so `limit()` needs no second pointer chase.
+    stride: usize,
+}
+
+// The header keeps the stack's base aligned as corosensei requires.
+const _: () = assert!(HEADER % corosensei::stack::STACK_ALIGNMENT == 0);
+
 /// A stack taken from a [`StackPool`]; dropping it puts it back on the pool's free list.
 ///
-/// Implements corosensei's [`Stack`], so a `Coroutine` can run on it.
+/// Implements corosensei's [`Stack`], so a `Coroutine` can run on it. One word: the rest is in
+/// the [`SlotHeader`] at the top of the slot.
 pub(crate) struct PooledStack {
-    /// Lowest address of the slot: the guard page, then `stack_size` usable bytes.
-    slot: NonNull<u8>,
-    /// Copy of the pool's stride, so `base()` needs no pointer chase.
-    stride: usize,
-    /// Keeps the slab mapped while this stack is alive.
-    pool: Rc<PoolInner>,
+    /// The end of the slot (the guard of the next slot, or the slab's end); the header lies
+    /// just below, the stack below it, the guard page at `top - stride`.
+    top: NonNull<u8>,
 }
 
 impl PooledStack {
-    /// Returns the usable bytes of this stack (excluding the guard page).
+    /// Hands out `slot` (the lowest address of an idle or fresh slot of `pool`), writing its
+    /// header.
+    #[inline]
+    fn new(slot: NonNull<u8>, pool: &Rc<PoolInner>) -> Self {
+        // SAFETY: `slot..slot + stride` is one slot inside a live slab of `pool`, so its end is
+        // inside the mapping or one past it.
+        let top = unsafe { slot.add(pool.stride) };
+        let header = SlotHeader {
+            pool: Rc::into_raw(Rc::clone(pool)),
+            stride: pool.stride,
+        };
+        // SAFETY: the header's bytes are the top `HEADER` bytes of the slot's usable range, read
+        // and writable, 16-aligned (the slot's end is page-aligned); the slot is idle or fresh,
+        // so no fiber uses them, and nothing else ever does.
+        unsafe { top.sub(HEADER).cast::<SlotHeader>().write(header) };
+        Self { top }
+    }
+
+    /// The header written by [`new`](Self::new).
+    #[inline]
+    fn header(&self) -> &SlotHeader {
+        // SAFETY: `new` wrote the header below `top`; the slab stays mapped while this stack
+        // holds the pool's count, and nothing writes the header while the stack is handed out
+        // (the fiber's frames lie below it).
+        unsafe { self.top.sub(HEADER).cast::<SlotHeader>().as_ref() }
+    }
+
+    /// The pool this stack came from.
+    #[inline]
+    fn pool(&self) -> &PoolInner {
+        // SAFETY: the header holds one strong count of the pool (`Rc::into_raw`), released only
+        // in `drop`, after the last use of this reference.
+        unsafe { &*self.header().pool }
+    }
+
+    /// Returns the usable bytes of this stack (below its header, excluding the guard page).
     pub(crate) fn usable_size(&self) -> usize {
-        self.pool.stack_size
+        self.pool().stack_size
     }
 }
 
 impl Drop for PooledStack {
     #[inline]
     fn drop(&mut self) {
-        let mut free = self.pool.free.borrow_mut();
-        debug_assert!(
-            free.len() < free.capacity(),
-            "free list must not grow on recycle"
-        );
-        free.push(self.slot);
+        let header = self.header();
+        let (pool, stride) = (header.pool, header.stride);
+        {
+            let mut free = self.pool().free.borrow_mut();
+            debug_assert!(
+                free.len() < free.capacity(),
+                "free list must not grow on recycle"
+            );
+            // SAFETY: `top - stride` is the slot's start, inside the same slab.
+            free.push(unsafe { self.top.sub(stride) });
+        }
+        // SAFETY: gives back the count taken in `new`, once; nothing reads the header (which may
+        // be unmapped with the pool now) after this.
+        drop(unsafe { Rc::from_raw(pool) });
     }
 }
 
 impl fmt::Debug for PooledStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledStack")
-            .field("limit", &self.slot)
+            .field("top", &self.top)
             .field("usable_size", &self.usable_size())
             .finish()
     }
 }
 
-// SAFETY: `limit()..base()` is one slot of a slab that stays mapped while this stack holds its
-// `Rc` to the pool. Its lowest page is a guard installed by `carve` (alone or in the batch of an
-// earlier slot, `install_guards`) before the slot was first handed out and never removed (MADV_DONTNEED in `trim` keeps guard regions; `mprotect` is not
-// undone), so an overflow faults instead of corrupting the neighbour. Above it lie
-// `stack_size >= MIN_STACK_SIZE` read-write bytes. Both bounds are page-aligned, hence aligned to
-// STACK_ALIGNMENT. The slot is owned by this value alone until it returns to the free list.
+// SAFETY: `limit()..base()` lies in one slot of a slab that stays mapped while this stack holds
+// its count of the pool (in its header). The slot's lowest page is a guard installed by `carve`
+// (alone or in the batch of an earlier slot, `install_guards`) before the slot was first handed
+// out and never removed (MADV_DONTNEED in `trim` keeps guard regions; `mprotect` is not undone),
+// so an overflow faults instead of corrupting the neighbour. Above it lie
+// `stack_size >= MIN_STACK_SIZE` read-write bytes, then the header, which `base()` excludes.
+// `limit()` is page-aligned and `base()` 16-aligned (a page-aligned end less `HEADER`), both
+// aligned to STACK_ALIGNMENT. The slot is owned by this value alone until it returns to the
+// free list.
 unsafe impl Stack for PooledStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        // Cannot saturate: slot + stride is the end of the slot, inside or at the end of a mapping.
-        self.slot.addr().saturating_add(self.stride)
+        // Never zero: the top is the end of a slot, above its header and stack.
+        StackPointer::new(self.top.addr().get() - HEADER).expect("a slot lies above address 0")
     }
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        self.slot.addr()
+        // Never zero: the slot starts `stride` below its top, at a mapped address.
+        let limit = self.top.addr().get() - self.header().stride;
+        StackPointer::new(limit).expect("a slot lies above address 0")
     }
 }
 

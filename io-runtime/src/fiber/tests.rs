@@ -87,12 +87,16 @@ fn finished_fiber_returns_its_stack_for_reuse() {
 fn stack_bounds_leave_a_guard_page_below_the_usable_size() {
     let pool = StackPool::new(10_000, 4);
     let page = page_size();
-    assert_eq!(pool.stack_size(), 10_000usize.next_multiple_of(page));
+    // The slot's top 16 bytes hold its header (pool and stride), above the stack.
+    assert_eq!(pool.stack_size(), 10_000usize.next_multiple_of(page) - 16);
     let stack = pool.get().unwrap();
     let (base, limit) = (stack.base().get(), stack.limit().get());
     assert_eq!(base - limit, pool.stack_size() + page);
-    assert_eq!(base % page, 0);
+    assert_eq!((base + 16) % page, 0);
+    assert_eq!(base % 16, 0, "corosensei's STACK_ALIGNMENT");
+    assert_eq!(limit % page, 0);
     assert_eq!(stack.usable_size(), pool.stack_size());
+    assert_eq!(std::mem::size_of::<PooledStack>(), 8, "one word per stack");
 }
 
 #[test]
