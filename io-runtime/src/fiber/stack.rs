@@ -74,6 +74,19 @@
 //! runtime never calls it, so it is built for the unit tests only.
 //! Slabs are unmapped when the pool and every stack taken from it are gone.
 //!
+//! # Reuse
+//!
+//! Every `Runtime::run` on the uring backend makes a loop with a pool of its own. When the last
+//! handle of a pool is dropped with every stack back, a pool of at most [`SPARE_MAX_STACKS`]
+//! slots with guard regions is kept as the thread's spare (one per thread, replacing the one
+//! before), and the next [`StackPool::new`] on the thread takes it up if the stack size, guard
+//! mode and address-space limit match and `max_stacks` is not below its slot count: its stacks
+//! are guarded and their top pages resident, so a loop that runs a thousand fibers per `run`
+//! does not pay a thousand guard installs and first-touch faults every time. Before it is kept,
+//! every stack is trimmed to its top page (`MADV_DONTNEED` below it, 256 stacks per
+//! `process_madvise` call), so a spare holds at most one page per slot, 8 MiB at the cap. A
+//! bigger pool is unmapped as before. The spare is unmapped when its thread exits.
+//!
 //! # Address-space limit
 //!
 //! `MAP_NORESERVE` saves memory, not address space: every slab counts in full against
@@ -113,6 +126,10 @@ pub(crate) const MAX_STACKS_PER_SLAB: usize = 4096;
 /// How many guards one system call installs at most: a fresh slot is guarded together with the
 /// next ones of its slab, up to this many (see "Guards").
 pub(crate) const GUARD_BATCH: usize = 64;
+
+/// How many ranges one `process_madvise(MADV_DONTNEED)` call trims at most when a pool is kept
+/// as a spare (the kernel takes up to 1024; 256 keep the array at 4 KiB of the caller's stack).
+const TRIM_BATCH: usize = 256;
 
 /// `process_madvise`'s pidfd for the calling thread (Linux ≥ 6.15, `include/uapi/linux/pidfd.h`):
 /// the advice applies to this process's memory, and stays right in a forked child, which a pidfd
@@ -350,7 +367,8 @@ struct PoolInner {
     page: usize,
     /// `page + stack_size`: distance between neighbouring slots.
     stride: usize,
-    max_stacks: usize,
+    /// How many stacks may be handed out at once; set anew when the pool is reused.
+    max_stacks: Cell<usize>,
     mode: GuardMode,
     /// In [`GuardMode::Madvise`]: whether guards are installed [`GUARD_BATCH`] per
     /// `process_madvise` call ([`detect_vectored_guards`]) rather than one `madvise` each.
@@ -400,8 +418,36 @@ impl StackPool {
     /// # Panics
     ///
     /// Panics if `stack_size` plus a guard page overflows `usize`.
+    ///
+    /// The pool of an earlier loop on this thread is taken up again if it fits (see "Reuse" in
+    /// the module docs): its stacks are guarded and resident already.
     pub(crate) fn new(stack_size: usize, max_stacks: usize) -> Self {
-        Self::with_guard_mode(stack_size, max_stacks, detect_guard_mode())
+        let mode = detect_guard_mode();
+        if let Some(pool) = Self::take_spare(stack_size, max_stacks, mode) {
+            return pool;
+        }
+        Self::with_guard_mode(stack_size, max_stacks, mode)
+    }
+
+    /// The spare pool of this thread, if it was made for the same stack size, guard mode and
+    /// address-space limit and holds no more slots than `max_stacks`; a spare that does not fit
+    /// is unmapped.
+    fn take_spare(stack_size: usize, max_stacks: usize, mode: GuardMode) -> Option<Self> {
+        let inner = SPARE.try_with(RefCell::take).ok().flatten()?;
+        let (usable, _) = slot_sizes(stack_size, inner.page)?;
+        let vectored = mode == GuardMode::Madvise && detect_vectored_guards();
+        let fits = inner.stack_size == usable
+            && inner.mode == mode
+            && inner.vectored == vectored
+            && inner.headroom == Headroom::new()
+            && inner.mapped.get() <= max_stacks
+            && Rc::strong_count(&inner) == 1;
+        if !fits {
+            return None;
+        }
+        inner.max_stacks.set(max_stacks);
+        overflow::prepare_thread();
+        Some(Self { inner })
     }
 
     /// Like [`new`](Self::new) but with a chosen guard mode, e.g. to exercise the `mprotect`
@@ -432,16 +478,13 @@ impl StackPool {
     ) -> Self {
         overflow::prepare_thread();
         let page = page_size();
-        let slot = stack_size
-            .max(MIN_STACK_SIZE + HEADER)
-            .checked_next_multiple_of(page)
-            .and_then(|size| size.checked_add(page).map(|stride| (size - HEADER, stride)));
+        let slot = slot_sizes(stack_size, page);
         let (stack_size, stride) = slot.expect("fiber stack size overflows usize");
         let inner = PoolInner {
             stack_size,
             page,
             stride,
-            max_stacks,
+            max_stacks: Cell::new(max_stacks),
             mode,
             vectored: vectored && mode == GuardMode::Madvise,
             headroom: Headroom::new(),
@@ -521,11 +564,49 @@ impl StackPool {
     }
 }
 
+/// The usable bytes and the stride of the slots for stacks of `stack_size` requested bytes:
+/// the slot (stack plus header) is a whole number of pages, at least `MIN_STACK_SIZE` plus the
+/// header; `None` if that overflows.
+fn slot_sizes(stack_size: usize, page: usize) -> Option<(usize, usize)> {
+    stack_size
+        .max(MIN_STACK_SIZE + HEADER)
+        .checked_next_multiple_of(page)
+        .and_then(|size| size.checked_add(page).map(|stride| (size - HEADER, stride)))
+}
+
+/// The most slots a pool may hold to be kept as this thread's spare: the first five slabs
+/// (64 + 128 + 256 + 512 + 1024 = 1984 slots), at most 8 MiB resident once trimmed.
+const SPARE_MAX_STACKS: usize = 2048;
+
+thread_local! {
+    /// The pool of the last loop that ended on this thread, for the next one (see "Reuse").
+    /// Unmapped when the thread exits (or a pool that does not fit replaces it).
+    static SPARE: RefCell<Option<Rc<PoolInner>>> = const { RefCell::new(None) };
+}
+
+/// The last handle of a pool whose stacks are all back keeps it as the thread's spare, if it
+/// is small enough and has guard regions, after trimming its stacks to their top page (see
+/// "Reuse").
+impl Drop for StackPool {
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        // `mprotect` guards cost mappings, which a spare would keep from the rest of the process.
+        let keep = Rc::strong_count(inner) == 1
+            && inner.mode == GuardMode::Madvise
+            && (1..=SPARE_MAX_STACKS).contains(&inner.mapped.get())
+            && inner.trim_below_tops().is_ok();
+        if keep {
+            let previous = SPARE.try_with(|spare| spare.replace(Some(Rc::clone(inner))));
+            drop(previous);
+        }
+    }
+}
+
 impl fmt::Debug for StackPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StackPool")
             .field("stack_size", &self.inner.stack_size)
-            .field("max_stacks", &self.inner.max_stacks)
+            .field("max_stacks", &self.inner.max_stacks.get())
             .field("guard_mode", &self.inner.mode)
             .field("in_use", &self.in_use())
             .field("idle", &self.idle())
@@ -534,14 +615,57 @@ impl fmt::Debug for StackPool {
 }
 
 impl PoolInner {
+    /// Gives back every page of every carved (idle) stack except its top one, which its next
+    /// fiber touches first anyway and which holds the slot header: with `process_madvise`
+    /// ([`TRIM_BATCH`] ranges per call) when guards are installed that way, else one `madvise`
+    /// per stack. Guards stay. Only for a pool without stacks out (the caller's check).
+    fn trim_below_tops(&self) -> io::Result<()> {
+        let below_top = self.stride - 2 * self.page;
+        if below_top == 0 {
+            return Ok(());
+        }
+        let empty = libc::iovec {
+            iov_base: ptr::null_mut(),
+            iov_len: 0,
+        };
+        let free = self.free.borrow();
+        let batch = if self.vectored { TRIM_BATCH } else { 1 };
+        for chunk in free.chunks(batch) {
+            let mut ranges = [empty; TRIM_BATCH];
+            for (range, slot) in ranges.iter_mut().zip(chunk) {
+                // SAFETY: `slot + page` is inside the slot (its stack's lowest page).
+                range.iov_base = unsafe { slot.add(self.page) }.as_ptr().cast();
+                range.iov_len = below_top;
+            }
+            let ranges = &ranges[..chunk.len()];
+            let wanted = below_top * ranges.len();
+            // SAFETY: every range is the stack of an idle slot of a live slab below its top
+            // page; no fiber runs on it (it is in the free list and no stack is out), so
+            // discarding its pages (zero-filled on next touch) invalidates nothing.
+            let done = unsafe {
+                match ranges {
+                    [one] => match libc::madvise(one.iov_base, one.iov_len, libc::MADV_DONTNEED) {
+                        0 => Ok(wanted),
+                        _ => Err(io::Error::last_os_error()),
+                    },
+                    _ => process_madvise(ranges, libc::MADV_DONTNEED),
+                }
+            };
+            if done? != wanted {
+                return Err(io::Error::other("process_madvise stopped early"));
+            }
+        }
+        Ok(())
+    }
+
     /// Hands out a never-used slot, mapping a slab first if needed, and guarding it (with the
     /// next slots of its batch) unless an earlier batch did.
     #[cold]
     fn carve(&self) -> Result<NonNull<u8>, StackExhausted> {
         let carved = self.carved.get();
-        if carved == self.max_stacks {
+        if carved == self.max_stacks.get() {
             return Err(StackExhausted {
-                kind: ExhaustedKind::Limit(self.max_stacks),
+                kind: ExhaustedKind::Limit(self.max_stacks.get()),
             });
         }
         if carved == self.mapped.get() {
@@ -569,7 +693,7 @@ impl PoolInner {
     /// overflow reports. Its slots get their guards later, a batch at a time, as they are
     /// carved.
     fn map_slab(&self) -> Result<(), StackExhausted> {
-        let room = self.max_stacks - self.mapped.get();
+        let room = self.max_stacks.get() - self.mapped.get();
         let slots = match self.headroom.is_limited() {
             false => slab_slots(self.slabs.borrow().len()).min(room),
             true => self.slots_within_headroom(STACKS_PER_SLAB.min(room))?,
@@ -746,7 +870,7 @@ struct SlotHeader {
 }
 
 // The header keeps the stack's base aligned as corosensei requires.
-const _: () = assert!(HEADER % corosensei::stack::STACK_ALIGNMENT == 0);
+const _: () = assert!(HEADER.is_multiple_of(corosensei::stack::STACK_ALIGNMENT));
 
 /// A stack taken from a [`StackPool`]; dropping it puts it back on the pool's free list.
 ///

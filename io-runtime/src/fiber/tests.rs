@@ -172,6 +172,85 @@ fn every_stack_gets_its_guard_batched_or_one_by_one() {
     }
 }
 
+/// Takes `n` stacks of `pool`, writes a word at the bottom and at the top of each usable range,
+/// and returns their (limit, base) bounds.
+fn touch_stacks(pool: &StackPool, n: usize) -> Vec<(usize, usize)> {
+    let stacks: Vec<_> = (0..n).map(|_| pool.get().unwrap()).collect();
+    let page = page_size();
+    stacks
+        .iter()
+        .map(|stack| {
+            let (limit, base) = (stack.limit().get(), stack.base().get());
+            for addr in [limit + page, base - 8] {
+                let word = std::ptr::with_exposed_provenance_mut::<u64>(addr);
+                // SAFETY: an aligned word in the usable range of a stack this test holds and no
+                // fiber uses.
+                unsafe { word.write(0xfeed) };
+            }
+            (limit, base)
+        })
+        .collect()
+}
+
+#[test]
+fn the_next_pool_on_a_thread_takes_up_the_last_ones_stacks_trimmed() {
+    if detect_guard_mode() != GuardMode::Madvise {
+        eprintln!("skipped: only pools with guard regions are kept");
+        return;
+    }
+    let pool = StackPool::new(SIZE, 100);
+    let mut first = touch_stacks(&pool, 10);
+    drop(pool);
+
+    let pool = StackPool::new(SIZE, 100);
+    assert_eq!(pool.idle(), 10, "the spare's stacks wait in its free list");
+    assert_eq!(pool.in_use(), 0);
+    let mut again: Vec<_> = (0..10).map(|_| pool.get().unwrap()).collect();
+    let mut bounds: Vec<_> = again
+        .iter()
+        .map(|s| (s.limit().get(), s.base().get()))
+        .collect();
+    first.sort_unstable();
+    bounds.sort_unstable();
+    assert_eq!(bounds, first, "the same stacks");
+    let page = page_size();
+    for &(limit, base) in &bounds {
+        assert_ne!(pagemap_entry(limit) & PM_GUARD_REGION, 0, "guard kept");
+        let bottom = std::ptr::with_exposed_provenance::<u64>(limit + page);
+        // SAFETY: an aligned word in the usable range of a stack this test holds.
+        assert_eq!(unsafe { bottom.read() }, 0, "pages below the top trimmed");
+        let top = std::ptr::with_exposed_provenance::<u64>(base - 8);
+        // SAFETY: as above.
+        assert_eq!(unsafe { top.read() }, 0xfeed, "the top page kept");
+    }
+    // The pool goes on carving where the spare stopped.
+    again.push(pool.get().unwrap());
+    assert_eq!(pool.in_use(), 11);
+    assert!(!first.contains(&(again[10].limit().get(), again[10].base().get())));
+}
+
+#[test]
+fn a_spare_that_does_not_fit_is_not_taken_up() {
+    let pool = StackPool::new(SIZE, 100);
+    let used = touch_stacks(&pool, 3);
+    drop(pool);
+    // Another stack size: a fresh pool.
+    let other = StackPool::new(2 * SIZE, 100);
+    assert_eq!(other.idle(), 0);
+    let stack = other.get().unwrap();
+    assert!(!used.contains(&(stack.limit().get(), stack.base().get())));
+    drop(stack);
+    drop(other);
+    // Fewer stacks allowed than the spare holds slots (64): a fresh pool too.
+    let small = StackPool::new(2 * SIZE, 8);
+    assert_eq!(small.idle(), 0);
+    // A pool with a stack still out is not kept.
+    let held = small.get().unwrap();
+    drop(small);
+    drop(held);
+    assert_eq!(StackPool::new(2 * SIZE, 8).idle(), 0);
+}
+
 #[test]
 fn guard_mode_is_detected_once() {
     let mode = detect_guard_mode();
