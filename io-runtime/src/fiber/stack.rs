@@ -70,9 +70,11 @@
 //! page its marker lives in is shared by only the slots within 2 MiB (8 stacks of 256 KiB):
 //! about 0.5 KiB of page tables per fiber, which the resident set (RSS) does not count. A recycled
 //! stack keeps those pages: the hot path never calls `madvise(MADV_DONTNEED)`, so an idle stack's
-//! resident memory is its high-water mark. `StackPool::trim` hands idle pages back on demand; the
-//! runtime never calls it, so it is built for the unit tests only.
-//! Slabs are unmapped when the pool and every stack taken from it are gone.
+//! resident memory is its high-water mark while its pool lives. `StackPool::trim` hands idle pages
+//! back on demand; the runtime never calls it, so it is built for the unit tests only (a pool kept
+//! for reuse is trimmed to one page per stack instead, see "Reuse").
+//! Slabs are unmapped when the pool and every stack taken from it are gone, unless the pool is
+//! kept as its thread's spare.
 //!
 //! # Reuse
 //!
