@@ -22,6 +22,11 @@
 //! deadline) the first and the last of them woke, and the median, 99th percentile and maximum
 //! lateness, io-uring against tokio in the same run. `cargo bench --bench sleep_many --
 //! --uring` runs only the io-uring and tokio cases of both tables (io-threaded's take minutes).
+//!
+//! A last case puts 1 000 000 tasks to sleep at once, io-uring and tokio only, one child each
+//! (with a budget of [`BUDGET_MILLION`]): time, peak RSS, peak RSS per task above the idle
+//! child's, and the most kernel mappings the io-uring child had (sampled from `/proc/self/maps`),
+//! against the default `vm.max_map_count` of 65 530.
 
 mod common;
 
@@ -39,6 +44,10 @@ const LATE_NAP: Duration = Duration::from_secs(1);
 const LATE_TASKS: usize = 100_000;
 /// How long a child may run before it stops and reports how far it got.
 const BUDGET: Duration = Duration::from_secs(5);
+/// The budget of a child with [`MILLION`] tasks.
+const BUDGET_MILLION: Duration = Duration::from_secs(60);
+/// The task count of the last case.
+const MILLION: usize = 1_000_000;
 /// How often a child samples its thread count.
 const SAMPLE: Duration = Duration::from_millis(2);
 /// The most pool threads of io's threaded backend (`MAX_THREADS` in
@@ -49,6 +58,8 @@ const IO_MAX_THREADS: usize = 1024;
 static DONE: AtomicUsize = AtomicUsize::new(0);
 /// The most threads the child had at once (sampled).
 static PEAK_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The most kernel mappings the child had at once (sampled, io-uring children only).
+static PEAK_MAPS: AtomicUsize = AtomicUsize::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -112,6 +123,8 @@ struct Outcome {
     peak_rss: u64,
     /// The most threads the child had at once.
     threads: u64,
+    /// The most kernel mappings it had at once (io-uring children; 0 where not sampled).
+    maps: u64,
     /// For a run stopped by its budget: how far it got.
     stopped: Option<String>,
 }
@@ -128,7 +141,10 @@ fn parent(reps: usize, uring_only: bool) {
         return;
     }
     for tasks in [10_000, 100_000] {
-        one_size(&mut table, tasks, reps);
+        one_size(&mut table, tasks, reps, &idle);
+    }
+    if !common::quick() {
+        one_million(&mut table, &idle);
     }
     add_notes(&mut table, &idle, reps);
     table.print();
@@ -312,7 +328,7 @@ fn tokio_late(tasks: usize) -> Vec<(Instant, Instant)> {
 }
 
 /// The rows of one task count.
-fn one_size(table: &mut Table, tasks: usize, reps: usize) {
+fn one_size(table: &mut Table, tasks: usize, reps: usize, idle: &Outcome) {
     let io = median_or_stopped(Runner::IoAsync, tasks, reps);
     if let Some(stopped) = &io.stopped {
         table.note(format!("io-threaded, {tasks} tasks: {stopped}"));
@@ -357,6 +373,7 @@ fn one_size(table: &mut Table, tasks: usize, reps: usize) {
             Value::Count(tokio.threads),
         );
     }
+    per_task_rss(table, &op_uring, tasks, idle, &uring, &tokio);
     if tasks == 10_000 {
         against_threads(
             table,
@@ -365,6 +382,58 @@ fn one_size(table: &mut Table, tasks: usize, reps: usize) {
             [(&op_uring, &uring), (&op_threaded, &io)],
         );
     }
+}
+
+/// The row of io-uring's peak RSS per task above the idle child's, against tokio's.
+fn per_task_rss(
+    table: &mut Table,
+    op: &str,
+    tasks: usize,
+    idle: &Outcome,
+    uring: &Outcome,
+    tokio: &Outcome,
+) {
+    let per_task =
+        |o: &Outcome| Value::Bytes(o.peak_rss.saturating_sub(idle.peak_rss) / tasks as u64);
+    table.row(
+        format!("{op}: peak RSS per task above idle"),
+        "tokio::spawn",
+        &per_task(uring),
+        per_task(tokio),
+    );
+}
+
+/// The rows of [`MILLION`] tasks sleeping at once: io-uring and tokio, one child each.
+fn one_million(table: &mut Table, idle: &Outcome) {
+    let uring = run_child(Runner::IoUring, MILLION);
+    let tokio = run_child(Runner::Tokio, MILLION);
+    let op = format!("{MILLION} × sleep 100 ms (io-uring)");
+    if let Some(stopped) = &uring.stopped {
+        table.note(format!("io-uring, {MILLION} tasks: {stopped}"));
+    }
+    table.row(
+        format!("{op}: wall"),
+        "tokio::spawn",
+        &uring.wall,
+        tokio.wall.clone(),
+    );
+    table.row(
+        format!("{op}: peak RSS"),
+        "tokio::spawn",
+        &Value::Bytes(uring.peak_rss),
+        Value::Bytes(tokio.peak_rss),
+    );
+    per_task_rss(table, &op, MILLION, idle, &uring, &tokio);
+    let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .map_or(Value::missing("unknown"), Value::Count);
+    table.row(
+        format!("{op}: peak kernel mappings"),
+        "vm.max_map_count",
+        &Value::Count(uring.maps),
+        max_map_count,
+    );
 }
 
 /// The rows against a std thread per task, and io's `spawn_concurrent` (10 000 tasks only:
@@ -419,6 +488,14 @@ fn add_notes(table: &mut Table, idle: &Outcome, reps: usize) {
          at least ⌈tasks / {IO_MAX_THREADS}⌉ × 100 ms (thread cap × sleep time); io-uring's is \
          one sleep (every fiber sleeps at once)"
     ));
+    if !common::quick() {
+        table.note(format!(
+            "{MILLION} tasks: one child each, stopped after {} s at the latest; peak kernel \
+             mappings: the most lines /proc/self/maps had, sampled every {} ms",
+            BUDGET_MILLION.as_secs(),
+            SAMPLE.as_millis()
+        ));
+    }
     table.note(format!(
         "≈: the run was stopped after {} s and its total projected from the tasks done by then",
         BUDGET.as_secs()
@@ -433,10 +510,12 @@ fn add_notes(table: &mut Table, idle: &Outcome, reps: usize) {
         idle.threads,
     ));
     table.note(
-        "io-uring: Runtime::builder().backend(Uring).build(), s.spawn_async(|| io.sleep(100 ms)) \
-         for every task (each a fiber with a 256 KiB stack, mapped lazily; the sleep a \
-         deadline in the loop's timer heap, one IORING_OP_TIMEOUT for the earliest), then join them \
-         in order",
+        "io-uring: Runtime::builder().backend(Uring).fiber_limit(tasks + 1).build(), \
+         s.spawn_async(|| io.sleep(100 ms)) for every task (each a fiber with a 256 KiB stack, \
+         mapped lazily; the sleep a deadline in the loop's timer heap, one IORING_OP_TIMEOUT for \
+         the earliest), then join them in order; peak RSS per task: (peak RSS − the idle \
+         child's) / tasks; the floor for a stackful fiber with 4 KiB pages is one page of stack \
+         plus its task record",
     );
 }
 
@@ -467,6 +546,7 @@ fn median_child(runner: Runner, tasks: usize, reps: usize) -> Outcome {
         wall: Value::from_duration(common::median(walls)),
         peak_rss: middle(outcomes.iter().map(|o| o.peak_rss).collect()),
         threads: middle(outcomes.iter().map(|o| o.threads).collect()),
+        maps: middle(outcomes.iter().map(|o| o.maps).collect()),
         stopped: None,
     }
 }
@@ -490,11 +570,12 @@ fn run_child(runner: Runner, tasks: usize) -> Outcome {
         "{} {tasks}: child failed with status {status}",
         runner.name()
     );
-    let (wall, stopped, threads) = parse_report(&report, tasks);
+    let (wall, stopped, threads, maps) = parse_report(&report, tasks);
     Outcome {
         wall,
         peak_rss,
         threads,
+        maps,
         stopped,
     }
 }
@@ -511,15 +592,21 @@ fn wait4(pid: libc::pid_t) -> (libc::c_int, u64) {
     (status, usage.ru_maxrss as u64 * 1024)
 }
 
-/// `done <ns> <threads>`, `stopped <tasks done> <ns> <threads>` (projected to all `tasks`,
-/// with a word on how far it got), or `unavailable <tasks spawned> <threads>`; `<threads>` is
-/// the child's peak thread count.
-fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>, u64) {
+/// `done <ns> <threads> <maps>`, `stopped <tasks done> <ns> <threads> <maps>` (projected to
+/// all `tasks`, with a word on how far it got), or `unavailable <tasks spawned> <threads>`;
+/// `<threads>` is the child's peak thread count, `<maps>` its peak mapping count (0 if not
+/// sampled).
+fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>, u64, u64) {
     let words: Vec<&str> = report.split_whitespace().collect();
-    let threads = |word: &str| word.parse().expect("threads");
+    let count = |word: &str| word.parse().expect("count");
     match words.as_slice() {
-        ["done", ns, peak] => (Value::Time(ns.parse().expect("ns")), None, threads(peak)),
-        ["stopped", done, ns, peak] => {
+        ["done", ns, peak, maps] => (
+            Value::Time(ns.parse().expect("ns")),
+            None,
+            count(peak),
+            count(maps),
+        ),
+        ["stopped", done, ns, peak, maps] => {
             let done: usize = done.parse().expect("done");
             let secs = ns.parse::<f64>().expect("ns") / 1e9;
             let progress = format!(
@@ -530,11 +617,11 @@ fn parse_report(report: &str, tasks: usize) -> (Value, Option<String>, u64) {
                 0 => Value::missing("none done"),
                 _ => Value::Estimate(secs * 1e9 * tasks as f64 / done as f64),
             };
-            (wall, Some(progress), threads(peak))
+            (wall, Some(progress), count(peak), count(maps))
         }
         ["unavailable", spawned, peak] => {
             let why = format!("ConcurrencyUnavailable after {spawned}");
-            (Value::missing(why.clone()), Some(why), threads(peak))
+            (Value::missing(why.clone()), Some(why), count(peak), 0)
         }
         _ => panic!("unexpected child report {report:?}"),
     }
@@ -547,7 +634,13 @@ fn child(runner: Runner, tasks: usize) {
         Runner::TokioLate => return report_lateness(start, &tokio_late(tasks)),
         _ => {}
     }
-    std::thread::spawn(move || watch(start));
+    let budget = if tasks >= MILLION {
+        BUDGET_MILLION
+    } else {
+        BUDGET
+    };
+    let maps = runner == Runner::IoUring;
+    std::thread::spawn(move || watch(start, budget, maps));
     match runner {
         Runner::IoAsync => io_async(io::Backend::Threaded, tasks),
         Runner::IoConcurrent => io_concurrent(io::Backend::Threaded, tasks),
@@ -558,26 +651,38 @@ fn child(runner: Runner, tasks: usize) {
     }
     sample_threads();
     report(&format!(
-        "done {} {}",
+        "done {} {} {}",
         start.elapsed().as_nanos(),
-        PEAK_THREADS.load(Ordering::SeqCst)
+        PEAK_THREADS.load(Ordering::SeqCst),
+        PEAK_MAPS.load(Ordering::SeqCst)
     ));
 }
 
-/// The child's sampler: records its thread count every [`SAMPLE`], and stops the child once
-/// it has run for [`BUDGET`], reporting how far it got.
-fn watch(start: Instant) {
-    while start.elapsed() < BUDGET {
+/// The child's sampler: records its thread count (and, if `maps`, its mapping count) every
+/// [`SAMPLE`], and stops the child once it has run for `budget`, reporting how far it got.
+fn watch(start: Instant, budget: Duration, maps: bool) {
+    while start.elapsed() < budget {
         sample_threads();
+        if maps {
+            sample_maps();
+        }
         std::thread::sleep(SAMPLE);
     }
     report(&format!(
-        "stopped {} {} {}",
+        "stopped {} {} {} {}",
         DONE.load(Ordering::SeqCst),
         start.elapsed().as_nanos(),
-        PEAK_THREADS.load(Ordering::SeqCst)
+        PEAK_THREADS.load(Ordering::SeqCst),
+        PEAK_MAPS.load(Ordering::SeqCst)
     ));
     std::process::exit(0);
+}
+
+/// Records the process's current number of kernel mappings (lines of `/proc/self/maps`) in
+/// [`PEAK_MAPS`].
+fn sample_maps() {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    PEAK_MAPS.fetch_max(maps.lines().count(), Ordering::SeqCst);
 }
 
 /// Records the process's current thread count (`Threads:` in `/proc/self/status`) in
@@ -606,8 +711,10 @@ fn nap_io(io: io::Io) -> Result<(), io::Canceled> {
 }
 
 fn io_async(backend: io::Backend, tasks: usize) {
+    // Every task a fiber, plus the root's (the default limit is 1 000 000 fibers).
     let rt = io::Runtime::builder()
         .backend(backend)
+        .fiber_limit(tasks + 1)
         .build()
         .expect("io runtime");
     rt.run(|io| {

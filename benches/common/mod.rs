@@ -127,6 +127,7 @@ impl fmt::Display for Value {
             Value::Time(ns) if *ns < 1e9 => write!(f, "{:.2} ms", ns / 1e6),
             Value::Time(ns) => write!(f, "{:.2} s", ns / 1e9),
             Value::Estimate(ns) => write!(f, "≈{}", Value::Time(*ns)),
+            Value::Bytes(b) if *b < 1 << 20 => write!(f, "{:.2} KiB", *b as f64 / 1024.0),
             Value::Bytes(b) => write!(f, "{:.1} MiB", *b as f64 / (1024.0 * 1024.0)),
             Value::Count(n) => write!(f, "{n}"),
             Value::Missing(why) => f.write_str(why),

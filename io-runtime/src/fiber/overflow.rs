@@ -87,10 +87,13 @@ fn claim_node() -> &'static Node {
     // SAFETY: registry nodes are leaked boxes that are never freed, so every non-null pointer
     // read from the list is valid for 'static.
     while let Some(node) = unsafe { cursor.as_ref() } {
-        let claimed =
-            node.start
-                .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed);
-        if claimed.is_ok() {
+        // A plain load skips the nodes in use without taking their cache lines exclusively.
+        let claimed = node.start.load(Ordering::Relaxed) == FREE
+            && node
+                .start
+                .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if claimed {
             return node;
         }
         cursor = node.next.load(Ordering::Acquire);

@@ -17,7 +17,10 @@ use std::rc::Rc;
 
 use corosensei::stack::Stack;
 
-use super::stack::{detect_guard_mode, page_size, GuardMode, PooledStack, STACKS_PER_SLAB};
+use super::stack::{
+    detect_guard_mode, detect_vectored_guards, page_size, GuardMode, PooledStack, GUARD_BATCH,
+    STACKS_PER_SLAB,
+};
 use super::{Fiber, Resume, StackPool};
 
 const SIZE: usize = 64 * 1024;
@@ -84,12 +87,16 @@ fn finished_fiber_returns_its_stack_for_reuse() {
 fn stack_bounds_leave_a_guard_page_below_the_usable_size() {
     let pool = StackPool::new(10_000, 4);
     let page = page_size();
-    assert_eq!(pool.stack_size(), 10_000usize.next_multiple_of(page));
+    // The slot's top 16 bytes hold its header (pool and stride), above the stack.
+    assert_eq!(pool.stack_size(), 10_000usize.next_multiple_of(page) - 16);
     let stack = pool.get().unwrap();
     let (base, limit) = (stack.base().get(), stack.limit().get());
     assert_eq!(base - limit, pool.stack_size() + page);
-    assert_eq!(base % page, 0);
+    assert_eq!((base + 16) % page, 0);
+    assert_eq!(base % 16, 0, "corosensei's STACK_ALIGNMENT");
+    assert_eq!(limit % page, 0);
     assert_eq!(stack.usable_size(), pool.stack_size());
+    assert_eq!(std::mem::size_of::<PooledStack>(), 8, "one word per stack");
 }
 
 #[test]
@@ -108,6 +115,140 @@ fn stacks_span_several_slabs_without_overlap() {
     let distinct: HashSet<_> = ranges.iter().collect();
     assert_eq!(distinct.len(), count);
     assert!(pool.get().unwrap_err().is_limit());
+}
+
+/// The `/proc/self/pagemap` entry of the page at `addr`: bit 58 marks a guard region (Linux
+/// ≥ 6.14), bit 63 a present page.
+fn pagemap_entry(addr: usize) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open("/proc/self/pagemap").unwrap();
+    let mut entry = [0u8; 8];
+    let offset = (addr / page_size() * 8) as u64;
+    file.read_exact_at(&mut entry, offset).unwrap();
+    u64::from_ne_bytes(entry)
+}
+
+/// Bit 58 of a pagemap entry: the page is a guard region.
+const PM_GUARD_REGION: u64 = 1 << 58;
+
+/// Checks that every stack of `pool`, taken across several slabs and guard batches, has a guard
+/// page below it and none in its usable range.
+fn every_stack_has_its_guard(pool: &StackPool, count: usize) {
+    let page = page_size();
+    let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
+    for (i, stack) in stacks.iter().enumerate() {
+        let (limit, base) = (stack.limit().get(), stack.base().get());
+        assert_ne!(
+            pagemap_entry(limit) & PM_GUARD_REGION,
+            0,
+            "stack {i}: no guard"
+        );
+        for usable in [limit + page, base - page] {
+            assert_eq!(
+                pagemap_entry(usable) & PM_GUARD_REGION,
+                0,
+                "stack {i}: guard inside its usable range"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_stack_gets_its_guard_batched_or_one_by_one() {
+    if detect_guard_mode() != GuardMode::Madvise {
+        eprintln!("skipped: this kernel has no guard regions");
+        return;
+    }
+    // Past the first slab (64) and into the third (64 + 128), through several guard batches.
+    let count = 3 * STACKS_PER_SLAB + 2 * GUARD_BATCH + 3;
+    for vectored in [true, false] {
+        if vectored && !detect_vectored_guards() {
+            eprintln!("skipped the batched case: no process_madvise guards on this kernel");
+            continue;
+        }
+        let pool = StackPool::with_guards(SIZE, count, GuardMode::Madvise, vectored);
+        every_stack_has_its_guard(&pool, count);
+        assert_eq!(pool.in_use(), 0);
+    }
+}
+
+/// Takes `n` stacks of `pool`, writes a word at the bottom and at the top of each usable range,
+/// and returns their (limit, base) bounds.
+fn touch_stacks(pool: &StackPool, n: usize) -> Vec<(usize, usize)> {
+    let stacks: Vec<_> = (0..n).map(|_| pool.get().unwrap()).collect();
+    let page = page_size();
+    stacks
+        .iter()
+        .map(|stack| {
+            let (limit, base) = (stack.limit().get(), stack.base().get());
+            for addr in [limit + page, base - 8] {
+                let word = std::ptr::with_exposed_provenance_mut::<u64>(addr);
+                // SAFETY: an aligned word in the usable range of a stack this test holds and no
+                // fiber uses.
+                unsafe { word.write(0xfeed) };
+            }
+            (limit, base)
+        })
+        .collect()
+}
+
+#[test]
+fn the_next_pool_on_a_thread_takes_up_the_last_ones_stacks_trimmed() {
+    if detect_guard_mode() != GuardMode::Madvise {
+        eprintln!("skipped: only pools with guard regions are kept");
+        return;
+    }
+    let pool = StackPool::new(SIZE, 100);
+    let mut first = touch_stacks(&pool, 10);
+    drop(pool);
+
+    let pool = StackPool::new(SIZE, 100);
+    assert_eq!(pool.idle(), 10, "the spare's stacks wait in its free list");
+    assert_eq!(pool.in_use(), 0);
+    let mut again: Vec<_> = (0..10).map(|_| pool.get().unwrap()).collect();
+    let mut bounds: Vec<_> = again
+        .iter()
+        .map(|s| (s.limit().get(), s.base().get()))
+        .collect();
+    first.sort_unstable();
+    bounds.sort_unstable();
+    assert_eq!(bounds, first, "the same stacks");
+    let page = page_size();
+    for &(limit, base) in &bounds {
+        assert_ne!(pagemap_entry(limit) & PM_GUARD_REGION, 0, "guard kept");
+        let bottom = std::ptr::with_exposed_provenance::<u64>(limit + page);
+        // SAFETY: an aligned word in the usable range of a stack this test holds.
+        assert_eq!(unsafe { bottom.read() }, 0, "pages below the top trimmed");
+        let top = std::ptr::with_exposed_provenance::<u64>(base - 8);
+        // SAFETY: as above.
+        assert_eq!(unsafe { top.read() }, 0xfeed, "the top page kept");
+    }
+    // The pool goes on carving where the spare stopped.
+    again.push(pool.get().unwrap());
+    assert_eq!(pool.in_use(), 11);
+    assert!(!first.contains(&(again[10].limit().get(), again[10].base().get())));
+}
+
+#[test]
+fn a_spare_that_does_not_fit_is_not_taken_up() {
+    let pool = StackPool::new(SIZE, 100);
+    let used = touch_stacks(&pool, 3);
+    drop(pool);
+    // Another stack size: a fresh pool.
+    let other = StackPool::new(2 * SIZE, 100);
+    assert_eq!(other.idle(), 0);
+    let stack = other.get().unwrap();
+    assert!(!used.contains(&(stack.limit().get(), stack.base().get())));
+    drop(stack);
+    drop(other);
+    // Fewer stacks allowed than the spare holds slots (64): a fresh pool too.
+    let small = StackPool::new(2 * SIZE, 8);
+    assert_eq!(small.idle(), 0);
+    // A pool with a stack still out is not kept.
+    let held = small.get().unwrap();
+    drop(small);
+    drop(held);
+    assert_eq!(StackPool::new(2 * SIZE, 8).idle(), 0);
 }
 
 #[test]

@@ -55,14 +55,21 @@ impl ChildOutput {
     }
 }
 
-/// Runs `test` alone in a child process and waits for it, at most [`CHILD_TIMEOUT`].
+/// Runs `test` alone in a child process (ignored or not: the parent was asked to run it) and
+/// waits for it, at most [`CHILD_TIMEOUT`].
 ///
 /// # Panics
 ///
 /// Panics if the child cannot be started or outlives the timeout (it is killed then).
 pub(super) fn run_child(test: &str) -> ChildOutput {
     let mut child = Command::new(env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test,
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, test)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

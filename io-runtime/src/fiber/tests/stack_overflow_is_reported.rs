@@ -22,8 +22,15 @@ fn recurse(depth: u64) -> u64 {
 
 /// Child: overflows a fiber stack; returning means the guard did not fire.
 fn overflow_in_fiber(mode: GuardMode, name: Option<&'static str>) {
+    overflow_in_nth_stack(mode, name, 0);
+}
+
+/// Child: takes `taken` stacks, then overflows a fiber on the next one. The stacks after a
+/// batch's first got their guards in that first one's batch (`GUARD_BATCH`).
+fn overflow_in_nth_stack(mode: GuardMode, name: Option<&'static str>, taken: usize) {
     disable_core_dumps();
-    let pool = StackPool::with_guard_mode(64 * 1024, 4, mode);
+    let pool = StackPool::with_guard_mode(64 * 1024, taken + 4, mode);
+    let _held: Vec<_> = (0..taken).map(|_| pool.get().unwrap()).collect();
     let mut fiber = Fiber::new(&pool, |_| recurse(0)).unwrap();
     if let Some(name) = name {
         fiber.set_name(name);
@@ -69,6 +76,17 @@ fn fiber_stack_overflow_is_reported() {
             "stack overflow",
             "io: fiber stack overflow in fiber \"deep recursion\" (#",
         ],
+        &[],
+    );
+}
+
+#[test]
+fn overflow_of_a_stack_guarded_in_a_batch_is_reported() {
+    crashes_with(
+        "overflow_of_a_stack_guarded_in_a_batch_is_reported",
+        || overflow_in_nth_stack(detect_guard_mode(), Some("fifth"), 4),
+        libc::SIGABRT,
+        &["io: fiber stack overflow in fiber \"fifth\" (#"],
         &[],
     );
 }
