@@ -225,6 +225,7 @@ impl GroupInner {
         let me = current_arc();
         me.cancel.protected(|| while self.wait().is_err() {});
         let panic = self.lock().panic.take();
+        self.lock().unreported = 0; // counted results are dropped too: `next` then says `None`
         let dropped = self.discard_finished();
         match (panic, dropped) {
             (Some(panic), extra) => {
