@@ -84,7 +84,10 @@ fn group_cancel_drops_the_results_nobody_took_counted_or_kept() {
             }
             counted.wait(io).unwrap();
             kept.wait(io).unwrap();
-            assert!(!counted.is_empty() && !kept.is_empty(), "results wait to be taken");
+            assert!(
+                !counted.is_empty() && !kept.is_empty(),
+                "results wait to be taken"
+            );
             counted.cancel(io);
             kept.cancel(io);
             assert!(counted.is_empty() && kept.is_empty());

@@ -120,7 +120,8 @@ unit_error!(
     ///
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let result = runtime.run(|io| {
-    ///     io.timeout(Duration::from_millis(5), || io.sleep(Duration::from_secs(10), io::Clock::Awake))
+    ///     let nap = || io.sleep(Duration::from_secs(10), io::Clock::Awake);
+    ///     io.timeout(Duration::from_millis(5), nap)
     /// });
     /// assert_eq!(result, Err(io::Timeout));
     /// ```

@@ -94,7 +94,8 @@ impl<'scope, T> Future<'scope, T> {
     ///         let value = s.spawn_async(|| 6 * 7).join(io);
     ///         // A panic of the task resumes in the joiner.
     ///         let failing = s.spawn_async(|| -> u8 { panic!("task failed") });
-    ///         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| failing.join(io)));
+    ///         let join = std::panic::AssertUnwindSafe(|| failing.join(io));
+    ///         let panicked = std::panic::catch_unwind(join);
     ///         (value, panicked.is_err())
     ///     })
     /// });
@@ -199,7 +200,8 @@ impl<'scope, T> Future<'scope, T> {
     /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
     /// let (canceled, finished) = runtime.run(|io| {
     ///     io.scope(|s| {
-    ///         let sleeper = s.spawn_concurrent(|| io.sleep(Duration::from_secs(10), io::Clock::Awake));
+    ///         let nap = || io.sleep(Duration::from_secs(10), io::Clock::Awake);
+    ///         let sleeper = s.spawn_concurrent(nap);
     ///         let done = s.spawn_async(|| "done");
     ///         // The sleep returns Canceled at once; a finished task keeps its result.
     ///         (sleeper.unwrap().cancel(io), done.cancel(io))

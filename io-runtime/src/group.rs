@@ -430,7 +430,9 @@ where
     ///     io.scope(|s| {
     ///         let group = s.group();
     ///         for ms in [3, 1, 2] {
-    ///             group.spawn(io, move || io.sleep(Duration::from_millis(ms), io::Clock::Awake).map(|()| ms));
+    ///             group.spawn(io, move || {
+    ///                 io.sleep(Duration::from_millis(ms), io::Clock::Awake).map(|()| ms)
+    ///             });
     ///         }
     ///         group.wait(io).unwrap();
     ///         // Every task finished; the results wait in the group.

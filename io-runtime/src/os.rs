@@ -327,7 +327,8 @@ impl Io {
     ///     let mut buf = [0; 32];
     ///     let n = io.read_fd(reader.as_fd(), &mut buf)?;
     ///     // The pipe is empty now: a bounded read ends at its deadline.
-    ///     let idle = io.timeout(Duration::from_millis(10), || io.read_fd(reader.as_fd(), &mut buf).is_ok());
+    ///     let idle = io.timeout(Duration::from_millis(10), || io.read_fd(reader.as_fd(), &mut buf));
+    ///     let idle = idle.map(|read| read.is_ok());
     ///     Ok((buf[..n].to_vec(), idle))
     /// })
     /// .unwrap();

@@ -15,7 +15,8 @@ use crate::task::{self, TaskCtx};
 ///
 /// # Examples
 /// ```
-/// let runtime = io::Runtime::builder().backend(io::Backend::Threaded).threads(1).build().unwrap();
+/// let builder = io::Runtime::builder().threads(1);
+/// let runtime = builder.backend(io::Backend::Threaded).build().unwrap();
 /// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
 /// // Auto picks io_uring where the kernel allows it.
 /// let auto = io::Runtime::builder().backend(io::Backend::Auto).threads(1).build().unwrap();
@@ -44,7 +45,8 @@ impl Backend {
     /// assert_eq!(io::Backend::from_name("uring").unwrap(), io::Backend::Uring);
     /// assert_eq!(io::Backend::from_name(" threaded ").unwrap(), io::Backend::Threaded);
     /// let error = io::Backend::from_name("fibers").unwrap_err();
-    /// assert_eq!(error.to_string(), r#"unknown backend "fibers": expected "threaded", "uring" or "auto""#);
+    /// let expected = r#"unknown backend "fibers": expected "threaded", "uring" or "auto""#;
+    /// assert_eq!(error.to_string(), expected);
     /// ```
     pub fn from_name(name: &str) -> Result<Self, BuildError> {
         match name.trim() {
@@ -149,7 +151,8 @@ impl Builder {
     /// ```
     /// use io::net::ResolverConfig;
     ///
-    /// let dir = std::env::temp_dir().join(format!("io-doc-builder-resolver-{}", std::process::id()));
+    /// let dir = std::env::temp_dir()
+    ///     .join(format!("io-doc-builder-resolver-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
     /// std::fs::write(dir.join("hosts"), "10.1.2.3 printer\n").unwrap();
     /// let runtime = io::Runtime::builder()
@@ -170,7 +173,8 @@ impl Builder {
     ///
     /// # Examples
     /// ```
-    /// let runtime = io::Runtime::builder().backend(io::Backend::Threaded).threads(1).build().unwrap();
+    /// let builder = io::Runtime::builder().threads(1);
+    /// let runtime = builder.backend(io::Backend::Threaded).build().unwrap();
     /// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
     /// ```
     pub fn backend(mut self, backend: Backend) -> Self {
@@ -248,7 +252,8 @@ impl Builder {
     /// let runtime = io::Runtime::builder().threads(2).concurrent_limit(1).build().unwrap();
     /// let (first, second) = runtime.run(|io| {
     ///     io.scope(|s| {
-    ///         let first = s.spawn_concurrent(|| io.sleep(std::time::Duration::from_millis(20), io::Clock::Awake));
+    ///         let nap = || io.sleep(std::time::Duration::from_millis(20), io::Clock::Awake);
+    ///         let first = s.spawn_concurrent(nap);
     ///         let second = s.spawn_concurrent(|| ()).map(|_| ());
     ///         (first.map(|f| f.join(io)), second)
     ///     })

@@ -180,6 +180,24 @@ impl DirEntry {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let dir = std::env::temp_dir()
+    ///     .join(format!("io-doc-entry-metadata-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let lens = runtime.run(|io| -> std::io::Result<Vec<u64>> {
+    ///     io::fs::create_dir(io, &dir)?;
+    ///     io::fs::write(io, dir.join("seven"), b"7 bytes")?;
+    ///     let mut lens = Vec::new();
+    ///     for entry in io::fs::read_dir(io, &dir)? {
+    ///         lens.push(entry?.metadata(io)?.len());
+    ///     }
+    ///     Ok(lens)
+    /// });
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// assert_eq!(lens.unwrap(), [7]);
+    /// ```
     pub fn metadata(&self, io: Io) -> io::Result<Metadata> {
         symlink_metadata(io, &self.path)
     }

@@ -194,7 +194,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-write-all-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-write-all-{}", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let len = runtime.run(|io| -> std::io::Result<u64> {
     ///     let file = io::fs::File::create(io, &path)?;
@@ -252,7 +253,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-read-exact-at-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-read-exact-at-{}", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let (tail, past_end) = runtime.run(|io| -> std::io::Result<_> {
     ///     io::fs::write(io, &path, b"header:body")?;
@@ -321,7 +323,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-write-all-at-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-write-all-at-{}", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let text = runtime.run(|io| -> std::io::Result<String> {
     ///     let file = io::fs::File::create(io, &path)?;
@@ -381,7 +384,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-sync-data-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-sync-data-{}", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let len = runtime.run(|io| -> std::io::Result<u64> {
     ///     let file = io::fs::File::create(io, &path)?;
@@ -460,7 +464,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-metadata-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-metadata-{}", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let metadata = runtime.run(|io| -> std::io::Result<io::fs::Metadata> {
     ///     let file = io::fs::File::create(io, &path)?;
@@ -568,7 +573,8 @@ impl File {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-file-from-std-file-{}", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-from-std-file-{}", std::process::id()));
     /// std::fs::write(&path, b"opened by std").unwrap();
     /// let std_file = std::fs::File::open(&path).unwrap();
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();

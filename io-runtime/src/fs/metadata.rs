@@ -301,7 +301,8 @@ pub fn metadata(io: Io, path: impl AsRef<Path>) -> io::Result<Metadata> {
 ///     io::fs::create_dir(io, &dir)?;
 ///     io::fs::symlink(io, &dir, dir.join("link"))?;
 ///     let link = dir.join("link");
-///     Ok((io::fs::symlink_metadata(io, &link)?.is_symlink(), io::fs::metadata(io, &link)?.is_dir()))
+///     let is_symlink = io::fs::symlink_metadata(io, &link)?.is_symlink();
+///     Ok((is_symlink, io::fs::metadata(io, &link)?.is_dir()))
 /// });
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// assert_eq!(found.unwrap(), (true, true));

@@ -103,7 +103,8 @@ pub fn rename(io: Io, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Resul
 ///     io::fs::hard_link(io, dir.join("original"), dir.join("link"))?;
 ///     io::fs::remove_file(io, dir.join("original"))?;
 ///     // The link still names the file, now its only name.
-///     Ok((io::fs::metadata(io, dir.join("link"))?.nlink(), io::fs::read_to_string(io, dir.join("link"))?))
+///     let link = dir.join("link");
+///     Ok((io::fs::metadata(io, &link)?.nlink(), io::fs::read_to_string(io, &link)?))
 /// });
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// assert_eq!(found.unwrap(), (1, "shared".to_string()));
@@ -137,7 +138,8 @@ pub fn hard_link(io: Io, original: impl AsRef<Path>, link: impl AsRef<Path>) -> 
 ///     io::fs::write(io, dir.join("target"), b"through the link")?;
 ///     io::fs::symlink(io, "target", dir.join("link"))?; // relative to the link's directory
 ///     let is_symlink = io::fs::symlink_metadata(io, dir.join("link"))?.is_symlink();
-///     Ok((io::fs::read_link(io, dir.join("link"))?, is_symlink, io::fs::read_to_string(io, dir.join("link"))?))
+///     let text = io::fs::read_to_string(io, dir.join("link"))?;
+///     Ok((io::fs::read_link(io, dir.join("link"))?, is_symlink, text))
 /// });
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// assert_eq!(found.unwrap(), (PathBuf::from("target"), true, "through the link".to_string()));
@@ -193,7 +195,8 @@ pub fn read_link(io: Io, path: impl AsRef<Path>) -> io::Result<PathBuf> {
 /// std::fs::create_dir_all(dir.join("sub")).unwrap();
 /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
 /// let (resolved, missing) = runtime.run(|io| {
-///     (io::fs::canonicalize(io, dir.join("sub/../sub/.")), io::fs::canonicalize(io, dir.join("nothing")))
+///     let resolved = io::fs::canonicalize(io, dir.join("sub/../sub/."));
+///     (resolved, io::fs::canonicalize(io, dir.join("nothing")))
 /// });
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// let resolved = resolved.unwrap();

@@ -204,7 +204,8 @@ impl TcpSocket {
     /// ```
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let accepted = runtime.run(|io| -> std::io::Result<bool> {
-    ///     let listener = io::net::TcpSocket::new_v4()?.listen(16)?; // unbound: any port, any address
+    ///     // Unbound: any port, any address.
+    ///     let listener = io::net::TcpSocket::new_v4()?.listen(16)?;
     ///     let port = listener.local_addr()?.port();
     ///     let client = io::net::TcpStream::connect(io, ("127.0.0.1", port))?;
     ///     Ok(listener.accept(io)?.1 == client.local_addr()?)
@@ -237,7 +238,8 @@ impl TcpSocket {
     ///     socket.set_keepalive(true)?;
     ///     let stream = socket.connect(io, listener.local_addr()?)?;
     ///     assert!(stream.keepalive()?);
-    ///     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?; // dropped: nobody listens
+    ///     // The listener is dropped at once: nobody listens there.
+    ///     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     ///     let refused = io::net::TcpSocket::new_v4()?.connect(io, closed).unwrap_err();
     ///     Ok((stream.peer_addr()? == listener.local_addr()?, refused.kind()))
     /// })

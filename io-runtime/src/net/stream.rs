@@ -167,7 +167,8 @@ impl TcpStream {
     /// })
     /// .unwrap();
     /// assert_eq!(taken, 10);
-    /// assert!(matches!(error, std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset));
+    /// use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+    /// assert!(matches!(error, BrokenPipe | ConnectionReset));
     /// ```
     pub fn write(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
         os::send(io, self.fd.as_fd(), buf).map_err(|e| os::annotate("write", self.peer, e))
@@ -193,8 +194,10 @@ impl TcpStream {
     ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
     ///     let (server, _) = listener.accept(io)?;
     ///     io.scope(|s| {
-    ///         // More than the socket buffers hold: the writer blocks until the reader drains them.
-    ///         let writer = s.spawn_concurrent(|| client.write_all(io, &vec![1; 4 << 20])).unwrap();
+    ///         // More than the socket buffers hold: the writer blocks until the reader drains
+    ///         // them.
+    ///         let writer = s.spawn_concurrent(|| client.write_all(io, &vec![1; 4 << 20]));
+    ///         let writer = writer.unwrap();
     ///         let mut received = Vec::new();
     ///         let mut reader = &server;
     ///         reader.take(4 << 20).read_to_end(&mut received)?;

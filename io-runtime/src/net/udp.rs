@@ -242,7 +242,8 @@ impl UdpSocket {
     ///     let mut buf = [0; 11];
     ///     let (n, from) = socket.recv_from(io, &mut buf)?; // the rest of the datagram is dropped
     ///     assert_eq!(from, socket.local_addr()?);
-    ///     let idle = io.timeout(Duration::from_millis(10), || socket.recv_from(io, &mut buf).is_ok());
+    ///     let idle = io.timeout(Duration::from_millis(10), || socket.recv_from(io, &mut buf));
+    ///     let idle = idle.map(|received| received.is_ok());
     ///     Ok((buf[..n].to_vec(), idle))
     /// })
     /// .unwrap();

@@ -248,7 +248,8 @@ impl Child {
     /// let (said, status) = runtime.run(|io| -> std::io::Result<_> {
     ///     // The child traps SIGTERM, says so and exits 0.
     ///     let script = "trap 'echo terminated; exit 0' TERM; echo ready; while :; do sleep 0.01; done";
-    ///     let mut child = Command::new("sh").args(["-c", script]).stdout(Stdio::piped()).spawn(io)?;
+    ///     let mut command = Command::new("sh");
+    ///     let mut child = command.args(["-c", script]).stdout(Stdio::piped()).spawn(io)?;
     ///     let out = child.stdout.take().unwrap();
     ///     let mut buf = [0; 6];
     ///     out.read(io, &mut buf)?; // "ready": the trap is set

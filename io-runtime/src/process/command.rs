@@ -55,7 +55,8 @@ impl Stdio {
     ///
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let pipes = runtime.run(|io| -> std::io::Result<_> {
-    ///     let mut child = Command::new("true").stdout(Stdio::piped()).stderr(Stdio::null()).spawn(io)?;
+    ///     let mut command = Command::new("true");
+    ///     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn(io)?;
     ///     let pipes = (child.stdin.is_some(), child.stdout.is_some(), child.stderr.is_some());
     ///     child.wait(io)?;
     ///     Ok(pipes)
@@ -329,7 +330,8 @@ impl Command {
     /// let (code, bounded) = runtime.run(|io| -> std::io::Result<_> {
     ///     let code = Command::new("sh").args(["-c", "exit 4"]).status(io)?.code();
     ///     // A canceled status (here by a deadline) kills and reaps the child.
-    ///     let bounded = io.timeout(Duration::from_millis(10), || Command::new("sleep").arg("10").status(io).map(drop));
+    ///     let long = || Command::new("sleep").arg("10").status(io).map(drop);
+    ///     let bounded = io.timeout(Duration::from_millis(10), long);
     ///     Ok((code, bounded.is_err()))
     /// })
     /// .unwrap();

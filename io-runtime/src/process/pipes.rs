@@ -72,7 +72,8 @@ pub struct ChildStdout {
 ///
 /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
 /// let said = runtime.run(|io| -> std::io::Result<Vec<u8>> {
-///     let mut child = Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn(io)?;
+///     let mut command = Command::new("sh");
+///     let mut child = command.args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn(io)?;
 ///     let mut said = Vec::new();
 ///     child.stderr.take().unwrap().read_to_end(io, &mut said)?;
 ///     child.wait(io)?;
@@ -105,7 +106,8 @@ impl ChildStdin {
     ///
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let (taken, closed) = runtime.run(|io| -> std::io::Result<_> {
-    ///     let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn(io)?;
+    ///     let mut command = Command::new("cat");
+    ///     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::null()).spawn(io)?;
     ///     let stdin = child.stdin.take().unwrap();
     ///     let taken = stdin.write(io, b"read by cat")?;
     ///     child.kill(io)?;
@@ -137,7 +139,8 @@ impl ChildStdin {
     ///     let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
     ///     io.scope(|s| {
     ///         // More than a pipe holds: the write waits while the child reads.
-    ///         let writer = s.spawn_concurrent(move || stdin.write_all(io, &vec![b'x'; 1 << 20])).unwrap();
+    ///         let writer = s.spawn_concurrent(move || stdin.write_all(io, &vec![b'x'; 1 << 20]));
+    ///         let writer = writer.unwrap();
     ///         writer.join(io)?;
     ///         let mut out = Vec::new();
     ///         stdout.read_to_end(io, &mut out)?;

@@ -21,7 +21,8 @@ use crate::error::{Canceled, Closed, CANCELED_KIND};
 /// let queue: io::Queue<u8> = io::Queue::new(1);
 /// let (waited, drained) = runtime.run(|io| {
 ///     // A deadline cancels the wait for an item: Canceled.
-///     let waited = io.timeout(Duration::from_millis(5), || queue.get_one(io).map_err(QueueError::is_canceled));
+///     let get = || queue.get_one(io).map_err(QueueError::is_canceled);
+///     let waited = io.timeout(Duration::from_millis(5), get);
 ///     queue.close();
 ///     (waited, queue.get_one(io))
 /// });

@@ -58,7 +58,8 @@ impl Condition {
     /// // Nobody signals: a bounded wait ends at its deadline, with the mutex locked again.
     /// let waited = runtime.run(|io| {
     ///     let mut guard = lock.lock(io).unwrap();
-    ///     let waited = io.timeout(std::time::Duration::from_millis(5), || condition.wait(io, &mut guard));
+    ///     let wait = || condition.wait(io, &mut guard);
+    ///     let waited = io.timeout(std::time::Duration::from_millis(5), wait);
     ///     *guard += 1;
     ///     waited
     /// });

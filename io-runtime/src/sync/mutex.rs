@@ -126,7 +126,8 @@ impl<T> Mutex<T> {
     /// runtime.run(|io| {
     ///     io.scope(|s| {
     ///         let worker = s.spawn_concurrent(|| {
-    ///             let _ = io.sleep(std::time::Duration::from_secs(10), io::Clock::Awake); // canceled
+    ///             // Canceled while it sleeps:
+    ///             let _ = io.sleep(std::time::Duration::from_secs(10), io::Clock::Awake);
     ///             // Cleanup after a cancel: a plain lock would return Canceled at once.
     ///             assert_eq!(log.lock(io).map(drop), Err(io::Canceled));
     ///             log.lock_uncancelable(io).push("cleaned up");

@@ -55,7 +55,8 @@ impl UnixDatagram {
     /// ```
     /// use io::net::UnixDatagram;
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-unix-dgram-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-dgram-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let got = runtime.run(|io| -> std::io::Result<(Vec<u8>, std::io::ErrorKind)> {
     ///     let server = UnixDatagram::bind(io, &path)?;
@@ -195,7 +196,8 @@ impl UnixDatagram {
     /// ```
     /// use io::net::UnixDatagram;
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-dgram-connect-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-dgram-connect-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
     ///     let server = UnixDatagram::bind(io, &path)?;
@@ -256,7 +258,8 @@ impl UnixDatagram {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-dgram-send-to-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-dgram-send-to-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let missing = runtime.run(|io| -> std::io::Result<std::io::ErrorKind> {
     ///     let socket = io::net::UnixDatagram::unbound(io)?;
@@ -310,7 +313,8 @@ impl UnixDatagram {
     /// ```
     /// use io::net::UnixDatagram;
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-dgram-recv-from-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-dgram-recv-from-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let from = runtime.run(|io| -> std::io::Result<_> {
     ///     let server = UnixDatagram::bind(io, &path)?;

@@ -66,7 +66,8 @@ impl UnixListener {
     /// ```
     /// use io::net::{UnixListener, UnixStream};
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-unix-bind-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-bind-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let (peer_unnamed, again) = runtime.run(|io| -> std::io::Result<_> {
     ///     let listener = UnixListener::bind(io, &path)?;
@@ -136,7 +137,8 @@ impl UnixListener {
     ///
     /// # Examples
     /// ```
-    /// let path = std::env::temp_dir().join(format!("io-doc-unix-from-std-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-from-std-{}.sock", std::process::id()));
     /// let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let accepted = runtime.run(|io| -> std::io::Result<bool> {
@@ -181,7 +183,8 @@ impl UnixListener {
     /// use std::time::Duration;
     /// use io::net::{UnixListener, UnixStream};
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-unix-accept-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-accept-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let (reply, idle) = runtime.run(|io| -> std::io::Result<_> {
     ///     let listener = UnixListener::bind(io, &path)?;

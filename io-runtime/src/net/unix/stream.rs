@@ -58,7 +58,8 @@ impl UnixStream {
     /// ```
     /// use io::net::{UnixListener, UnixStream};
     ///
-    /// let path = std::env::temp_dir().join(format!("io-doc-unix-connect-{}.sock", std::process::id()));
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-connect-{}.sock", std::process::id()));
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let (peer, missing) = runtime.run(|io| -> std::io::Result<_> {
     ///     let listener = UnixListener::bind(io, &path)?;
@@ -151,7 +152,8 @@ impl UnixStream {
     /// let (std_a, std_b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
     /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
-    ///     let (a, b) = (io::net::UnixStream::from_std(io, std_a)?, io::net::UnixStream::from_std(io, std_b)?);
+    ///     let a = io::net::UnixStream::from_std(io, std_a)?;
+    ///     let b = io::net::UnixStream::from_std(io, std_b)?;
     ///     a.write_all(io, b"adopted")?;
     ///     let mut buf = [0; 7];
     ///     let n = b.read(io, &mut buf)?;
