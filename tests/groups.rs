@@ -70,3 +70,29 @@ fn a_canceled_group_waiter_returns_canceled() {
         });
     });
 }
+
+#[test]
+fn group_cancel_drops_the_results_nobody_took_counted_or_kept() {
+    each_backend(|io| {
+        io.scope(|s| {
+            // A group of `()` tasks counts its results instead of keeping them.
+            let counted = s.group();
+            let kept = s.group();
+            for n in 0..3 {
+                counted.spawn(io, || ());
+                kept.spawn(io, move || n);
+            }
+            counted.wait(io).unwrap();
+            kept.wait(io).unwrap();
+            assert!(
+                !counted.is_empty() && !kept.is_empty(),
+                "results wait to be taken"
+            );
+            counted.cancel(io);
+            kept.cancel(io);
+            assert!(counted.is_empty() && kept.is_empty());
+            assert_eq!(counted.next(io), Ok(None));
+            assert_eq!(kept.next(io), Ok(None));
+        });
+    });
+}

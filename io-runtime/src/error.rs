@@ -53,6 +53,22 @@ unit_error!(
     /// Returned by every blocking operation of the runtime (sleep, queue, mutex, join…) once the
     /// task that runs it has been canceled. Return it upwards: the canceler is waiting for the
     /// task to finish.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let slept = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let sleeper = s
+    ///             .spawn_concurrent(|| io.sleep(Duration::from_secs(10), io::Clock::Awake))
+    ///             .unwrap();
+    ///         sleeper.cancel(io) // the sleep returns at once
+    ///     })
+    /// });
+    /// assert_eq!(slept, Err(io::Canceled));
+    /// ```
     Canceled,
     "canceled"
 );
@@ -62,12 +78,32 @@ unit_error!(
     /// the runtime is single-threaded, its `concurrent_limit` or fiber stacks ran out, or a new
     /// fiber stack or thread would not leave headroom under the process's address-space limit
     /// (`RLIMIT_AS`).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().single_threaded().build().unwrap();
+    /// let refused = runtime.run(|io| io.scope(|s| s.spawn_concurrent(|| 42).map(|f| f.join(io))));
+    /// assert_eq!(refused, Err(io::ConcurrencyUnavailable));
+    /// ```
     ConcurrencyUnavailable,
     "ConcurrencyUnavailable"
 );
 
 unit_error!(
     /// The [`Queue`](crate::Queue) was closed: puts fail at once, gets fail once it is drained.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let queue = io::Queue::new(4);
+    /// let result = runtime.run(|io| {
+    ///     queue.put_one(io, "last").unwrap();
+    ///     queue.close();
+    ///     // What was put before the close is still there; then the queue is drained.
+    ///     (queue.try_get_one(), queue.try_get_one())
+    /// });
+    /// assert_eq!(result, (Ok(Some("last")), Err(io::Closed)));
+    /// ```
     Closed,
     "closed"
 );
@@ -77,6 +113,18 @@ unit_error!(
     ///
     /// As a `std::io::Error` its kind is `TimedOut`; [`try_timeout`](crate::Io::try_timeout)
     /// returns it in the call's own error type.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let result = runtime.run(|io| {
+    ///     let nap = || io.sleep(Duration::from_secs(10), io::Clock::Awake);
+    ///     io.timeout(Duration::from_millis(5), nap)
+    /// });
+    /// assert_eq!(result, Err(io::Timeout));
+    /// ```
     Timeout,
     "timed out"
 );

@@ -85,6 +85,22 @@ impl<'scope, T> Future<'scope, T> {
     /// # Cancelation
     /// A cancellation point of the *caller*: if the caller is canceled while it waits, the
     /// cancel is passed on to the task, and `join` still returns the task's result.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (value, panicked) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let value = s.spawn_async(|| 6 * 7).join(io);
+    ///         // A panic of the task resumes in the joiner.
+    ///         let failing = s.spawn_async(|| -> u8 { panic!("task failed") });
+    ///         let join = std::panic::AssertUnwindSafe(|| failing.join(io));
+    ///         let panicked = std::panic::catch_unwind(join);
+    ///         (value, panicked.is_err())
+    ///     })
+    /// });
+    /// assert_eq!((value, panicked), (42, true));
+    /// ```
     pub fn join(self, io: Io) -> T {
         let _ = io;
         self.join_inner()
@@ -176,6 +192,23 @@ impl<'scope, T> Future<'scope, T> {
     ///
     /// # Panics
     /// Resumes the task's panic, if it panicked.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (canceled, finished) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let nap = || io.sleep(Duration::from_secs(10), io::Clock::Awake);
+    ///         let sleeper = s.spawn_concurrent(nap);
+    ///         let done = s.spawn_async(|| "done");
+    ///         // The sleep returns Canceled at once; a finished task keeps its result.
+    ///         (sleeper.unwrap().cancel(io), done.cancel(io))
+    ///     })
+    /// });
+    /// assert_eq!((canceled, finished), (Err(io::Canceled), "done"));
+    /// ```
     pub fn cancel(self, io: Io) -> T {
         cancel_task(self.cell().as_raw().ctx());
         self.join(io)

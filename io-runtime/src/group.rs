@@ -225,6 +225,7 @@ impl GroupInner {
         let me = current_arc();
         me.cancel.protected(|| while self.wait().is_err() {});
         let panic = self.lock().panic.take();
+        self.lock().unreported = 0; // counted results are dropped too: `next` then says `None`
         let dropped = self.discard_finished();
         match (panic, dropped) {
             (Some(panic), extra) => {
@@ -318,6 +319,27 @@ where
     }
 
     /// Spawns `call` asynchronously into the group.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let sum = AtomicU32::new(0);
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for n in 1..=5 {
+    ///             let sum = &sum;
+    ///             group.spawn(io, move || {
+    ///                 sum.fetch_add(n, Ordering::Relaxed);
+    ///             });
+    ///         }
+    ///         group.wait(io).unwrap();
+    ///     })
+    /// });
+    /// assert_eq!(sum.into_inner(), 15);
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, io: Io, call: F)
     where
@@ -333,6 +355,24 @@ where
     /// # Errors
     /// [`ConcurrencyUnavailable`] on a single-threaded runtime, past `concurrent_limit`, or
     /// when fibers run out; `call` is then dropped without running.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).concurrent_limit(1).build().unwrap();
+    /// let gate = io::Event::new();
+    /// let (first, second) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         let first = group.spawn_concurrent(io, || gate.wait(io));
+    ///         // The one concurrent task allowed still runs.
+    ///         let second = group.spawn_concurrent(io, || Ok(()));
+    ///         gate.set();
+    ///         group.wait(io).unwrap();
+    ///         (first, second)
+    ///     })
+    /// });
+    /// assert_eq!((first, second), (Ok(()), Err(io::ConcurrencyUnavailable)));
+    /// ```
     #[track_caller]
     pub fn spawn_concurrent<F>(&self, io: Io, call: F) -> Result<(), ConcurrencyUnavailable>
     where
@@ -380,6 +420,30 @@ where
     ///
     /// # Cancelation
     /// A cancellation point while it waits.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let results = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for ms in [3, 1, 2] {
+    ///             group.spawn(io, move || {
+    ///                 io.sleep(Duration::from_millis(ms), io::Clock::Awake).map(|()| ms)
+    ///             });
+    ///         }
+    ///         group.wait(io).unwrap();
+    ///         // Every task finished; the results wait in the group.
+    ///         let mut results: Vec<u64> =
+    ///             std::iter::from_fn(|| group.try_next()).map(Result::unwrap).collect();
+    ///         results.sort();
+    ///         results
+    ///     })
+    /// });
+    /// assert_eq!(results, [1, 2, 3]);
+    /// ```
     pub fn wait(&self, io: Io) -> Result<(), Canceled> {
         let _ = io;
         let waited = self.inner.wait();
@@ -392,6 +456,26 @@ where
     ///
     /// # Panics
     /// Resumes the first panic of a task of the group (or of dropping a result).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let empty = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for _ in 0..3 {
+    ///             group.spawn(io, || {
+    ///                 let _ = io.sleep(Duration::from_secs(10), io::Clock::Awake);
+    ///             });
+    ///         }
+    ///         group.cancel(io); // returns once all three sleeps ended
+    ///         group.is_empty()
+    ///     })
+    /// });
+    /// assert!(empty);
+    /// ```
     pub fn cancel(&self, io: Io) {
         let _ = io;
         if let Some(panic) = self.inner.cancel_and_wait() {
@@ -453,12 +537,46 @@ where
     ///
     /// # Cancelation
     /// Not a cancellation point: it never blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let gate = io::Event::new();
+    /// let (before, after) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         let before = group.try_next(); // nothing spawned yet
+    ///         group.spawn_concurrent(io, || gate.wait(io).map(|()| "done")).unwrap();
+    ///         gate.set();
+    ///         group.wait(io).unwrap();
+    ///         (before, group.try_next())
+    ///     })
+    /// });
+    /// assert_eq!((before, after), (None, Some(Ok("done"))));
+    /// ```
     pub fn try_next(&self) -> Option<T> {
         self.take().flatten().map(|(_, value)| value)
     }
 
     /// Whether no task runs and every result was taken: [`next`](Self::next) would return
     /// `Ok(None)`.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let states = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         let empty_at_first = group.is_empty();
+    ///         group.spawn(io, || 1);
+    ///         group.wait(io).unwrap();
+    ///         let holding_a_result = !group.is_empty();
+    ///         group.next(io).unwrap();
+    ///         (empty_at_first, holding_a_result, group.is_empty())
+    ///     })
+    /// });
+    /// assert_eq!(states, (true, true, true));
+    /// ```
     pub fn is_empty(&self) -> bool {
         let state = self.inner.lock();
         state.running.is_empty()
@@ -653,6 +771,32 @@ impl<T> Drop for Group<'_, '_, T> {
 
 /// The arm of [`Group::select_next`]: binds `Option<T>` — the next result in completion order,
 /// or `None` once the group is empty. If another arm wins, no result is taken.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use io::io_select;
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let got = runtime.run(|io| {
+///     io.scope(|s| {
+///         let group = s.group();
+///         group.spawn(io, || 7);
+///         let mut got = Vec::new();
+///         loop {
+///             let next = io_select!(io, {
+///                 result = group.select_next() => result,
+///                 () = io::after(Duration::from_secs(10)) => None,
+///             });
+///             match next.unwrap() {
+///                 Some(value) => got.push(value),
+///                 None => return got, // the group is empty
+///             }
+///         }
+///     })
+/// });
+/// assert_eq!(got, [7]);
+/// ```
 pub struct NextResult<'g, 'scope, 'env, T> {
     group: &'g Group<'scope, 'env, T>,
     /// What `take` found: a result (with its task's panic not yet resumed), or `None`.

@@ -228,6 +228,33 @@ macro_rules! io_async {
 /// `Result<Future<T>, ConcurrencyUnavailable>`. Takes what [`io_async!`] takes: a call, whose
 /// arguments are evaluated now, or a closure without parameters
 /// (`io_concurrent!(|| io.sleep(d, Clock::Awake))`).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use io::{io_concurrent, scope, Clock, ConcurrencyUnavailable, Event};
+///
+/// fn wait_for(io: io::Io, event: &Event) -> Result<(), io::Canceled> {
+///     event.wait(io)
+/// }
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let event = Event::new();
+/// let waited = runtime.run(|io| -> Result<(), io::Canceled> {
+///     scope!(io, {
+///         // The waiter must run beside the caller: the caller is the one who sets the event.
+///         let waiter = io_concurrent!(wait_for(io, &event)).expect("a worker is free");
+///         io.sleep(Duration::from_millis(2), Clock::Awake)?;
+///         event.set();
+///         waiter.join(io)
+///     })
+/// });
+/// assert_eq!(waited, Ok(()));
+///
+/// let single = io::Runtime::builder().single_threaded().build().unwrap();
+/// let refused = single.run(|io| scope!(io, { io_concurrent!(|| 1).map(|f| f.join(io)) }));
+/// assert_eq!(refused, Err(ConcurrencyUnavailable));
+/// ```
 #[macro_export]
 macro_rules! io_concurrent {
     ($($tokens:tt)*) => { $crate::__private::io_concurrent_impl!($crate; $($tokens)*) };

@@ -314,6 +314,27 @@ impl Io {
     /// # Cancelation
     /// A cancellation point, also while blocked in the kernel: a cancel, or the deadline of an
     /// enclosing [`Io::timeout`], ends the wait.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::time::Duration;
+    ///
+    /// let (reader, writer) = std::io::pipe().unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (got, idle) = runtime.run(|io| -> std::io::Result<_> {
+    ///     io.write_fd(writer.as_fd(), b"through a pipe")?;
+    ///     let mut buf = [0; 32];
+    ///     let n = io.read_fd(reader.as_fd(), &mut buf)?;
+    ///     // The pipe is empty now: a bounded read ends at its deadline.
+    ///     let idle = io.timeout(Duration::from_millis(10), || io.read_fd(reader.as_fd(), &mut buf));
+    ///     let idle = idle.map(|read| read.is_ok());
+    ///     Ok((buf[..n].to_vec(), idle))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(got, b"through a pipe");
+    /// assert_eq!(idle, Err(io::Timeout));
+    /// ```
     pub fn read_fd(self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
         read(self, fd, buf)
     }
@@ -327,6 +348,22 @@ impl Io {
     /// # Cancelation
     /// A cancellation point, also while blocked in the kernel: a cancel, or the deadline of an
     /// enclosing [`Io::timeout`], ends the wait.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::AsFd;
+    ///
+    /// let (reader, writer) = std::io::pipe().unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (written, closed) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let written = io.write_fd(writer.as_fd(), b"12345")?;
+    ///     drop(reader);
+    ///     // No reader any more: EPIPE, not a SIGPIPE that kills the process.
+    ///     Ok((written, io.write_fd(writer.as_fd(), b"6").unwrap_err().kind()))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((written, closed), (5, std::io::ErrorKind::BrokenPipe));
+    /// ```
     pub fn write_fd(self, fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
         write(self, fd, buf)
     }

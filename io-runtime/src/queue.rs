@@ -92,6 +92,16 @@ pub struct Queue<T> {
 
 impl<T> Queue<T> {
     /// A new open queue that buffers up to `capacity` items (0: rendezvous).
+    ///
+    /// # Examples
+    /// ```
+    /// let queue = io::Queue::new(2);
+    /// assert_eq!(queue.capacity(), 2);
+    /// assert!(queue.try_put_one('a').is_ok() && queue.try_put_one('b').is_ok());
+    /// assert_eq!(queue.try_put_one('c'), Err(io::TryPutError::Full('c')));
+    /// // Capacity 0: a put waits for a getter, there is no buffer.
+    /// assert_eq!(io::Queue::new(0).try_put_one(1), Err(io::TryPutError::Full(1)));
+    /// ```
     pub fn new(capacity: usize) -> Self {
         let state = State {
             entries: VecDeque::with_capacity(capacity.min(1024)),
@@ -119,6 +129,18 @@ impl<T> Queue<T> {
     /// Closes the queue: puts fail with `Closed` from now on (also those waiting now, which
     /// get their items back); gets take what is buffered, then fail with `Closed`. Closing
     /// twice does nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// let queue = io::Queue::new(4);
+    /// queue.try_put_one("buffered").unwrap();
+    /// queue.close();
+    /// queue.close(); // twice does nothing
+    /// assert!(queue.is_closed());
+    /// assert_eq!(queue.try_put_one("late"), Err(io::TryPutError::Closed("late")));
+    /// assert_eq!(queue.try_get_one(), Ok(Some("buffered")));
+    /// assert_eq!(queue.try_get_one(), Err(io::Closed));
+    /// ```
     pub fn close(&self) {
         let mut wake = Wakeups::default();
         let mut state = lock(&self.state);
@@ -144,6 +166,24 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// A cancellation point, on entry and while waiting.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::{PutError, Queue};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let queue = Queue::new(1);
+    /// let outcomes = runtime.run(|io| {
+    ///     let first = queue.put_one(io, 1);
+    ///     // Full: the second put waits, until the deadline cancels it and hands the item back.
+    ///     let second = io.timeout(Duration::from_millis(5), || queue.put_one(io, 2));
+    ///     queue.close();
+    ///     (first, second, queue.put_one(io, 3))
+    /// });
+    /// assert_eq!(outcomes, (Ok(()), Err(io::Timeout), Err(PutError::Closed(3))));
+    /// assert_eq!(queue.try_get_one(), Ok(Some(1)));
+    /// ```
     pub fn put_one(&self, io: Io, item: T) -> Result<(), PutError<T>> {
         if io.check_cancel().is_err() {
             return Err(PutError::Canceled(item));
@@ -158,6 +198,17 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// Not a cancellation point: it never blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::TryPutError;
+    ///
+    /// let queue = io::Queue::new(1);
+    /// assert_eq!(queue.try_put_one("fits"), Ok(()));
+    /// let full = queue.try_put_one("does not").unwrap_err();
+    /// assert!(matches!(full, TryPutError::Full(_)));
+    /// assert_eq!(full.into_inner(), "does not");
+    /// ```
     pub fn try_put_one(&self, item: T) -> Result<(), TryPutError<T>> {
         let mut wake = Wakeups::default();
         lock(&self.state).try_put(self.capacity, item, &mut wake)
@@ -176,6 +227,19 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// A cancellation point (on entry and while waiting) if `min > 0`.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let queue = io::Queue::new(3);
+    /// let mut items = vec![1, 2, 3, 4, 5];
+    /// let put = runtime.run(|io| queue.put(io, &mut items, 1));
+    /// // At least 1, then as many as fit without waiting.
+    /// assert_eq!(put, Ok(3));
+    /// assert_eq!(items, [4, 5]);
+    /// let buffered: Vec<_> = std::iter::from_fn(|| queue.try_get_one().unwrap()).collect();
+    /// assert_eq!(buffered, [1, 2, 3]);
+    /// ```
     pub fn put(&self, io: Io, items: &mut Vec<T>, min: usize) -> Result<usize, QueueError> {
         assert!(
             min <= items.len(),
@@ -271,6 +335,31 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// A cancellation point, on entry and while waiting.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::{Queue, QueueError};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let queue = Queue::new(0); // a rendezvous: each put waits for a get
+    /// let got = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let producer = s.spawn_concurrent(|| {
+    ///             for word in ["hand", "to", "hand"] {
+    ///                 queue.put_one(io, word).unwrap();
+    ///             }
+    ///             queue.close();
+    ///         });
+    ///         let mut got = Vec::new();
+    ///         while let Ok(word) = queue.get_one(io) {
+    ///             got.push(word);
+    ///         }
+    ///         producer.unwrap().join(io);
+    ///         (got, queue.get_one(io))
+    ///     })
+    /// });
+    /// assert_eq!(got, (vec!["hand", "to", "hand"], Err(QueueError::Closed)));
+    /// ```
     pub fn get_one(&self, io: Io) -> Result<T, QueueError> {
         io.check_cancel()?;
         let mut me = None;
@@ -299,6 +388,16 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// Not a cancellation point: it never blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// let queue = io::Queue::new(2);
+    /// assert_eq!(queue.try_get_one(), Ok(None)); // empty: no waiting
+    /// queue.try_put_one(7).unwrap();
+    /// assert_eq!(queue.try_get_one(), Ok(Some(7)));
+    /// queue.close();
+    /// assert_eq!(queue.try_get_one(), Err(io::Closed));
+    /// ```
     pub fn try_get_one(&self) -> Result<Option<T>, Closed> {
         let mut wake = Wakeups::default();
         let mut state = lock(&self.state);
@@ -325,6 +424,25 @@ impl<T> Queue<T> {
     ///
     /// # Cancelation
     /// A cancellation point (on entry and while waiting) if `min > 0`.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let queue = io::Queue::new(8);
+    /// for n in 0..5 {
+    ///     queue.try_put_one(n).unwrap();
+    /// }
+    /// queue.close();
+    /// let mut buf = Vec::new();
+    /// let (first, second, third) = runtime.run(|io| {
+    ///     let first = queue.get(io, &mut buf, 1, 3); // at most 3
+    ///     // Closed: the wait for 4 ends early with what is there.
+    ///     let second = queue.get(io, &mut buf, 4, 10);
+    ///     (first, second, queue.get(io, &mut buf, 1, 10))
+    /// });
+    /// assert_eq!((first, second, third), (Ok(3), Ok(2), Err(io::QueueError::Closed)));
+    /// assert_eq!(buf, [0, 1, 2, 3, 4]);
+    /// ```
     pub fn get(
         &self,
         io: Io,

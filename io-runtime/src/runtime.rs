@@ -12,6 +12,16 @@ use crate::offload;
 use crate::task::{self, TaskCtx};
 
 /// Which backend runs the tasks.
+///
+/// # Examples
+/// ```
+/// let builder = io::Runtime::builder().threads(1);
+/// let runtime = builder.backend(io::Backend::Threaded).build().unwrap();
+/// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
+/// // Auto picks io_uring where the kernel allows it.
+/// let auto = io::Runtime::builder().backend(io::Backend::Auto).threads(1).build().unwrap();
+/// assert!(["uring", "threaded"].contains(&auto.run(|io| io.backend_name())));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// A pool of OS threads; blocking operations block the task's thread.
@@ -29,6 +39,15 @@ impl Backend {
     ///
     /// # Errors
     /// An unknown name returns a [`BuildError`] listing the valid ones.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(io::Backend::from_name("uring").unwrap(), io::Backend::Uring);
+    /// assert_eq!(io::Backend::from_name(" threaded ").unwrap(), io::Backend::Threaded);
+    /// let error = io::Backend::from_name("fibers").unwrap_err();
+    /// let expected = r#"unknown backend "fibers": expected "threaded", "uring" or "auto""#;
+    /// assert_eq!(error.to_string(), expected);
+    /// ```
     pub fn from_name(name: &str) -> Result<Self, BuildError> {
         match name.trim() {
             "threaded" => Ok(Self::Threaded),
@@ -42,6 +61,12 @@ impl Backend {
 }
 
 /// Why a runtime could not be built.
+///
+/// # Examples
+/// ```
+/// let error = io::Runtime::builder().threads(0).build().unwrap_err();
+/// assert!(error.to_string().contains("single_threaded()"), "{error}");
+/// ```
 #[derive(Debug)]
 pub struct BuildError {
     message: String,
@@ -126,7 +151,8 @@ impl Builder {
     /// ```
     /// use io::net::ResolverConfig;
     ///
-    /// let dir = std::env::temp_dir().join(format!("io-doc-builder-resolver-{}", std::process::id()));
+    /// let dir = std::env::temp_dir()
+    ///     .join(format!("io-doc-builder-resolver-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
     /// std::fs::write(dir.join("hosts"), "10.1.2.3 printer\n").unwrap();
     /// let runtime = io::Runtime::builder()
@@ -144,6 +170,13 @@ impl Builder {
     }
 
     /// Chooses the backend (default: [`Backend::Auto`]).
+    ///
+    /// # Examples
+    /// ```
+    /// let builder = io::Runtime::builder().threads(1);
+    /// let runtime = builder.backend(io::Backend::Threaded).build().unwrap();
+    /// assert_eq!(runtime.run(|io| io.backend_name()), "threaded");
+    /// ```
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
@@ -151,6 +184,21 @@ impl Builder {
 
     /// Sets the number of worker threads (default: the machine's parallelism). Must be at
     /// least 1; use [`single_threaded`](Self::single_threaded) for none.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// // Two workers: two concurrent tasks beside the root.
+    /// let both = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let a = s.spawn_concurrent(|| 1).unwrap();
+    ///         let b = s.spawn_concurrent(|| 2).unwrap();
+    ///         a.join(io) + b.join(io)
+    ///     })
+    /// });
+    /// assert_eq!(both, 3);
+    /// assert!(io::Runtime::builder().threads(0).build().is_err());
+    /// ```
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self.single_threaded = false;
@@ -159,6 +207,19 @@ impl Builder {
 
     /// No worker threads at all: async tasks run inline and `io_concurrent!` returns
     /// [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().single_threaded().build().unwrap();
+    /// let (inline, concurrent) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let here = std::thread::current().id();
+    ///         let inline = s.spawn_async(move || std::thread::current().id() == here).join(io);
+    ///         (inline, s.spawn_concurrent(|| ()).is_ok())
+    ///     })
+    /// });
+    /// assert_eq!((inline, concurrent), (true, false));
+    /// ```
     pub fn single_threaded(mut self) -> Self {
         self.single_threaded = true;
         self
@@ -166,6 +227,18 @@ impl Builder {
 
     /// How many async tasks may be queued or running on workers at once; beyond it an async
     /// spawn runs inline on its caller. `0` makes every async task run inline (deterministic).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).async_limit(0).build().unwrap();
+    /// let inline = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let here = std::thread::current().id();
+    ///         s.spawn_async(move || std::thread::current().id() == here).join(io)
+    ///     })
+    /// });
+    /// assert!(inline);
+    /// ```
     pub fn async_limit(mut self, limit: usize) -> Self {
         self.async_limit = limit;
         self
@@ -173,6 +246,21 @@ impl Builder {
 
     /// How many concurrent tasks may run at once; beyond it `io_concurrent!` returns
     /// [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable). `0` refuses every one.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).concurrent_limit(1).build().unwrap();
+    /// let (first, second) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let nap = || io.sleep(std::time::Duration::from_millis(20), io::Clock::Awake);
+    ///         let first = s.spawn_concurrent(nap);
+    ///         let second = s.spawn_concurrent(|| ()).map(|_| ());
+    ///         (first.map(|f| f.join(io)), second)
+    ///     })
+    /// });
+    /// assert_eq!(first, Ok(Ok(())));
+    /// assert_eq!(second, Err(io::ConcurrencyUnavailable)); // the first one still ran
+    /// ```
     pub fn concurrent_limit(mut self, limit: usize) -> Self {
         self.concurrent_limit = limit;
         self
@@ -183,6 +271,14 @@ impl Builder {
     /// # Errors
     /// `threads(0)` (ask for [`single_threaded`](Self::single_threaded) instead), an
     /// unavailable backend (the error names why), or a failure to start a thread.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// assert_eq!(runtime.run(|_io| 6 * 7), 42);
+    /// let error = io::Runtime::builder().threads(0).build().unwrap_err();
+    /// assert!(error.to_string().contains("at least 1 worker thread"), "{error}");
+    /// ```
     pub fn build(self) -> Result<Runtime, BuildError> {
         crate::fork::reset_in_children();
         let settings = Settings {
@@ -270,6 +366,12 @@ impl fmt::Debug for Runtime {
 
 impl Runtime {
     /// A builder with the defaults: [`Backend::Auto`], one worker per CPU, no limits.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().build().unwrap(); // one worker per CPU
+    /// assert!(["uring", "threaded"].contains(&runtime.run(|io| io.backend_name())));
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -281,6 +383,19 @@ impl Runtime {
     /// Resumes a panic of `f`; panics with a deadlock report when every task is blocked and
     /// nothing can wake any of them; and refuses to run on a thread that drives an io_uring
     /// runtime's event loop (a task of it), which this call would stop.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let caller = std::thread::current().id();
+    /// let (result, on_caller) = runtime.run(|io| {
+    ///     io.sleep(std::time::Duration::from_millis(1), io::Clock::Awake).unwrap();
+    ///     (6 * 7, std::thread::current().id() == caller)
+    /// });
+    /// assert_eq!((result, on_caller), (42, true));
+    /// // A runtime runs one root after another.
+    /// assert_eq!(runtime.run(|_io| "again"), "again");
+    /// ```
     #[track_caller]
     pub fn run<R>(&self, f: impl FnOnce(Io) -> R) -> R {
         assert!(carrier::owns_thread(), "{NESTED_RUN}");
@@ -298,6 +413,14 @@ impl Runtime {
     }
 
     /// The [`Io`] of this runtime, for use on threads inside it.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let io = runtime.io();
+    /// // The handle is the one `run` passes to its root.
+    /// assert_eq!(runtime.run(|root| root.backend_name()), io.backend_name());
+    /// ```
     pub fn io(&self) -> Io {
         Io::new(&self.shared)
     }

@@ -216,6 +216,20 @@ impl ScopeCore {
 /// Only [`Io::scope`] creates one, and hands its body a `&Scope`; `scope!` calls it (as
 /// `__private::scope`) and names that reference with an identifier user code cannot write.
 /// `'env` is everything the tasks may borrow.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let words = ["scope", "owns", "tasks"];
+/// let total = runtime.run(|io| {
+///     io.scope(|s| {
+///         // Tasks may borrow what lives longer than the scope.
+///         let futures: Vec<_> = words.iter().map(|w| s.spawn_async(move || w.len())).collect();
+///         futures.into_iter().map(|f| f.join(io)).sum::<usize>()
+///     })
+/// });
+/// assert_eq!(total, 14);
+/// ```
 pub struct Scope<'env> {
     core: ScopeCore,
     _env: PhantomData<&'env mut &'env ()>,
@@ -243,6 +257,21 @@ impl<'env> Scope<'env> {
     }
 
     /// Spawns `call` asynchronously: it may run on a worker, or inline right now.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let data = vec![1, 2, 3, 4];
+    /// let sums = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let (left, right) = data.split_at(2);
+    ///         let a = s.spawn_async(|| left.iter().sum::<i32>());
+    ///         let b = s.spawn_async(|| right.iter().sum::<i32>());
+    ///         (a.join(io), b.join(io))
+    ///     })
+    /// });
+    /// assert_eq!(sums, (3, 7));
+    /// ```
     #[track_caller]
     pub fn spawn_async<F, T>(&self, call: F) -> Future<'_, T>
     where
@@ -260,6 +289,30 @@ impl<'env> Scope<'env> {
     ///
     /// # Errors
     /// [`ConcurrencyUnavailable`] on a single-threaded runtime or past `concurrent_limit`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (gate, order) = (io::Event::new(), std::sync::Mutex::new(Vec::new()));
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         // The waiter must run beside the caller, or the caller's set would never come.
+    ///         let waiter = s
+    ///             .spawn_concurrent(|| {
+    ///                 gate.wait(io).unwrap();
+    ///                 order.lock().unwrap().push("waiter");
+    ///             })
+    ///             .expect("a worker is free");
+    ///         io.sleep(Duration::from_millis(5), io::Clock::Awake).unwrap();
+    ///         order.lock().unwrap().push("setter");
+    ///         gate.set();
+    ///         waiter.join(io);
+    ///     })
+    /// });
+    /// assert_eq!(*order.lock().unwrap(), ["setter", "waiter"]);
+    /// ```
     #[track_caller]
     pub fn spawn_concurrent<F, T>(&self, call: F) -> Result<Future<'_, T>, ConcurrencyUnavailable>
     where
@@ -276,6 +329,26 @@ impl<'env> Scope<'env> {
 
     /// A new [`Group`] owned by this scope, for tasks that return `T` (inferred from the
     /// spawns; `()` for tasks run for their effect).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let mut squares = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for n in 1..=4u32 {
+    ///             group.spawn(io, move || n * n);
+    ///         }
+    ///         let mut squares = Vec::new();
+    ///         while let Some(square) = group.next(io).unwrap() {
+    ///             squares.push(square);
+    ///         }
+    ///         squares
+    ///     })
+    /// });
+    /// squares.sort();
+    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// ```
     pub fn group<T: Send + 'env>(&self) -> Group<'_, 'env, T> {
         Group::new(&self.core)
     }

@@ -131,6 +131,23 @@ pub fn ctrl_c(io: Io) -> io::Result<()> {
 /// `InvalidInput` naming the signal for a signal that cannot be waited for (`SIGURG`, the
 /// runtime's cancel signal; `SIGKILL`, `SIGSTOP`, `SIGSEGV`, …) and for an empty `set`;
 /// `OutOfMemory` when [`MAX_SIGNALS`] streams exist already; the errors of pipe2(2).
+///
+/// # Examples
+/// ```
+/// use io::signal::{signals, SIGUSR2, SIGWINCH};
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let (got, refused) = runtime.run(|io| -> std::io::Result<_> {
+///     let stream = signals(io, &[SIGUSR2, SIGWINCH])?;
+///     // SAFETY: getpid and kill are async-signal-safe and have no preconditions.
+///     unsafe { libc::kill(libc::getpid(), SIGWINCH) };
+///     let got = stream.recv(io)?;
+///     Ok((got, signals(io, &[libc::SIGKILL]).unwrap_err()))
+/// })
+/// .unwrap();
+/// assert_eq!(got, SIGWINCH);
+/// assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 pub fn signals(io: Io, set: &[c_int]) -> io::Result<Signals> {
     let _ = io;
     let mut wanted = 0u64;
@@ -170,6 +187,28 @@ impl Signals {
     ///
     /// # Cancelation
     /// A cancellation point on both backends; a canceled `recv` loses no delivery.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::signal::{signals, SIGUSR1, SIGUSR2};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (first, second, idle) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let stream = signals(io, &[SIGUSR1, SIGUSR2])?;
+    ///     // SAFETY: getpid and kill are async-signal-safe and have no preconditions.
+    ///     unsafe {
+    ///         libc::kill(libc::getpid(), SIGUSR2);
+    ///         libc::kill(libc::getpid(), SIGUSR1);
+    ///     }
+    ///     // Each delivery is received once (when both are pending, the lower number first).
+    ///     let (first, second) = (stream.recv(io)?, stream.recv(io)?);
+    ///     let idle = io.timeout(Duration::from_millis(5), || stream.recv(io).map(drop));
+    ///     Ok((first, second, idle.is_err()))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(([first.min(second), first.max(second)], idle), ([SIGUSR1, SIGUSR2], true));
+    /// ```
     pub fn recv(&self, io: Io) -> io::Result<c_int> {
         let slot = &SLOTS[self.slot];
         loop {

@@ -127,6 +127,29 @@ pub fn stderr(io: Io) -> Stderr {
 }
 
 /// A handle of standard input (see [`stdin`]); copies share the process-wide buffer and lock.
+///
+/// # Examples
+/// ```
+/// # use std::io::Write;
+/// # use std::os::fd::AsRawFd;
+/// # // Feed this example's own standard input from a pipe.
+/// # let (reader, mut writer) = std::io::pipe().unwrap();
+/// # writer.write_all(b"first\nsecond\nthird\n").unwrap();
+/// # drop(writer);
+/// # // SAFETY: dup2 onto descriptor 0 replaces standard input; nothing else reads it here.
+/// # assert_eq!(unsafe { libc::dup2(reader.as_raw_fd(), 0) }, 0);
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let lines = runtime.run(|io| -> std::io::Result<Vec<String>> {
+///     let stdin = io::stdio::stdin(io);
+///     let mut first = String::new();
+///     stdin.read_line(&mut first)?;
+///     // Copies share the buffer: the next handle reads on after the first line.
+///     let mut rest = String::new();
+///     std::io::Read::read_to_string(&mut io::stdio::stdin(io), &mut rest)?;
+///     Ok(vec![first, rest])
+/// });
+/// assert_eq!(lines.unwrap(), ["first\n", "second\nthird\n"]);
+/// ```
 #[derive(Clone, Copy)]
 pub struct Stdin {
     io: Io,
@@ -141,6 +164,25 @@ impl Stdin {
     ///
     /// # Cancelation
     /// A cancellation point, while waiting for the lock (and every read through the guard).
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::fd::AsRawFd;
+    /// # // Feed this example's own standard input from a pipe.
+    /// # let (reader, mut writer) = std::io::pipe().unwrap();
+    /// # writer.write_all(b"a\nb\n").unwrap();
+    /// # drop(writer);
+    /// # // SAFETY: dup2 onto descriptor 0 replaces standard input; nothing else reads it here.
+    /// # assert_eq!(unsafe { libc::dup2(reader.as_raw_fd(), 0) }, 0);
+    /// use std::io::BufRead;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let lines = runtime.run(|io| -> std::io::Result<Vec<String>> {
+    ///     io::stdio::stdin(io).lock()?.lines().collect()
+    /// });
+    /// assert_eq!(lines.unwrap(), ["a", "b"]);
+    /// ```
     pub fn lock(&self) -> Result<StdinLock<'static>, Canceled> {
         let guard = stdin_lock().lock(self.io)?;
         Ok(StdinLock { guard, io: self.io })
@@ -156,6 +198,27 @@ impl Stdin {
     /// # Cancelation
     /// A cancellation point, also while waiting for input. Bytes of a partial line read before
     /// a cancel stay in the buffer for the next read.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::fd::AsRawFd;
+    /// # // Feed this example's own standard input from a pipe.
+    /// # let (reader, mut writer) = std::io::pipe().unwrap();
+    /// # writer.write_all(b"only line\n").unwrap();
+    /// # drop(writer);
+    /// # // SAFETY: dup2 onto descriptor 0 replaces standard input; nothing else reads it here.
+    /// # assert_eq!(unsafe { libc::dup2(reader.as_raw_fd(), 0) }, 0);
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (line, at_end) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let stdin = io::stdio::stdin(io);
+    ///     let mut line = String::new();
+    ///     stdin.read_line(&mut line)?;
+    ///     Ok((line, stdin.read_line(&mut String::new())?)) // 0: end of input
+    /// })
+    /// .unwrap();
+    /// assert_eq!((line.as_str(), at_end), ("only line\n", 0));
+    /// ```
     pub fn read_line(&self, buf: &mut String) -> io::Result<usize> {
         self.lock()?.read_line(buf)
     }
@@ -192,6 +255,28 @@ impl fmt::Debug for Stdin {
 }
 
 /// Standard input, locked (see [`Stdin::lock`]): reads go through the shared buffer.
+///
+/// # Examples
+/// ```
+/// # use std::io::Write;
+/// # use std::os::fd::AsRawFd;
+/// # // Feed this example's own standard input from a pipe.
+/// # let (reader, mut writer) = std::io::pipe().unwrap();
+/// # writer.write_all(b"3 4\n").unwrap();
+/// # drop(writer);
+/// # // SAFETY: dup2 onto descriptor 0 replaces standard input; nothing else reads it here.
+/// # assert_eq!(unsafe { libc::dup2(reader.as_raw_fd(), 0) }, 0);
+/// use std::io::BufRead;
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let sum = runtime.run(|io| -> std::io::Result<u32> {
+///     let mut lock = io::stdio::stdin(io).lock()?; // no other task reads meanwhile
+///     let mut line = String::new();
+///     lock.read_line(&mut line)?;
+///     Ok(line.split_whitespace().map(|n| n.parse::<u32>().unwrap()).sum())
+/// });
+/// assert_eq!(sum.unwrap(), 7);
+/// ```
 pub struct StdinLock<'a> {
     guard: MutexGuard<'a, Buffer>,
     io: Io,
@@ -256,6 +341,31 @@ fn write_standard(io: Io, fd: RawFd, name: &'static str, buf: &[u8]) -> io::Resu
 macro_rules! output {
     ($handle:ident, $lock:ident, $locked:ident, $fd:expr, $name:literal, $what:literal) => {
         #[doc = concat!("A handle of ", $what, " (see [`", $name, "`]); unbuffered.")]
+        ///
+        /// # Examples
+        /// ```
+        /// # use std::io::Read;
+        /// # use std::os::fd::AsRawFd;
+        #[doc = concat!("# // Send this example's own ", $what, " into a pipe.")]
+        /// # let (mut reader, writer) = std::io::pipe().unwrap();
+        /// # // SAFETY: dup2 onto a standard descriptor replaces it; nothing else writes it here.
+        #[doc = concat!("# assert_eq!(unsafe { libc::dup2(writer.as_raw_fd(), ", stringify!($fd), ") }, ", stringify!($fd), ");")]
+        /// # drop(writer);
+        /// use std::io::Write;
+        ///
+        /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+        /// runtime.run(|io| -> std::io::Result<()> {
+        #[doc = concat!("    let mut handle = io::stdio::", $name, "(io);")]
+        ///     handle.write_all(b"one ")?;
+        ///     writeln!(handle, "line")
+        /// })
+        /// .unwrap();
+        /// # // SAFETY: closing the standard descriptor ends the pipe for the reader.
+        #[doc = concat!("# unsafe { libc::close(", stringify!($fd), ") };")]
+        /// # let mut written = String::new();
+        /// # reader.read_to_string(&mut written).unwrap();
+        /// # assert_eq!(written, "one line\n");
+        /// ```
         #[derive(Clone, Copy)]
         pub struct $handle {
             io: Io,
@@ -271,6 +381,43 @@ macro_rules! output {
             /// # Cancelation
             /// A cancellation point, while waiting for the lock (and every write through the
             /// guard).
+            ///
+            /// # Examples
+            /// ```
+            /// # use std::io::Read;
+            /// # use std::os::fd::AsRawFd;
+            #[doc = concat!("# // Send this example's own ", $what, " into a pipe.")]
+            /// # let (mut reader, writer) = std::io::pipe().unwrap();
+            /// # // SAFETY: dup2 onto a standard descriptor replaces it; nothing else writes it here.
+            #[doc = concat!("# assert_eq!(unsafe { libc::dup2(writer.as_raw_fd(), ", stringify!($fd), ") }, ", stringify!($fd), ");")]
+            /// # drop(writer);
+            /// use std::io::Write;
+            ///
+            /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+            /// runtime.run(|io| {
+            ///     io.scope(|s| {
+            ///         let tasks: Vec<_> = ["a", "b"]
+            ///             .into_iter()
+            ///             .map(|name| {
+            ///                 s.spawn_async(move || -> std::io::Result<()> {
+            #[doc = concat!("                let mut out = io::stdio::", $name, "(io).lock()?;")]
+            ///                     // The two writes come out together.
+            ///                     write!(out, "{name}")?;
+            ///                     writeln!(out, "{name}")
+            ///                 })
+            ///             })
+            ///             .collect();
+            ///         for task in tasks {
+            ///             task.join(io).unwrap();
+            ///         }
+            ///     })
+            /// });
+            /// # // SAFETY: closing the standard descriptor ends the pipe for the reader.
+            #[doc = concat!("# unsafe { libc::close(", stringify!($fd), ") };")]
+            /// # let mut written = String::new();
+            /// # reader.read_to_string(&mut written).unwrap();
+            /// # assert!(written == "aa\nbb\n" || written == "bb\naa\n", "{written:?}");
+            /// ```
             pub fn lock(&self) -> Result<$locked<'static>, Canceled> {
                 Ok($locked {
                     _guard: $lock().lock(self.io)?,
@@ -318,6 +465,33 @@ macro_rules! output {
         }
 
         #[doc = concat!($what, ", locked: writes go straight to the descriptor.")]
+        ///
+        /// # Examples
+        /// ```
+        /// # use std::io::Read;
+        /// # use std::os::fd::AsRawFd;
+        #[doc = concat!("# // Send this example's own ", $what, " into a pipe.")]
+        /// # let (mut reader, writer) = std::io::pipe().unwrap();
+        /// # // SAFETY: dup2 onto a standard descriptor replaces it; nothing else writes it here.
+        #[doc = concat!("# assert_eq!(unsafe { libc::dup2(writer.as_raw_fd(), ", stringify!($fd), ") }, ", stringify!($fd), ");")]
+        /// # drop(writer);
+        /// use std::io::Write;
+        ///
+        /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+        /// runtime.run(|io| -> std::io::Result<()> {
+        #[doc = concat!("    let mut locked = io::stdio::", $name, "(io).lock()?;")]
+        ///     for n in 1..=3 {
+        ///         write!(locked, "{n}")?;
+        ///     }
+        ///     locked.write_all(b"\n")
+        /// })
+        /// .unwrap();
+        /// # // SAFETY: closing the standard descriptor ends the pipe for the reader.
+        #[doc = concat!("# unsafe { libc::close(", stringify!($fd), ") };")]
+        /// # let mut written = String::new();
+        /// # reader.read_to_string(&mut written).unwrap();
+        /// # assert_eq!(written, "123\n");
+        /// ```
         pub struct $locked<'a> {
             _guard: MutexGuard<'a, ()>,
             io: Io,

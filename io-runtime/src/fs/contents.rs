@@ -50,6 +50,18 @@ pub fn read(io: Io, path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 ///
 /// # Cancelation
 /// As [`read`].
+///
+/// # Examples
+/// ```
+/// let path = std::env::temp_dir().join(format!("io-doc-read-to-string-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let text = runtime.run(|io| -> std::io::Result<String> {
+///     io::fs::write(io, &path, "grüß dich")?;
+///     io::fs::read_to_string(io, &path)
+/// });
+/// std::fs::remove_file(&path).unwrap();
+/// assert_eq!(text.unwrap(), "grüß dich");
+/// ```
 pub fn read_to_string(io: Io, path: impl AsRef<Path>) -> io::Result<String> {
     let path = path.as_ref();
     String::from_utf8(read(io, path)?).map_err(|_| {
@@ -66,6 +78,19 @@ pub fn read_to_string(io: Io, path: impl AsRef<Path>) -> io::Result<String> {
 /// # Cancelation
 /// A cancellation point: the open and every write. A cancel may leave the file with a prefix
 /// of `contents`.
+///
+/// # Examples
+/// ```
+/// let path = std::env::temp_dir().join(format!("io-doc-write-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let bytes = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+///     io::fs::write(io, &path, b"a longer first version")?;
+///     io::fs::write(io, &path, b"replaced")?;
+///     io::fs::read(io, &path)
+/// });
+/// std::fs::remove_file(&path).unwrap();
+/// assert_eq!(bytes.unwrap(), b"replaced");
+/// ```
 pub fn write(io: Io, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let file = File::create(io, path)?;
     file.write_all(io, contents.as_ref())?;

@@ -61,6 +61,22 @@ pub fn read_dir(io: Io, path: impl AsRef<Path>) -> io::Result<ReadDir> {
 /// Each call of `next` that needs a new batch reads many entries in one getdents64(2) — on the
 /// uring backend on the offload pool, since no ring opcode reads a directory — and is a
 /// cancellation point. After an error (a cancel included) the iterator ends.
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-read-dir-struct-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let count = runtime.run(|io| -> std::io::Result<usize> {
+///     io::fs::create_dir(io, &dir)?;
+///     for name in ["a", "b", "c"] {
+///         io::fs::write(io, dir.join(name), b"")?;
+///     }
+///     let entries: Vec<io::fs::DirEntry> = io::fs::read_dir(io, &dir)?.collect::<Result<_, _>>()?;
+///     Ok(entries.len())
+/// });
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// assert_eq!(count.unwrap(), 3);
+/// ```
 pub struct ReadDir {
     io: Io,
     root: PathBuf,
@@ -99,6 +115,23 @@ impl fmt::Debug for ReadDir {
 
 /// An entry of a directory: its name, its path (the directory's path joined with the name),
 /// and its type as the directory records it.
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-dir-entry-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let found = runtime.run(|io| -> std::io::Result<_> {
+///     io::fs::create_dir(io, &dir)?;
+///     io::fs::write(io, dir.join("file"), b"four")?;
+///     let entry = io::fs::read_dir(io, &dir)?.next().unwrap()?;
+///     let metadata = entry.metadata(io)?;
+///     assert_eq!(entry.ino(), metadata.ino());
+///     Ok((entry.path(), entry.file_name(), entry.file_type()?.is_file(), metadata.len()))
+/// });
+/// let (path, name, is_file, len) = found.unwrap();
+/// assert_eq!((path, name.to_str().unwrap(), is_file, len), (dir.join("file"), "file", true, 4));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct DirEntry {
     io: Io,
@@ -147,6 +180,24 @@ impl DirEntry {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let dir = std::env::temp_dir()
+    ///     .join(format!("io-doc-entry-metadata-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let lens = runtime.run(|io| -> std::io::Result<Vec<u64>> {
+    ///     io::fs::create_dir(io, &dir)?;
+    ///     io::fs::write(io, dir.join("seven"), b"7 bytes")?;
+    ///     let mut lens = Vec::new();
+    ///     for entry in io::fs::read_dir(io, &dir)? {
+    ///         lens.push(entry?.metadata(io)?.len());
+    ///     }
+    ///     Ok(lens)
+    /// });
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// assert_eq!(lens.unwrap(), [7]);
+    /// ```
     pub fn metadata(&self, io: Io) -> io::Result<Metadata> {
         symlink_metadata(io, &self.path)
     }
@@ -169,6 +220,19 @@ impl fmt::Debug for DirEntry {
 ///
 /// # Cancelation
 /// A cancellation point (IORING_OP_MKDIRAT on the ring).
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-create-dir-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let again = runtime.run(|io| -> std::io::Result<std::io::Error> {
+///     io::fs::create_dir(io, &dir)?;
+///     assert!(io::fs::metadata(io, &dir)?.is_dir());
+///     Ok(io::fs::create_dir(io, &dir).unwrap_err())
+/// });
+/// std::fs::remove_dir(&dir).unwrap();
+/// assert_eq!(again.unwrap().kind(), std::io::ErrorKind::AlreadyExists);
+/// ```
 pub fn create_dir(io: Io, path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     let fail = |e| annotate("mkdir", path.display(), e);
@@ -185,6 +249,19 @@ pub fn create_dir(io: Io, path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancelation
 /// A cancellation point at each directory it makes.
+///
+/// # Examples
+/// ```
+/// let root = std::env::temp_dir().join(format!("io-doc-create-dir-all-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let is_dir = runtime.run(|io| -> std::io::Result<bool> {
+///     io::fs::create_dir_all(io, root.join("a/b/c"))?;
+///     io::fs::create_dir_all(io, root.join("a/b"))?; // exists already: fine
+///     Ok(io::fs::metadata(io, root.join("a/b/c"))?.is_dir())
+/// });
+/// std::fs::remove_dir_all(&root).unwrap();
+/// assert!(is_dir.unwrap());
+/// ```
 pub fn create_dir_all(io: Io, path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     if path.as_os_str().is_empty() {
@@ -224,6 +301,22 @@ fn is_dir(io: Io, path: &Path) -> bool {
 ///
 /// # Cancelation
 /// A cancellation point (IORING_OP_UNLINKAT with `AT_REMOVEDIR` on the ring).
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-remove-dir-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let kinds = runtime.run(|io| -> std::io::Result<_> {
+///     io::fs::create_dir(io, &dir)?;
+///     io::fs::write(io, dir.join("file"), b"")?;
+///     let not_empty = io::fs::remove_dir(io, &dir).unwrap_err().kind();
+///     io::fs::remove_file(io, dir.join("file"))?;
+///     io::fs::remove_dir(io, &dir)?;
+///     Ok((not_empty, io::fs::metadata(io, &dir).unwrap_err().kind()))
+/// });
+/// use std::io::ErrorKind;
+/// assert_eq!(kinds.unwrap(), (ErrorKind::DirectoryNotEmpty, ErrorKind::NotFound));
+/// ```
 pub fn remove_dir(io: Io, path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     let fail = |e| annotate("rmdir", path.display(), e);

@@ -71,6 +71,21 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-create-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let len = runtime.run(|io| -> std::io::Result<u64> {
+    ///     io::fs::write(io, &path, b"old contents")?;
+    ///     let file = io::fs::File::create(io, &path)?; // truncates
+    ///     assert_eq!(file.path(), path);
+    ///     file.write_all(io, b"new")?;
+    ///     file.len(io)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(len.unwrap(), 3);
+    /// ```
     pub fn create(io: Io, path: impl AsRef<Path>) -> io::Result<Self> {
         OpenOptions::new()
             .write(true)
@@ -80,6 +95,21 @@ impl File {
     }
 
     /// An [`OpenOptions`] with every option off: the way to open with other options.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-options-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let file = io::fs::File::options().read(true).write(true).create(true).open(io, &path)?;
+    ///     file.write_all(io, b"read back")?;
+    ///     let mut buf = [0; 9];
+    ///     file.read_exact_at(io, &mut buf, 0)?;
+    ///     Ok(String::from_utf8_lossy(&buf).into_owned())
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "read back");
+    /// ```
     pub fn options() -> OpenOptions {
         OpenOptions::new()
     }
@@ -100,6 +130,26 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-read-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let reads = runtime.run(|io| -> std::io::Result<Vec<usize>> {
+    ///     io::fs::write(io, &path, b"0123456789")?;
+    ///     let file = io::fs::File::open(io, &path)?;
+    ///     let mut buf = [0; 4];
+    ///     let mut reads = Vec::new();
+    ///     loop {
+    ///         match file.read(io, &mut buf)? {
+    ///             0 => return Ok(reads),
+    ///             n => reads.push(n),
+    ///         }
+    ///     }
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(reads.unwrap(), [4, 4, 2]);
+    /// ```
     pub fn read(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
         os::read(io, self.fd.as_fd(), buf).map_err(self.fail("read"))
     }
@@ -111,6 +161,24 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-write-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     let mut rest: &[u8] = b"written in pieces";
+    ///     while !rest.is_empty() {
+    ///         let n = file.write(io, rest)?;
+    ///         rest = &rest[n..];
+    ///     }
+    ///     file.close(io)?;
+    ///     io::fs::read_to_string(io, &path)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "written in pieces");
+    /// ```
     pub fn write(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
         os::write(io, self.fd.as_fd(), buf).map_err(self.fail("write"))
     }
@@ -123,6 +191,20 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point between and during the writes; a cancel leaves a prefix written.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-write-all-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let len = runtime.run(|io| -> std::io::Result<u64> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, &[7; 100_000])?;
+    ///     file.len(io)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(len.unwrap(), 100_000);
+    /// ```
     pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(io, buf)? {
@@ -141,6 +223,22 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-read-at-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let found = runtime.run(|io| -> std::io::Result<(usize, [u8; 4], usize)> {
+    ///     io::fs::write(io, &path, b"0123456789")?;
+    ///     let file = io::fs::File::open(io, &path)?;
+    ///     let mut buf = [0; 4];
+    ///     let n = file.read_at(io, &mut buf, 3)?;
+    ///     // The position did not move: a read starts at 0.
+    ///     Ok((n, buf, file.read(io, &mut [0; 16])?))
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(found.unwrap(), (4, *b"3456", 10));
+    /// ```
     pub fn read_at(&self, io: Io, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         os::pread(io, self.fd.as_fd(), buf, offset).map_err(self.fail("read"))
     }
@@ -152,6 +250,23 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point between and during the reads.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-read-exact-at-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (tail, past_end) = runtime.run(|io| -> std::io::Result<_> {
+    ///     io::fs::write(io, &path, b"header:body")?;
+    ///     let file = io::fs::File::open(io, &path)?;
+    ///     let mut tail = [0; 4];
+    ///     file.read_exact_at(io, &mut tail, 7)?;
+    ///     Ok((tail, file.read_exact_at(io, &mut [0; 8], 7).unwrap_err().kind()))
+    /// })
+    /// .unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!((&tail, past_end), (b"body", std::io::ErrorKind::UnexpectedEof));
+    /// ```
     pub fn read_exact_at(&self, io: Io, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {
             match self.read_at(io, buf, offset)? {
@@ -205,6 +320,21 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point between and during the writes; a cancel leaves a prefix written.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-write-all-at-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"hello world")?;
+    ///     file.write_all_at(io, b"W", 6)?;
+    ///     io::fs::read_to_string(io, &path)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "hello World");
+    /// ```
     pub fn write_all_at(&self, io: Io, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write_at(io, buf, offset)? {
@@ -225,6 +355,21 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point before the call; once in the kernel, the flush runs to its end.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-sync-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"durable")?;
+    ///     file.sync_data(io)?; // the data
+    ///     file.sync_all(io)?; // and the metadata
+    ///     io::fs::read_to_string(io, &path)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "durable");
+    /// ```
     pub fn sync_all(&self, io: Io) -> io::Result<()> {
         os::fsync(io, self.fd.as_fd(), false).map_err(self.fail("sync"))
     }
@@ -236,6 +381,21 @@ impl File {
     ///
     /// # Cancelation
     /// As [`sync_all`](Self::sync_all).
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-sync-data-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let len = runtime.run(|io| -> std::io::Result<u64> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"log line\n")?;
+    ///     file.sync_data(io)?;
+    ///     file.len(io)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(len.unwrap(), 9);
+    /// ```
     pub fn sync_data(&self, io: Io) -> io::Result<()> {
         os::fsync(io, self.fd.as_fd(), true).map_err(self.fail("sync"))
     }
@@ -247,6 +407,20 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-len-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let lens = runtime.run(|io| -> std::io::Result<(u64, u64)> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     let empty = file.len(io)?;
+    ///     file.write_all(io, b"twelve bytes")?;
+    ///     Ok((empty, file.len(io)?))
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(lens.unwrap(), (0, 12));
+    /// ```
     pub fn len(&self, io: Io) -> io::Result<u64> {
         os::file_len(io, self.fd.as_fd()).map_err(self.fail("stat"))
     }
@@ -259,6 +433,20 @@ impl File {
     ///
     /// # Cancelation
     /// Not a cancellation point: the descriptor is always released, even in a canceled task.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-close-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<String> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"closed cleanly")?;
+    ///     file.close(io)?; // a failed write that only shows at close would be an error here
+    ///     io::fs::read_to_string(io, &path)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), "closed cleanly");
+    /// ```
     pub fn close(self, io: Io) -> io::Result<()> {
         let Self { fd, path, .. } = self;
         os::close(io, fd).map_err(|e| os::annotate("close", path.display(), e))
@@ -273,6 +461,22 @@ impl File {
     /// A cancellation point on a thread. The stat of an open descriptor never waits for a
     /// disk on a local file system, so every backend makes it in place, also a fiber on its
     /// loop's thread (the ring's STATX would cost a hop to a kernel worker each time).
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-metadata-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let metadata = runtime.run(|io| -> std::io::Result<io::fs::Metadata> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.write_all(io, b"abc")?;
+    ///     file.metadata(io)
+    /// })
+    /// .unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert!(metadata.is_file());
+    /// assert_eq!((metadata.len(), metadata.nlink()), (3, 1));
+    /// ```
     pub fn metadata(&self, io: Io) -> io::Result<Metadata> {
         let _ = io;
         sys::fstatx(self.fd.as_raw_fd())
@@ -316,6 +520,21 @@ impl File {
     ///
     /// # Cancelation
     /// A cancellation point (on the offload pool on the uring backend: no ring opcode).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("io-doc-file-chmod-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let mode = runtime.run(|io| -> std::io::Result<u32> {
+    ///     let file = io::fs::File::create(io, &path)?;
+    ///     file.set_permissions(io, std::fs::Permissions::from_mode(0o640))?;
+    ///     Ok(file.metadata(io)?.permissions().mode() & 0o777)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(mode.unwrap(), 0o640);
+    /// ```
     pub fn set_permissions(&self, io: Io, permissions: Permissions) -> io::Result<()> {
         let mode = permissions.mode() as libc::mode_t;
         sys::fchmod(io, self.fd.as_fd(), mode).map_err(self.fail("chmod"))
@@ -351,6 +570,24 @@ impl File {
     }
 
     /// A `File` of an open `std::fs::File` (see [`from_fd`](Self::from_fd)).
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-file-from-std-file-{}", std::process::id()));
+    /// std::fs::write(&path, b"opened by std").unwrap();
+    /// let std_file = std::fs::File::open(&path).unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let text = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     let file = io::fs::File::from_std(io, std_file);
+    ///     let mut buf = vec![0; 32];
+    ///     let n = file.read(io, &mut buf)?;
+    ///     buf.truncate(n);
+    ///     Ok(buf)
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(text.unwrap(), b"opened by std");
+    /// ```
     pub fn from_std(io: Io, file: std::fs::File) -> Self {
         Self::from_fd(io, file.into())
     }

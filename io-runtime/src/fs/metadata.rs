@@ -167,6 +167,22 @@ fn system_time(at: libc::statx_timestamp) -> SystemTime {
 
 /// The type of a file: a directory, a regular file, a symbolic link, or (through the `is_*`
 /// methods of the Unix kinds) a FIFO, a socket, a block or character device.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let types = runtime.run(|io| -> std::io::Result<_> {
+///     Ok([
+///         io::fs::metadata(io, "/")?.file_type(),
+///         io::fs::metadata(io, "/dev/null")?.file_type(),
+///         io::fs::symlink_metadata(io, "/proc/self")?.file_type(),
+///         io::fs::metadata(io, "/proc/self/status")?.file_type(),
+///     ])
+/// });
+/// let [root, null, link, status] = types.unwrap();
+/// assert!(root.is_dir() && null.is_char_device() && link.is_symlink() && status.is_file());
+/// assert!(!null.is_file() && !null.is_block_device() && !root.is_fifo() && !root.is_socket());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileType {
     /// The `S_IFMT` bits of the mode.
@@ -276,6 +292,21 @@ pub fn metadata(io: Io, path: impl AsRef<Path>) -> io::Result<Metadata> {
 ///
 /// # Cancelation
 /// A cancellation point.
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-symlink-metadata-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let found = runtime.run(|io| -> std::io::Result<(bool, bool)> {
+///     io::fs::create_dir(io, &dir)?;
+///     io::fs::symlink(io, &dir, dir.join("link"))?;
+///     let link = dir.join("link");
+///     let is_symlink = io::fs::symlink_metadata(io, &link)?.is_symlink();
+///     Ok((is_symlink, io::fs::metadata(io, &link)?.is_dir()))
+/// });
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// assert_eq!(found.unwrap(), (true, true));
+/// ```
 pub fn symlink_metadata(io: Io, path: impl AsRef<Path>) -> io::Result<Metadata> {
     stat(io, path.as_ref(), "lstat", libc::AT_SYMLINK_NOFOLLOW)
 }

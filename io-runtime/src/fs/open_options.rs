@@ -47,6 +47,14 @@ impl Default for OpenOptions {
 
 impl OpenOptions {
     /// Every option off; a new file gets mode `0o666` (minus the umask).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// // With every option off there is no access mode to open with.
+    /// let error = runtime.run(|io| io::fs::OpenOptions::new().open(io, "/dev/null")).unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn new() -> Self {
         Self {
             read: false,
@@ -114,6 +122,27 @@ impl OpenOptions {
     ///
     /// # Cancelation
     /// A cancellation point, also while the open waits (a FIFO without a peer).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// use io::fs::OpenOptions;
+    ///
+    /// let path = std::env::temp_dir().join(format!("io-doc-options-open-{}", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (mode, text, bad) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(io, &path)?;
+    ///     file.write_all(io, b"first")?;
+    ///     let again = OpenOptions::new().write(true).truncate(true).open(io, &path)?;
+    ///     again.write_all(io, b"second")?;
+    ///     let bad = OpenOptions::new().read(true).truncate(true).open(io, &path).unwrap_err();
+    ///     let mode = file.metadata(io)?.permissions().mode() & 0o777;
+    ///     Ok((mode, io::fs::read_to_string(io, &path)?, bad.kind()))
+    /// })
+    /// .unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!((mode, text.as_str(), bad), (0o600, "second", std::io::ErrorKind::InvalidInput));
+    /// ```
     pub fn open(&self, io: Io, path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref();
         let fail = |e| os::annotate("open", path.display(), e);

@@ -17,6 +17,20 @@ use crate::os::annotate;
 ///
 /// # Cancelation
 /// A cancellation point (IORING_OP_UNLINKAT on the ring).
+///
+/// # Examples
+/// ```
+/// let path = std::env::temp_dir().join(format!("io-doc-remove-file-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let error = runtime.run(|io| -> std::io::Result<std::io::Error> {
+///     io::fs::write(io, &path, b"short-lived")?;
+///     io::fs::remove_file(io, &path)?;
+///     Ok(io::fs::remove_file(io, &path).unwrap_err())
+/// });
+/// let error = error.unwrap();
+/// assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+/// assert!(error.to_string().starts_with(&format!("unlink {}: ", path.display())));
+/// ```
 pub fn remove_file(io: Io, path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     let fail = |e| annotate("unlink", path.display(), e);
@@ -78,6 +92,23 @@ pub fn rename(io: Io, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Resul
 ///
 /// # Cancelation
 /// A cancellation point (IORING_OP_LINKAT on the ring).
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-hard-link-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let found = runtime.run(|io| -> std::io::Result<(u64, String)> {
+///     io::fs::create_dir(io, &dir)?;
+///     io::fs::write(io, dir.join("original"), b"shared")?;
+///     io::fs::hard_link(io, dir.join("original"), dir.join("link"))?;
+///     io::fs::remove_file(io, dir.join("original"))?;
+///     // The link still names the file, now its only name.
+///     let link = dir.join("link");
+///     Ok((io::fs::metadata(io, &link)?.nlink(), io::fs::read_to_string(io, &link)?))
+/// });
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// assert_eq!(found.unwrap(), (1, "shared".to_string()));
+/// ```
 pub fn hard_link(io: Io, original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
     let (original, link) = (original.as_ref(), link.as_ref());
     let fail = |e| annotate("link", Pair(original, link), e);
@@ -95,6 +126,24 @@ pub fn hard_link(io: Io, original: impl AsRef<Path>, link: impl AsRef<Path>) -> 
 ///
 /// # Cancelation
 /// A cancellation point (IORING_OP_SYMLINKAT on the ring).
+///
+/// # Examples
+/// ```
+/// use std::path::PathBuf;
+///
+/// let dir = std::env::temp_dir().join(format!("io-doc-symlink-{}", std::process::id()));
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let found = runtime.run(|io| -> std::io::Result<(PathBuf, bool, String)> {
+///     io::fs::create_dir(io, &dir)?;
+///     io::fs::write(io, dir.join("target"), b"through the link")?;
+///     io::fs::symlink(io, "target", dir.join("link"))?; // relative to the link's directory
+///     let is_symlink = io::fs::symlink_metadata(io, dir.join("link"))?.is_symlink();
+///     let text = io::fs::read_to_string(io, dir.join("link"))?;
+///     Ok((io::fs::read_link(io, dir.join("link"))?, is_symlink, text))
+/// });
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// assert_eq!(found.unwrap(), (PathBuf::from("target"), true, "through the link".to_string()));
+/// ```
 pub fn symlink(io: Io, original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
     let (original, link) = (original.as_ref(), link.as_ref());
     let fail = |e| annotate("symlink", Pair(original, link), e);
@@ -111,6 +160,17 @@ pub fn symlink(io: Io, original: impl AsRef<Path>, link: impl AsRef<Path>) -> io
 ///
 /// # Cancelation
 /// A cancellation point (readlink(2) on the offload pool on the uring backend).
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let (this_process, not_a_link) = runtime.run(|io| {
+///     (io::fs::read_link(io, "/proc/self"), io::fs::read_link(io, "/proc/self/status"))
+/// });
+/// // /proc/self is a link to the reading process's directory, named by its id.
+/// assert_eq!(this_process.unwrap(), std::path::Path::new(&std::process::id().to_string()));
+/// assert_eq!(not_a_link.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 pub fn read_link(io: Io, path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref();
     let fail = |e| annotate("readlink", path.display(), e);
@@ -128,6 +188,22 @@ pub fn read_link(io: Io, path: impl AsRef<Path>) -> io::Result<PathBuf> {
 /// # Cancelation
 /// A cancellation point (realpath(3) on the offload pool on the uring backend; the cancel
 /// signal interrupts its lookups).
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("io-doc-canonicalize-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("sub")).unwrap();
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let (resolved, missing) = runtime.run(|io| {
+///     let resolved = io::fs::canonicalize(io, dir.join("sub/../sub/."));
+///     (resolved, io::fs::canonicalize(io, dir.join("nothing")))
+/// });
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// let resolved = resolved.unwrap();
+/// assert!(resolved.is_absolute() && resolved.ends_with("sub"));
+/// assert!(!resolved.to_string_lossy().contains(".."));
+/// assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// ```
 pub fn canonicalize(io: Io, path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref();
     let fail = |e| annotate("canonicalize", path.display(), e);

@@ -82,6 +82,23 @@ impl TcpListener {
     ///
     /// # Cancelation
     /// As [`bind`](Self::bind).
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let accepted = runtime.run(|io| -> std::io::Result<usize> {
+    ///     let listener = TcpListener::bind_with_backlog(io, "127.0.0.1:0", 4)?;
+    ///     // The kernel completes the handshakes before anyone accepts, up to the backlog.
+    ///     let clients: Vec<TcpStream> =
+    ///         (0..2).map(|_| TcpStream::connect(io, listener.local_addr()?)).collect::<Result<_, _>>()?;
+    ///     let accepted: Vec<_> = (0..2).map(|_| listener.accept(io)).collect::<Result<_, _>>()?;
+    ///     assert_eq!(accepted[0].1, clients[0].local_addr()?);
+    ///     Ok(accepted.len())
+    /// });
+    /// assert_eq!(accepted.unwrap(), 2);
+    /// ```
     pub fn bind_with_backlog(io: Io, addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Self> {
         let mut last = None;
         for addr in addr.to_socket_addrs(io)? {
@@ -116,6 +133,20 @@ impl TcpListener {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = std_listener.local_addr().unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let peer = runtime.run(|io| -> std::io::Result<bool> {
+    ///     let listener = io::net::TcpListener::from_std(io, std_listener)?;
+    ///     assert_eq!(listener.local_addr()?, addr);
+    ///     let client = io::net::TcpStream::connect(io, addr)?;
+    ///     Ok(listener.accept(io)?.1 == client.local_addr()?)
+    /// });
+    /// assert!(peer.unwrap());
+    /// ```
     pub fn from_std(io: Io, listener: std::net::TcpListener) -> io::Result<Self> {
         let _ = io;
         let fd = OwnedFd::from(listener);
@@ -168,6 +199,29 @@ impl TcpListener {
     /// # Cancelation
     /// A cancellation point, also while blocked waiting for a connection. A connection that was
     /// accepted before the cancel arrived is returned, not lost.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (greeting, idle) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = TcpListener::bind(io, ("127.0.0.1", 0))?;
+    ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let (server, peer) = listener.accept(io)?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     server.write_all(io, b"hello")?;
+    ///     let mut buf = [0; 5];
+    ///     let n = client.read(io, &mut buf)?;
+    ///     // Nobody else connects: a bounded accept ends at its deadline.
+    ///     let idle = io.timeout(Duration::from_millis(10), || listener.accept(io).map(|_| ()));
+    ///     Ok((buf[..n].to_vec(), idle))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(greeting, b"hello");
+    /// assert!(matches!(idle, Err(io::Timeout)));
+    /// ```
     pub fn accept(&self, io: Io) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, peer) =
             os::accept(io, self.fd.as_fd()).map_err(|e| os::annotate("accept", self.local, e))?;
@@ -181,6 +235,18 @@ impl TcpListener {
     ///
     /// # Cancelation
     /// Not a cancellation point: the socket is always released.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let refused = runtime.run(|io| -> std::io::Result<std::io::ErrorKind> {
+    ///     let listener = io::net::TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     listener.close(io)?;
+    ///     Ok(io::net::TcpStream::connect(io, addr).unwrap_err().kind())
+    /// });
+    /// assert_eq!(refused.unwrap(), std::io::ErrorKind::ConnectionRefused);
+    /// ```
     pub fn close(self, io: Io) -> io::Result<()> {
         let local = self.local;
         os::close(io, self.fd).map_err(|e| os::annotate("close", local, e))

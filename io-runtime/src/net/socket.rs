@@ -45,6 +45,14 @@ impl TcpSocket {
     ///
     /// # Errors
     /// The errors of socket(2), e.g. `EMFILE`.
+    ///
+    /// # Examples
+    /// ```
+    /// let socket = io::net::TcpSocket::new_v4().unwrap();
+    /// socket.bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let addr = socket.local_addr().unwrap();
+    /// assert!(addr.is_ipv4() && addr.port() != 0);
+    /// ```
     pub fn new_v4() -> io::Result<Self> {
         Self::new(libc::AF_INET)
     }
@@ -53,6 +61,15 @@ impl TcpSocket {
     ///
     /// # Errors
     /// The errors of socket(2), e.g. `EAFNOSUPPORT` on a kernel without IPv6.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::net::Ipv6Addr;
+    ///
+    /// let socket = io::net::TcpSocket::new_v6().unwrap();
+    /// socket.bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
+    /// assert_eq!(socket.local_addr().unwrap().ip(), Ipv6Addr::LOCALHOST);
+    /// ```
     pub fn new_v6() -> io::Result<Self> {
         Self::new(libc::AF_INET6)
     }
@@ -149,6 +166,18 @@ impl TcpSocket {
     ///
     /// # Errors
     /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied`, naming the address.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::TcpSocket;
+    ///
+    /// let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let taken = holder.local_addr().unwrap();
+    /// let socket = TcpSocket::new_v4().unwrap();
+    /// let error = socket.bind(taken).unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    /// assert!(error.to_string().starts_with(&format!("bind {taken}: ")));
+    /// ```
     pub fn bind(&self, addr: impl Into<SocketAddr>) -> io::Result<()> {
         let addr = addr.into();
         sys::bind(self.fd.as_fd(), &RawAddr::from(&addr)).map_err(|e| annotate("bind", addr, e))
@@ -170,6 +199,19 @@ impl TcpSocket {
     ///
     /// # Cancelation
     /// Not a cancellation point: listening never blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let accepted = runtime.run(|io| -> std::io::Result<bool> {
+    ///     // Unbound: any port, any address.
+    ///     let listener = io::net::TcpSocket::new_v4()?.listen(16)?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let client = io::net::TcpStream::connect(io, ("127.0.0.1", port))?;
+    ///     Ok(listener.accept(io)?.1 == client.local_addr()?)
+    /// });
+    /// assert!(accepted.unwrap());
+    /// ```
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         let local = self.local_addr()?;
         sys::listen(self.fd.as_fd(), backlog).map_err(|e| annotate("listen", local, e))?;
@@ -186,6 +228,25 @@ impl TcpSocket {
     /// # Cancelation
     /// A cancellation point, also while the connection is being set up: the socket is closed
     /// (which aborts the attempt) and the canceled error returned.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (peer, refused) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = io::net::TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let socket = io::net::TcpSocket::new_v4()?;
+    ///     socket.set_keepalive(true)?;
+    ///     let stream = socket.connect(io, listener.local_addr()?)?;
+    ///     assert!(stream.keepalive()?);
+    ///     // The listener is dropped at once: nobody listens there.
+    ///     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    ///     let refused = io::net::TcpSocket::new_v4()?.connect(io, closed).unwrap_err();
+    ///     Ok((stream.peer_addr()? == listener.local_addr()?, refused.kind()))
+    /// })
+    /// .unwrap();
+    /// assert!(peer);
+    /// assert_eq!(refused, std::io::ErrorKind::ConnectionRefused);
+    /// ```
     pub fn connect(self, io: Io, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
         let peer = addr.into();
         sys::connect(self.fd.as_fd(), &RawAddr::from(&peer))

@@ -116,6 +116,24 @@ impl TcpStream {
     ///
     /// # Cancelation
     /// A cancellation point, also while blocked waiting for data.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let reads = runtime.run(|io| -> std::io::Result<(Vec<u8>, usize)> {
+    ///     let listener = TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     client.write_all(io, b"data")?;
+    ///     client.close(io)?;
+    ///     let mut buf = [0; 16];
+    ///     let n = server.read(io, &mut buf)?;
+    ///     Ok((buf[..n].to_vec(), server.read(io, &mut buf)?)) // then 0: end of stream
+    /// });
+    /// assert_eq!(reads.unwrap(), (b"data".to_vec(), 0));
+    /// ```
     pub fn read(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
         os::recv(io, self.fd.as_fd(), buf).map_err(|e| os::annotate("read", self.peer, e))
     }
@@ -127,6 +145,31 @@ impl TcpStream {
     ///
     /// # Cancelation
     /// A cancellation point, also while blocked on a full send buffer.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (taken, error) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let taken = client.write(io, b"some bytes")?;
+    ///     // Once the peer is gone, writes fail (no SIGPIPE kills the process).
+    ///     let (server, _) = listener.accept(io)?;
+    ///     drop(server);
+    ///     let error = loop {
+    ///         if let Err(error) = client.write(io, &[0; 4096]) {
+    ///             break error;
+    ///         }
+    ///     };
+    ///     Ok((taken, error.kind()))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(taken, 10);
+    /// use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+    /// assert!(matches!(error, BrokenPipe | ConnectionReset));
+    /// ```
     pub fn write(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
         os::send(io, self.fd.as_fd(), buf).map_err(|e| os::annotate("write", self.peer, e))
     }
@@ -139,6 +182,31 @@ impl TcpStream {
     ///
     /// # Cancelation
     /// A cancellation point between and during the sends; a cancel leaves a prefix sent.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::io::Read;
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let received = runtime.run(|io| -> std::io::Result<usize> {
+    ///     let listener = TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     io.scope(|s| {
+    ///         // More than the socket buffers hold: the writer blocks until the reader drains
+    ///         // them.
+    ///         let writer = s.spawn_concurrent(|| client.write_all(io, &vec![1; 4 << 20]));
+    ///         let writer = writer.unwrap();
+    ///         let mut received = Vec::new();
+    ///         let mut reader = &server;
+    ///         reader.take(4 << 20).read_to_end(&mut received)?;
+    ///         writer.join(io)?;
+    ///         Ok(received.len())
+    ///     })
+    /// });
+    /// assert_eq!(received.unwrap(), 4 << 20);
+    /// ```
     pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(io, buf)? {
@@ -163,6 +231,28 @@ impl TcpStream {
     /// # Cancelation
     /// A cancellation point (it returns the canceled error without shutting down if the task
     /// was already canceled).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::net::Shutdown;
+    /// use io::net::{TcpListener, TcpStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (eof, reply) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     client.shutdown(io, Shutdown::Write)?;
+    ///     let eof = server.read(io, &mut [0; 8])?;
+    ///     // The other half still works.
+    ///     server.write_all(io, b"ok")?;
+    ///     let mut buf = [0; 2];
+    ///     client.read(io, &mut buf)?;
+    ///     Ok((eof, buf))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((eof, &reply), (0, b"ok"));
+    /// ```
     pub fn shutdown(&self, io: Io, how: Shutdown) -> io::Result<()> {
         os::shutdown(io, self.fd.as_fd(), how).map_err(|e| os::annotate("shutdown", self.peer, e))
     }
@@ -269,6 +359,22 @@ impl TcpStream {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let echoed = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     let listener = io::net::TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let client = io::net::TcpStream::from_std(io, std_stream)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     client.write_all(io, b"adopted")?;
+    ///     let mut buf = [0; 7];
+    ///     let n = server.read(io, &mut buf)?;
+    ///     Ok(buf[..n].to_vec())
+    /// });
+    /// assert_eq!(echoed.unwrap(), b"adopted");
+    /// ```
     pub fn from_std(io: Io, stream: std::net::TcpStream) -> io::Result<Self> {
         let fd = OwnedFd::from(stream);
         super::sys::set_blocking(fd.as_fd())?;
@@ -283,6 +389,19 @@ impl TcpStream {
     ///
     /// # Cancelation
     /// Not a cancellation point: the socket is always released, even in a canceled task.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let eof = runtime.run(|io| -> std::io::Result<usize> {
+    ///     let listener = io::net::TcpListener::bind(io, "127.0.0.1:0")?;
+    ///     let client = io::net::TcpStream::connect(io, listener.local_addr()?)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     client.close(io)?;
+    ///     server.read(io, &mut [0; 8]) // the peer sees the end of the stream
+    /// });
+    /// assert_eq!(eof.unwrap(), 0);
+    /// ```
     pub fn close(self, io: Io) -> io::Result<()> {
         let peer = self.peer;
         os::close(io, self.fd).map_err(|e| os::annotate("close", peer, e))

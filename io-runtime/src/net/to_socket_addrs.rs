@@ -59,6 +59,18 @@ mod sealed {
 }
 
 /// The addresses a [`ToSocketAddrs`] resolved to, in order.
+///
+/// # Examples
+/// ```
+/// use std::net::SocketAddr;
+/// use io::net::ToSocketAddrs;
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let addrs: [SocketAddr; 2] = ["127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()];
+/// let resolved = runtime.run(|io| addrs[..].to_socket_addrs(io)).unwrap();
+/// assert_eq!(resolved.len(), 2);
+/// assert_eq!(resolved.collect::<Vec<_>>(), addrs);
+/// ```
 #[derive(Debug, Clone)]
 pub struct SocketAddrs {
     inner: std::vec::IntoIter<SocketAddr>,

@@ -59,6 +59,21 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// Binding never blocks; looking up a name is a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::UdpSocket;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let error = runtime.run(|io| -> std::io::Result<std::io::Error> {
+    ///     let first = UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     assert_ne!(first.local_addr()?.port(), 0);
+    ///     Ok(UdpSocket::bind(io, first.local_addr()?).unwrap_err())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    /// assert!(error.to_string().starts_with("bind 127.0.0.1:"));
+    /// ```
     pub fn bind(io: Io, addr: impl ToSocketAddrs) -> io::Result<Self> {
         let mut last = None;
         for addr in addr.to_socket_addrs(io)? {
@@ -90,6 +105,20 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     let socket = io::net::UdpSocket::from_std(io, std_socket)?;
+    ///     socket.send_to(io, b"to myself", socket.local_addr()?)?;
+    ///     let mut buf = [0; 16];
+    ///     let (n, _) = socket.recv_from(io, &mut buf)?;
+    ///     Ok(buf[..n].to_vec())
+    /// });
+    /// assert_eq!(got.unwrap(), b"to myself");
+    /// ```
     pub fn from_std(io: Io, socket: std::net::UdpSocket) -> io::Result<Self> {
         let _ = io;
         let fd = OwnedFd::from(socket);
@@ -135,6 +164,24 @@ impl UdpSocket {
     /// # Cancelation
     /// A cancellation point while a name is looked up (connecting a datagram socket does not
     /// wait).
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::UdpSocket;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     let (a, b) = (UdpSocket::bind(io, "127.0.0.1:0")?, UdpSocket::bind(io, "127.0.0.1:0")?);
+    ///     a.connect(io, b.local_addr()?)?;
+    ///     b.connect(io, a.local_addr()?)?;
+    ///     assert_eq!(a.peer_addr()?, b.local_addr()?);
+    ///     a.send(io, b"connected")?;
+    ///     let mut buf = [0; 16];
+    ///     let n = b.recv(io, &mut buf)?;
+    ///     Ok(buf[..n].to_vec())
+    /// });
+    /// assert_eq!(got.unwrap(), b"connected");
+    /// ```
     pub fn connect(&self, io: Io, addr: impl ToSocketAddrs) -> io::Result<()> {
         let mut last = None;
         for addr in addr.to_socket_addrs(io)? {
@@ -157,6 +204,18 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// A cancellation point, also while a name is looked up or the send buffer is full.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let sent = runtime.run(|io| -> std::io::Result<(usize, usize)> {
+    ///     let receiver = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     let sender = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     let sent = sender.send_to(io, b"twelve bytes", receiver.local_addr()?)?;
+    ///     Ok((sent, receiver.recv_from(io, &mut [0; 64])?.0))
+    /// });
+    /// assert_eq!(sent.unwrap(), (12, 12));
+    /// ```
     pub fn send_to(&self, io: Io, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = addr.to_socket_addrs(io)?.next().ok_or_else(no_addresses)?;
         sys::send_to(self.fd.as_fd(), buf, &RawAddr::from(&addr))
@@ -171,6 +230,26 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// A cancellation point, also while waiting for a datagram.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (first, idle) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let socket = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     socket.send_to(io, b"a datagram longer than the buffer", socket.local_addr()?)?;
+    ///     let mut buf = [0; 11];
+    ///     let (n, from) = socket.recv_from(io, &mut buf)?; // the rest of the datagram is dropped
+    ///     assert_eq!(from, socket.local_addr()?);
+    ///     let idle = io.timeout(Duration::from_millis(10), || socket.recv_from(io, &mut buf));
+    ///     let idle = idle.map(|received| received.is_ok());
+    ///     Ok((buf[..n].to_vec(), idle))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(first, b"a datagram ");
+    /// assert_eq!(idle, Err(io::Timeout)); // nothing else came
+    /// ```
     pub fn recv_from(&self, io: Io, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.receive_from(io, buf, 0, "recv_from")
     }
@@ -183,6 +262,21 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// A cancellation point, also while waiting for a datagram.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (peeked, received) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let socket = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     socket.send_to(io, b"look twice", socket.local_addr()?)?;
+    ///     let mut buf = [0; 16];
+    ///     let (peeked, _) = socket.peek_from(io, &mut buf)?;
+    ///     let (received, _) = socket.recv_from(io, &mut buf)?; // the same datagram
+    ///     Ok((peeked, received))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((peeked, received), (10, 10));
+    /// ```
     pub fn peek_from(&self, io: Io, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.receive_from(io, buf, libc::MSG_PEEK, "peek_from")
     }
@@ -203,11 +297,25 @@ impl UdpSocket {
     /// Sends `buf` as one datagram to the connected peer.
     ///
     /// # Errors
-    /// `NotConnected` before [`connect`](Self::connect); `ConnectionRefused` when an earlier
+    /// `EDESTADDRREQ` ("Destination address required", of kind `Uncategorized`) before
+    /// [`connect`](Self::connect); `ConnectionRefused` when an earlier
     /// datagram was refused; the errors of send(2); the message names the peer.
     ///
     /// # Cancelation
     /// A cancellation point, also while blocked on a full send buffer.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let error = runtime.run(|io| -> std::io::Result<std::io::Error> {
+    ///     let socket = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     // Not connected: send has no peer to send to.
+    ///     Ok(socket.send(io, b"lost").unwrap_err())
+    /// });
+    /// let error = error.unwrap();
+    /// assert_eq!(io::raw_os_error(&error), Some(libc::EDESTADDRREQ));
+    /// assert!(error.to_string().contains("Destination address required"), "{error}");
+    /// ```
     pub fn send(&self, io: Io, buf: &[u8]) -> io::Result<usize> {
         let _ = io;
         sys::send(self.fd.as_fd(), buf).map_err(|e| annotate("send", self.target(), e))
@@ -221,6 +329,22 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// A cancellation point, also while waiting for a datagram.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::UdpSocket;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     let (a, b) = (UdpSocket::bind(io, "127.0.0.1:0")?, UdpSocket::bind(io, "127.0.0.1:0")?);
+    ///     b.connect(io, a.local_addr()?)?;
+    ///     a.send_to(io, b"from a", b.local_addr()?)?;
+    ///     let mut buf = [0; 16];
+    ///     let n = b.recv(io, &mut buf)?;
+    ///     Ok(buf[..n].to_vec())
+    /// });
+    /// assert_eq!(got.unwrap(), b"from a");
+    /// ```
     pub fn recv(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
         let _ = io;
         sys::recv(self.fd.as_fd(), buf, 0).map_err(|e| annotate("recv", self.local, e))
@@ -233,6 +357,19 @@ impl UdpSocket {
     ///
     /// # Cancelation
     /// A cancellation point, also while waiting for a datagram.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let found = runtime.run(|io| -> std::io::Result<(usize, usize)> {
+    ///     let socket = io::net::UdpSocket::bind(io, "127.0.0.1:0")?;
+    ///     socket.connect(io, socket.local_addr()?)?;
+    ///     socket.send(io, b"peeked")?;
+    ///     let mut buf = [0; 16];
+    ///     Ok((socket.peek(io, &mut buf)?, socket.recv(io, &mut buf)?))
+    /// });
+    /// assert_eq!(found.unwrap(), (6, 6));
+    /// ```
     pub fn peek(&self, io: Io, buf: &mut [u8]) -> io::Result<usize> {
         let _ = io;
         sys::recv(self.fd.as_fd(), buf, libc::MSG_PEEK).map_err(|e| annotate("peek", self.local, e))

@@ -97,6 +97,22 @@ impl Child {
 
     /// The child's process id. It names the child until it is reaped (by [`wait`](Self::wait)
     /// or [`try_wait`](Self::try_wait)); after that, the kernel may give it to another process.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (pid, alive, after) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let mut child = io::process::Command::new("sleep").arg("10").spawn(io)?;
+    ///     let pid = child.id();
+    ///     let proc_dir = format!("/proc/{pid}");
+    ///     let alive = std::path::Path::new(&proc_dir).exists();
+    ///     child.kill(io)?; // reaped: the id names nothing any more
+    ///     Ok((pid, alive, std::path::Path::new(&proc_dir).exists()))
+    /// })
+    /// .unwrap();
+    /// assert!(pid > 0);
+    /// assert_eq!((alive, after), (true, false));
+    /// ```
     pub fn id(&self) -> u32 {
         self.pid
     }
@@ -111,6 +127,27 @@ impl Child {
     /// # Cancelation
     /// A cancellation point on both backends. A canceled wait leaves the child running and
     /// still waitable (as tokio does); kill it, or wait again.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::process::Command;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (code, again, bounded) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let mut child = Command::new("sh").args(["-c", "exit 7"]).spawn(io)?;
+    ///     let code = child.wait(io)?.code();
+    ///     let again = child.wait(io)?.code(); // reaped: the same status
+    ///     // A wait that is canceled (here by a deadline) leaves the child running.
+    ///     let mut sleeper = Command::new("sleep").arg("10").spawn(io)?;
+    ///     let bounded = io.timeout(Duration::from_millis(10), || sleeper.wait(io).map(drop));
+    ///     assert_eq!(sleeper.try_wait()?, None, "still running");
+    ///     sleeper.kill(io)?;
+    ///     Ok((code, again, bounded.is_err()))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((code, again, bounded), (Some(7), Some(7), true));
+    /// ```
     pub fn wait(&mut self, io: Io) -> io::Result<ExitStatus> {
         let _ = io;
         if let Some(status) = self.status {
@@ -126,6 +163,20 @@ impl Child {
     ///
     /// # Errors
     /// The errors of waitid(2), naming the program.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (running, ended) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let mut child = io::process::Command::new("sleep").arg("10").spawn(io)?;
+    ///     let running = child.try_wait()?;
+    ///     child.start_kill()?;
+    ///     child.wait(io)?;
+    ///     Ok((running, child.try_wait()?.map(|status| status.success())))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((running, ended), (None, Some(false)));
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
             self.status = sys::reap(self.pidfd.as_fd(), false)
@@ -139,6 +190,19 @@ impl Child {
     ///
     /// # Errors
     /// The errors of pidfd_send_signal(2), naming the program.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let signal = runtime.run(|io| -> std::io::Result<Option<i32>> {
+    ///     let mut child = io::process::Command::new("sleep").arg("10").spawn(io)?;
+    ///     child.start_kill()?; // returns at once
+    ///     Ok(child.wait(io)?.signal())
+    /// });
+    /// assert_eq!(signal.unwrap(), Some(libc::SIGKILL));
+    /// ```
     pub fn start_kill(&mut self) -> io::Result<()> {
         self.send_signal(libc::SIGKILL)
     }
@@ -150,6 +214,18 @@ impl Child {
     ///
     /// # Cancelation
     /// A cancellation point (the wait); the signal is sent in any case.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let reaped = runtime.run(|io| -> std::io::Result<bool> {
+    ///     let mut child = io::process::Command::new("sleep").arg("10").spawn(io)?;
+    ///     child.kill(io)?; // killed and reaped
+    ///     child.kill(io)?; // reaped already: nothing to do
+    ///     Ok(child.try_wait()?.is_some())
+    /// });
+    /// assert!(reaped.unwrap());
+    /// ```
     pub fn kill(&mut self, io: Io) -> io::Result<()> {
         self.start_kill()?;
         self.wait(io).map(drop)
@@ -162,6 +238,30 @@ impl Child {
     /// # Errors
     /// The errors of pidfd_send_signal(2) (`InvalidInput` for an invalid signal), naming the
     /// program.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use io::process::{Command, Stdio};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (said, status) = runtime.run(|io| -> std::io::Result<_> {
+    ///     // The child traps SIGTERM, says so and exits 0.
+    ///     let script = "trap 'echo terminated; exit 0' TERM; echo ready; while :; do sleep 0.01; done";
+    ///     let mut command = Command::new("sh");
+    ///     let mut child = command.args(["-c", script]).stdout(Stdio::piped()).spawn(io)?;
+    ///     let out = child.stdout.take().unwrap();
+    ///     let mut buf = [0; 6];
+    ///     out.read(io, &mut buf)?; // "ready": the trap is set
+    ///     child.send_signal(libc::SIGTERM)?;
+    ///     let mut said = Vec::new();
+    ///     out.read_to_end(io, &mut said)?;
+    ///     Ok((String::from_utf8_lossy(&said).into_owned(), child.wait(io)?))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(said.trim(), "terminated");
+    /// assert_eq!((status.code(), status.signal()), (Some(0), None));
+    /// ```
     pub fn send_signal(&self, signal: libc::c_int) -> io::Result<()> {
         if self.status.is_some() {
             return Ok(());

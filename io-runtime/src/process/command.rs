@@ -48,6 +48,22 @@ impl Stdio {
     }
 
     /// A new pipe to the parent: [`Child::stdin`], [`Child::stdout`] or [`Child::stderr`].
+    ///
+    /// # Examples
+    /// ```
+    /// use io::process::{Command, Stdio};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let pipes = runtime.run(|io| -> std::io::Result<_> {
+    ///     let mut command = Command::new("true");
+    ///     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn(io)?;
+    ///     let pipes = (child.stdin.is_some(), child.stdout.is_some(), child.stderr.is_some());
+    ///     child.wait(io)?;
+    ///     Ok(pipes)
+    /// });
+    /// // Only what is piped has a pipe on the Child.
+    /// assert_eq!(pipes.unwrap(), (false, true, false));
+    /// ```
     pub fn piped() -> Self {
         Self(Kind::Piped)
     }
@@ -111,6 +127,16 @@ impl Command {
     /// A command that runs `program` (looked up in `PATH` unless it contains a `/`), with no
     /// arguments, the parent's environment and working directory, and — for
     /// [`spawn`](Self::spawn) and [`status`](Self::status) — the parent's standard streams.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let mut command = io::process::Command::new("no-such-program-anywhere");
+    /// assert_eq!(command.get_program(), "no-such-program-anywhere");
+    /// let error = runtime.run(|io| command.status(io)).unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    /// assert!(error.to_string().starts_with("spawn no-such-program-anywhere: "), "{error}");
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Self {
         Self {
             program: program.as_ref().to_owned(),
@@ -144,6 +170,21 @@ impl Command {
     }
 
     /// Sets an environment variable of the child.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let output = runtime.run(|io| {
+    ///     io::process::Command::new("sh")
+    ///         .args(["-c", "echo \"$GREETING ${HOME:-no home}\""])
+    ///         .env_clear() // nothing inherited
+    ///         .env("GREETING", "hello")
+    ///         .envs([("UNUSED", "x")])
+    ///         .env_remove("UNUSED")
+    ///         .output(io)
+    /// });
+    /// assert_eq!(output.unwrap().stdout, b"hello no home\n");
+    /// ```
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
         let value = Some(value.as_ref().to_owned());
         self.env.insert(key.as_ref().to_owned(), value);
@@ -178,6 +219,13 @@ impl Command {
 
     /// The child's working directory. A relative `program` is looked up as std does (see
     /// `std::process::Command::current_dir`).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let output = runtime.run(|io| io::process::Command::new("pwd").current_dir("/").output(io));
+    /// assert_eq!(output.unwrap().stdout, b"/\n");
+    /// ```
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -210,6 +258,18 @@ impl Command {
 
     /// Whether dropping the [`Child`] before it was reaped kills and reaps it (default: no,
     /// as in std: the child runs on, and once it ends stays a zombie until the process ends).
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let pid = runtime.run(|io| -> std::io::Result<u32> {
+    ///     let child = io::process::Command::new("sleep").arg("10").kill_on_drop(true).spawn(io)?;
+    ///     Ok(child.id())
+    ///     // dropped here: killed and reaped
+    /// });
+    /// let pid = pid.unwrap();
+    /// assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    /// ```
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Self {
         self.kill_on_drop = kill_on_drop;
         self
@@ -228,6 +288,26 @@ impl Command {
     ///
     /// # Cancelation
     /// Not a cancellation point: it returns once the child started (or failed to).
+    ///
+    /// # Examples
+    /// ```
+    /// use io::process::{Command, Stdio};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (status, said) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let mut child = Command::new("sh").args(["-c", "read line; echo \"got $line\""])
+    ///         .stdin(Stdio::piped())
+    ///         .stdout(Stdio::piped())
+    ///         .spawn(io)?; // returns once the child started
+    ///     child.stdin.take().unwrap().write_all(io, b"input\n")?;
+    ///     let mut said = Vec::new();
+    ///     child.stdout.take().unwrap().read_to_end(io, &mut said)?;
+    ///     Ok((child.wait(io)?, said))
+    /// })
+    /// .unwrap();
+    /// assert!(status.success());
+    /// assert_eq!(said, b"got input\n");
+    /// ```
     pub fn spawn(&mut self, io: Io) -> io::Result<Child> {
         self.spawn_with(io, Unset::Inherit, Unset::Inherit)
     }
@@ -240,6 +320,23 @@ impl Command {
     ///
     /// # Cancelation
     /// A cancellation point (the wait); a canceled `status` kills and reaps the child.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::process::Command;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (code, bounded) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let code = Command::new("sh").args(["-c", "exit 4"]).status(io)?.code();
+    ///     // A canceled status (here by a deadline) kills and reaps the child.
+    ///     let long = || Command::new("sleep").arg("10").status(io).map(drop);
+    ///     let bounded = io.timeout(Duration::from_millis(10), long);
+    ///     Ok((code, bounded.is_err()))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((code, bounded), (Some(4), true));
+    /// ```
     pub fn status(&mut self, io: Io) -> io::Result<ExitStatus> {
         let mut child = self.spawn_with(io, Unset::Inherit, Unset::Inherit)?;
         child.kill_on_drop = true;
@@ -259,6 +356,19 @@ impl Command {
     /// # Cancelation
     /// A cancellation point (the reads and the wait); a canceled `output` kills and reaps the
     /// child.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let output = runtime.run(|io| {
+    ///     // More than a pipe holds on both streams: read at the same time, they cannot deadlock.
+    ///     let script = "head -c 200000 /dev/zero; head -c 200000 /dev/zero >&2";
+    ///     io::process::Command::new("sh").args(["-c", script]).output(io)
+    /// });
+    /// let output = output.unwrap();
+    /// assert!(output.status.success());
+    /// assert_eq!((output.stdout.len(), output.stderr.len()), (200_000, 200_000));
+    /// ```
     pub fn output(&mut self, io: Io) -> io::Result<Output> {
         let child = self.spawn_with(io, Unset::Null, Unset::Piped)?;
         child.collect(io)

@@ -40,4 +40,36 @@ mod sys;
 pub use child::Child;
 pub use command::{Command, Stdio};
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
-pub use std::process::{ExitStatus, Output};
+/// How a child ended (std's type): what [`Child::wait`] and [`Command::status`] return.
+///
+/// # Examples
+/// ```
+/// use std::os::unix::process::ExitStatusExt;
+/// use io::process::Command;
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let (ok, three, killed) = runtime.run(|io| -> std::io::Result<_> {
+///     let ok = Command::new("true").status(io)?;
+///     let three = Command::new("sh").args(["-c", "exit 3"]).status(io)?;
+///     let mut sleeper = Command::new("sleep").arg("10").spawn(io)?;
+///     sleeper.kill(io)?;
+///     Ok((ok, three, sleeper.wait(io)?))
+/// })
+/// .unwrap();
+/// assert!(ok.success() && !three.success());
+/// assert_eq!(three.code(), Some(3));
+/// assert_eq!((killed.code(), killed.signal()), (None, Some(libc::SIGKILL)));
+/// ```
+pub use std::process::ExitStatus;
+/// What [`Command::output`] collects (std's type): the exit status and the child's standard
+/// output and error.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let output = runtime.run(|io| io::process::Command::new("echo").arg("hello").output(io));
+/// let io::process::Output { status, stdout, stderr } = output.unwrap();
+/// assert!(status.success());
+/// assert_eq!((stdout.as_slice(), stderr.as_slice()), (&b"hello\n"[..], &b""[..]));
+/// ```
+pub use std::process::Output;

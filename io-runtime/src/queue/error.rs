@@ -11,6 +11,26 @@ use std::io::ErrorKind;
 use crate::error::{Canceled, Closed, CANCELED_KIND};
 
 /// Why a blocking [`Queue`](super::Queue) operation failed.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use io::QueueError;
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let queue: io::Queue<u8> = io::Queue::new(1);
+/// let (waited, drained) = runtime.run(|io| {
+///     // A deadline cancels the wait for an item: Canceled.
+///     let get = || queue.get_one(io).map_err(QueueError::is_canceled);
+///     let waited = io.timeout(Duration::from_millis(5), get);
+///     queue.close();
+///     (waited, queue.get_one(io))
+/// });
+/// assert_eq!(waited, Err(io::Timeout));
+/// let drained = drained.unwrap_err();
+/// assert!(drained.is_closed() && !drained.is_canceled());
+/// assert_eq!(drained, QueueError::Closed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueError {
     /// The task was canceled (or its [`timeout`](crate::Io::timeout) expired).
@@ -55,6 +75,19 @@ impl From<Closed> for QueueError {
 }
 
 /// Why [`Queue::put_one`](super::Queue::put_one) failed; holds the item that was not put.
+///
+/// # Examples
+/// ```
+/// use io::{PutError, QueueError};
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let queue = io::Queue::new(1);
+/// queue.close();
+/// let error = runtime.run(|io| queue.put_one(io, String::from("kept"))).unwrap_err();
+/// assert_eq!(error.kind(), QueueError::Closed);
+/// assert!(matches!(&error, PutError::Closed(item) if item == "kept"));
+/// assert_eq!(error.into_inner(), "kept"); // nothing is lost
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum PutError<T> {
     /// The task was canceled (or its [`timeout`](crate::Io::timeout) expired) before a getter
@@ -83,6 +116,19 @@ impl<T> PutError<T> {
 
 /// Why [`Queue::try_put_one`](super::Queue::try_put_one) failed; holds the item that was not
 /// put.
+///
+/// # Examples
+/// ```
+/// use io::TryPutError;
+///
+/// let queue = io::Queue::new(1);
+/// queue.try_put_one(vec![1]).unwrap();
+/// let full = queue.try_put_one(vec![2]).unwrap_err();
+/// assert!(matches!(full, TryPutError::Full(_)));
+/// queue.close();
+/// assert_eq!(queue.try_put_one(vec![3]), Err(TryPutError::Closed(vec![3])));
+/// assert_eq!(full.into_inner(), [2]);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum TryPutError<T> {
     /// The buffer is full and no getter waits (for capacity 0: no getter waits).

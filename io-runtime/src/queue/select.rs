@@ -18,6 +18,27 @@ use crate::sync::{lock, Wakeups};
 
 /// The arm of [`Queue::select_get`]: binds `Result<T, Closed>` — the oldest item, or `Closed`
 /// once the queue is closed and drained.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let queue = io::Queue::new(2);
+/// queue.try_put_one("item").unwrap();
+/// queue.close();
+/// let got = runtime.run(|io| {
+///     let mut got = Vec::new();
+///     loop {
+///         io::io_select!(io, {
+///             item = queue.select_get() => match item {
+///                 Ok(item) => got.push(item),
+///                 Err(io::Closed) => return got, // closed and drained
+///             },
+///         })
+///         .unwrap();
+///     }
+/// });
+/// assert_eq!(got, ["item"]);
+/// ```
 pub struct QueueGet<'q, T> {
     queue: &'q Queue<T>,
     got: Option<Result<T, Closed>>,
@@ -31,6 +52,23 @@ pub struct QueueGet<'q, T> {
 /// put, `Err(PutError::Closed(item))` if the queue is closed (never `PutError::Canceled`: the
 /// select's own cancel is its `Err`). If another arm wins, the item stays in the arm:
 /// [`into_inner`](Self::into_inner) gives it back (name the arm `&mut put` to keep it).
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let (fast, slow) = (io::Queue::new(1), io::Queue::new(1));
+/// slow.try_put_one("old").unwrap(); // full
+/// let mut put_slow = slow.select_put("new");
+/// let winner = runtime.run(|io| {
+///     io::io_select!(io, {
+///         r = &mut put_slow => { r.unwrap(); "slow" },
+///         r = fast.select_put("new") => { r.unwrap(); "fast" },
+///     })
+/// });
+/// assert_eq!(winner, Ok("fast"));
+/// assert_eq!(fast.try_get_one(), Ok(Some("new")));
+/// assert_eq!(put_slow.into_inner(), Some("new"), "the losing arm kept its item");
+/// ```
 pub struct QueuePut<'q, T> {
     queue: &'q Queue<T>,
     item: Option<T>,
@@ -147,6 +185,14 @@ impl<T> SelectArm for QueueGet<'_, T> {
 
 impl<T> QueuePut<'_, T> {
     /// The item, if it was not put (the arm lost, or has not run).
+    ///
+    /// # Examples
+    /// ```
+    /// let queue = io::Queue::new(1);
+    /// let unused = queue.select_put(5);
+    /// assert_eq!(unused.into_inner(), Some(5)); // never selected: never put
+    /// assert_eq!(queue.try_get_one(), Ok(None));
+    /// ```
     pub fn into_inner(self) -> Option<T> {
         self.item
     }

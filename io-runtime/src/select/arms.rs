@@ -11,6 +11,27 @@ use crate::task::RawTask;
 
 /// The arm of a `&Future`: ready once the task finished; binds `()` and leaves the handle
 /// joinable (its `join` then returns at once).
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let gate = io::Event::new();
+/// let (winner, result) = runtime.run(|io| {
+///     io.scope(|s| {
+///         let slow = s.spawn_concurrent(|| gate.wait(io).map(|()| "slow")).unwrap();
+///         let fast = s.spawn_async(|| "fast");
+///         let winner = io::io_select!(io, {
+///             () = &fast => "fast",
+///             () = &slow => "slow",
+///         });
+///         gate.set();
+///         // Both handles stay joinable: a `&future` arm only waits.
+///         (winner, (fast.join(io), slow.join(io)))
+///     })
+/// });
+/// assert_eq!(winner, Ok("fast"));
+/// assert_eq!(result, ("fast", Ok("slow")));
+/// ```
 pub struct Finished<'a> {
     task: &'a dyn RawTask,
     done: bool,
@@ -45,6 +66,33 @@ impl SelectArm for Finished<'_> {
 
 /// The arm of a [`Future`] given by value: ready once the task finished; binds its result. A
 /// `Joined` arm that loses is dropped with its future, which cancels and joins the task.
+///
+/// # Examples
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::time::Duration;
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let loser_canceled = AtomicBool::new(false);
+/// let winner = runtime.run(|io| {
+///     io.scope(|s| {
+///         let quick = s.spawn_async(|| 1);
+///         let stuck = s
+///             .spawn_concurrent(|| {
+///                 let slept = io.sleep(Duration::from_secs(10), io::Clock::Awake);
+///                 loser_canceled.store(slept.is_err(), Ordering::SeqCst);
+///                 2
+///             })
+///             .unwrap();
+///         io::io_select!(io, {
+///             n = quick => n,
+///             n = stuck => n, // loses: canceled and joined before the select returns
+///         })
+///     })
+/// });
+/// assert_eq!(winner, Ok(1));
+/// assert!(loser_canceled.load(Ordering::SeqCst));
+/// ```
 pub struct Joined<'s, T> {
     future: Option<Future<'s, T>>,
     done: bool,
@@ -93,6 +141,23 @@ impl<T> SelectArm for Joined<'_, T> {
 
 /// A deadline arm ([`after`], [`at`]): ready once the deadline passed; binds `()`. Measured on
 /// the monotonic clock ([`Clock::Awake`](crate::Clock::Awake)).
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let event = io::Event::new();
+/// let start = Instant::now();
+/// let which = runtime.run(|io| {
+///     io::io_select!(io, {
+///         () = event.select_wait() => "event",
+///         () = io::at(start + Duration::from_millis(20)) => "late",
+///         () = io::after(Duration::from_millis(2)) => "soon",
+///     })
+/// });
+/// assert_eq!(which, Ok("soon"));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     at: Instant,
@@ -123,6 +188,26 @@ pub fn after(duration: Duration) -> Deadline {
 }
 
 /// A select arm that is ready once `deadline` passed.
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let queue: io::Queue<u8> = io::Queue::new(1);
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// let got = runtime.run(|io| {
+///     io::io_select!(io, {
+///         item = queue.select_get() => Some(item),
+///         () = io::at(deadline) => None,
+///     })
+/// });
+/// assert_eq!(got, Ok(None));
+/// assert!(Instant::now() >= deadline);
+/// // A deadline in the past is ready at once.
+/// let past = runtime.run(|io| io::io_select!(io, { () = io::at(Instant::now()) => "ready" }));
+/// assert_eq!(past, Ok("ready"));
+/// ```
 pub fn at(deadline: Instant) -> Deadline {
     Deadline {
         at: deadline,
@@ -153,6 +238,27 @@ impl SelectArm for Deadline {
 /// cancellation point of the task would return [`Canceled`] (a cancel, or an enclosing
 /// timeout's deadline); binds that `Canceled`. Winning does not consume the request: it stays
 /// pending for the next cancellation point.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let event = io::Event::new();
+/// let (outcome, next_point) = runtime.run(|io| {
+///     io.scope(|s| {
+///         let worker = s.spawn_concurrent(|| {
+///             let outcome = io::io_select!(io, {
+///                 () = event.select_wait() => "set",
+///                 io::Canceled = io::cancel_requested() => "canceled",
+///             });
+///             // Winning did not consume the request: the next cancellation point sees it.
+///             (outcome, io.check_cancel())
+///         });
+///         worker.unwrap().cancel(io)
+///     })
+/// });
+/// assert_eq!(outcome, Ok("canceled"));
+/// assert_eq!(next_point, Err(io::Canceled));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CancelRequest {
     done: bool,

@@ -46,6 +46,26 @@ pub use arms::{after, at, cancel_requested, CancelRequest, Deadline, Finished, J
 /// A handle that [`Io::select`] can wait on: a [`Future`].
 ///
 /// The trait is sealed: its methods are internal to the runtime.
+///
+/// # Examples
+/// ```
+/// use io::Selectable;
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let gate = io::Event::new();
+/// let first = runtime.run(|io| {
+///     io.scope(|s| {
+///         let waiting = s.spawn_concurrent(|| gate.wait(io)).unwrap();
+///         let done = s.spawn_async(|| ());
+///         // Handles of different result types, side by side.
+///         let handles: [&dyn Selectable; 2] = [&waiting, &done];
+///         let first = io.select(&handles);
+///         gate.set();
+///         first
+///     })
+/// });
+/// assert_eq!(first, Ok(1));
+/// ```
 pub trait Selectable: sealed::Sealed {}
 
 /// The task that selects, as the arms see it.
@@ -97,6 +117,30 @@ pub trait Arm {
 /// binds. Created by `queue.select_get()`, `queue.select_put(item)`, `event.select_wait()`,
 /// `group.select_next()`, [`after`], [`at`], [`cancel_requested`], or from a [`Future`] (see
 /// [`IntoSelectArm`]).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// /// The output of `arm` if it completes within `limit`.
+/// fn within<A: io::SelectArm>(io: io::Io, arm: A, limit: Duration) -> Option<A::Output> {
+///     io::io_select!(io, {
+///         output = arm => Some(output),
+///         () = io::after(limit) => None,
+///     })
+///     .ok()
+///     .flatten()
+/// }
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let queue = io::Queue::new(1);
+/// queue.try_put_one("ready").unwrap();
+/// let (first, second) = runtime.run(|io| {
+///     let wait = Duration::from_millis(5);
+///     (within(io, queue.select_get(), wait), within(io, queue.select_get(), wait))
+/// });
+/// assert_eq!((first, second), (Some(Ok("ready")), None));
+/// ```
 pub trait SelectArm: Arm {
     /// What the arm binds when it wins.
     type Output;
@@ -112,6 +156,32 @@ pub trait SelectArm: Arm {
 /// [`Future`] by value (binds the task's result; if another arm wins, the future is canceled
 /// and joined before the winner's expression runs), or a `&Future` (binds `()`; the handle
 /// stays joinable, and its `join` returns at once).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// /// Waits for whatever `op` names — an arm, a future by value or by reference — for at most
+/// /// `limit`.
+/// fn before<O: io::IntoSelectArm>(io: io::Io, op: O, limit: Duration) -> bool {
+///     io::io_select!(io, {
+///         _ = op => true,
+///         () = io::after(limit) => false,
+///     })
+///     .unwrap()
+/// }
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let event = io::Event::new();
+/// let (task, unset) = runtime.run(|io| {
+///     io.scope(|s| {
+///         let task = s.spawn_async(|| 42);
+///         let task_done = before(io, &task, Duration::from_secs(10));
+///         (task_done, before(io, event.select_wait(), Duration::from_millis(2)))
+///     })
+/// });
+/// assert_eq!((task, unset), (true, false));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an operation `io_select!` can wait on",
     label = "not a select arm",

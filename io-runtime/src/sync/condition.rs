@@ -50,6 +50,22 @@ pub struct Condition {
 
 impl Condition {
     /// A condition with no waiters.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (lock, condition) = (io::Mutex::new(0), io::Condition::new());
+    /// // Nobody signals: a bounded wait ends at its deadline, with the mutex locked again.
+    /// let waited = runtime.run(|io| {
+    ///     let mut guard = lock.lock(io).unwrap();
+    ///     let wait = || condition.wait(io, &mut guard);
+    ///     let waited = io.timeout(std::time::Duration::from_millis(5), wait);
+    ///     *guard += 1;
+    ///     waited
+    /// });
+    /// assert_eq!(waited, Err(io::Timeout));
+    /// assert_eq!(lock.into_inner(), 1);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,6 +82,29 @@ impl Condition {
     ///
     /// # Cancelation
     /// A cancellation point, on entry and while waiting for the signal; re-locking is not one.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::{Condition, Mutex};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (items, added) = (Mutex::new(Vec::new()), Condition::new());
+    /// let taken = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let consumer = s.spawn_concurrent(|| -> Result<u32, io::Canceled> {
+    ///             let mut guard = items.lock(io)?;
+    ///             while guard.is_empty() {
+    ///                 added.wait(io, &mut guard)?; // unlocks while it waits
+    ///             }
+    ///             Ok(guard.pop().unwrap())
+    ///         });
+    ///         items.lock(io).unwrap().push(7);
+    ///         added.signal();
+    ///         consumer.unwrap().join(io)
+    ///     })
+    /// });
+    /// assert_eq!(taken, Ok(7));
+    /// ```
     pub fn wait<T>(&self, io: Io, guard: &mut MutexGuard<'_, T>) -> Result<(), Canceled> {
         io.check_cancel()?;
         let me = current_arc();
@@ -95,12 +134,72 @@ impl Condition {
     }
 
     /// Wakes the oldest waiting task, if any.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::{Condition, Mutex};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (tickets, turn) = (Mutex::new(0), Condition::new());
+    /// let served = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let customers: Vec<_> = (0..2)
+    ///             .map(|_| {
+    ///                 s.spawn_concurrent(|| -> Result<(), io::Canceled> {
+    ///                     let mut guard = tickets.lock(io)?;
+    ///                     while *guard == 0 {
+    ///                         turn.wait(io, &mut guard)?;
+    ///                     }
+    ///                     *guard -= 1;
+    ///                     Ok(())
+    ///                 })
+    ///                 .unwrap()
+    ///             })
+    ///             .collect();
+    ///         // One ticket at a time, one waiter woken for each.
+    ///         for _ in 0..2 {
+    ///             io.sleep(Duration::from_millis(2), io::Clock::Awake).unwrap();
+    ///             *tickets.lock(io).unwrap() += 1;
+    ///             turn.signal();
+    ///         }
+    ///         customers.into_iter().map(|c| c.join(io)).collect::<Vec<_>>()
+    ///     })
+    /// });
+    /// assert_eq!(served, [Ok(()), Ok(())]);
+    /// ```
     pub fn signal(&self) {
         let mut wake = Wakeups::default();
         wake.add(lock(&self.waiters).pop());
     }
 
     /// Wakes every waiting task.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::{Condition, Mutex};
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let (open, opened) = (Mutex::new(false), Condition::new());
+    /// let woken = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for _ in 0..3 {
+    ///             group.spawn(io, || -> Result<(), io::Canceled> {
+    ///                 let mut guard = open.lock(io)?;
+    ///                 while !*guard {
+    ///                     opened.wait(io, &mut guard)?;
+    ///                 }
+    ///                 Ok(())
+    ///             });
+    ///         }
+    ///         *open.lock(io).unwrap() = true;
+    ///         opened.broadcast(); // every waiter at once
+    ///         group.try_join_all(io).map(|all| all.len())
+    ///     })
+    /// });
+    /// assert_eq!(woken, Ok(3));
+    /// ```
     pub fn broadcast(&self) {
         let mut wake = Wakeups::default();
         wake.add_all(lock(&self.waiters).take_all());

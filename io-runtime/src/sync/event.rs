@@ -42,11 +42,37 @@ pub struct Event {
 
 impl Event {
     /// A new event that is not set.
+    ///
+    /// # Examples
+    /// ```
+    /// let event = io::Event::new();
+    /// assert!(!event.is_set());
+    /// event.set();
+    /// event.set(); // setting a set event does nothing
+    /// assert!(event.is_set());
+    /// event.reset();
+    /// assert!(!event.is_set());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the event and wakes every task waiting for it. Setting a set event does nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let ready = io::Event::new();
+    /// let woken = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let waiters: Vec<_> =
+    ///             (0..2).map(|_| s.spawn_concurrent(|| ready.wait(io)).unwrap()).collect();
+    ///         ready.set(); // wakes every waiter
+    ///         waiters.into_iter().map(|w| w.join(io)).collect::<Vec<_>>()
+    ///     })
+    /// });
+    /// assert_eq!(woken, [Ok(()), Ok(())]);
+    /// ```
     pub fn set(&self) {
         let mut wake = Wakeups::default();
         let mut state = lock(&self.state);
@@ -55,11 +81,35 @@ impl Event {
     }
 
     /// Clears the event: later [`wait`](Self::wait)s park until the next [`set`](Self::set).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let event = io::Event::new();
+    /// let (while_set, after_reset) = runtime.run(|io| {
+    ///     event.set();
+    ///     let while_set = event.wait(io);
+    ///     event.reset();
+    ///     // Not set any more: the wait parks again (here until the deadline).
+    ///     (while_set, io.timeout(Duration::from_millis(5), || event.wait(io)))
+    /// });
+    /// assert_eq!((while_set, after_reset), (Ok(()), Err(io::Timeout)));
+    /// ```
     pub fn reset(&self) {
         lock(&self.state).set = false;
     }
 
     /// Whether the event is set.
+    ///
+    /// # Examples
+    /// ```
+    /// let event = io::Event::new();
+    /// assert!(!event.is_set());
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         lock(&self.state).set
     }
@@ -71,6 +121,25 @@ impl Event {
     ///
     /// # Cancelation
     /// A cancellation point, on entry and while waiting.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let started = io::Event::new();
+    /// let (order, canceled) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let worker = s.spawn_concurrent(|| started.set()).unwrap();
+    ///         started.wait(io).unwrap(); // returns once the worker set it
+    ///         worker.join(io);
+    ///         // A wait for an event nobody sets ends with a cancel or a deadline.
+    ///         let never = io::Event::new();
+    ///         ("started", io.timeout(Duration::from_millis(5), || never.wait(io)))
+    ///     })
+    /// });
+    /// assert_eq!((order, canceled), ("started", Err(io::Timeout)));
+    /// ```
     pub fn wait(&self, io: Io) -> Result<(), Canceled> {
         io.check_cancel()?;
         if self.is_set() {
@@ -107,6 +176,27 @@ impl Event {
 }
 
 /// The arm of [`Event::select_wait`]: ready once the event is set; binds `()`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+/// let (done, queue) = (io::Event::new(), io::Queue::<u8>::new(1));
+/// let outcome = runtime.run(|io| {
+///     io.scope(|s| {
+///         let setter = s.spawn_concurrent(|| done.set()).unwrap();
+///         let outcome = io::io_select!(io, {
+///             () = done.select_wait() => "done",
+///             _ = queue.select_get() => "item",
+///             () = io::after(Duration::from_secs(10)) => "timeout",
+///         });
+///         setter.join(io);
+///         outcome
+///     })
+/// });
+/// assert_eq!(outcome, Ok("done"));
+/// ```
 #[derive(Debug)]
 pub struct EventSet<'e> {
     event: &'e Event,

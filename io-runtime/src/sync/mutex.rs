@@ -59,6 +59,13 @@ pub struct Mutex<T> {
 
 impl<T> Mutex<T> {
     /// A new, unlocked mutex holding `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// let mutex = io::Mutex::new(vec![1, 2]);
+    /// mutex.try_lock().unwrap().push(3);
+    /// assert_eq!(mutex.into_inner(), [1, 2, 3]);
+    /// ```
     pub fn new(value: T) -> Self {
         Self {
             state: StdMutex::default(),
@@ -75,6 +82,31 @@ impl<T> Mutex<T> {
     /// # Cancelation
     /// A cancellation point, on entry and while waiting. Use
     /// [`lock_uncancelable`](Self::lock_uncancelable) in cleanup code.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let counter = io::Mutex::new(0);
+    /// let (total, blocked) = runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let group = s.group();
+    ///         for _ in 0..4 {
+    ///             group.spawn(io, || *counter.lock(io).unwrap() += 1);
+    ///         }
+    ///         group.wait(io).unwrap();
+    ///         let guard = counter.lock(io).unwrap();
+    ///         // Held: another lock waits, here until its deadline.
+    ///         let blocked = s
+    ///             .spawn_concurrent(|| io.timeout(Duration::from_millis(5), || counter.lock(io).map(drop)))
+    ///             .unwrap()
+    ///             .join(io);
+    ///         (*guard, blocked)
+    ///     })
+    /// });
+    /// assert_eq!((total, blocked), (4, Err(io::Timeout)));
+    /// ```
     pub fn lock(&self, io: Io) -> Result<MutexGuard<'_, T>, Canceled> {
         io.check_cancel()?;
         self.acquire()?;
@@ -86,6 +118,25 @@ impl<T> Mutex<T> {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let log = io::Mutex::new(Vec::new());
+    /// runtime.run(|io| {
+    ///     io.scope(|s| {
+    ///         let worker = s.spawn_concurrent(|| {
+    ///             // Canceled while it sleeps:
+    ///             let _ = io.sleep(std::time::Duration::from_secs(10), io::Clock::Awake);
+    ///             // Cleanup after a cancel: a plain lock would return Canceled at once.
+    ///             assert_eq!(log.lock(io).map(drop), Err(io::Canceled));
+    ///             log.lock_uncancelable(io).push("cleaned up");
+    ///         });
+    ///         worker.unwrap().cancel(io);
+    ///     })
+    /// });
+    /// assert_eq!(log.into_inner(), ["cleaned up"]);
+    /// ```
     pub fn lock_uncancelable(&self, io: Io) -> MutexGuard<'_, T> {
         self.acquire_uncancelable(io);
         self.guard()
@@ -95,16 +146,38 @@ impl<T> Mutex<T> {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let mutex = io::Mutex::new(0);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(mutex.try_lock().is_none(), "held");
+    /// drop(guard);
+    /// assert!(mutex.try_lock().is_some());
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.try_acquire().then(|| self.guard())
     }
 
     /// Consumes the mutex and returns its value.
+    ///
+    /// # Examples
+    /// ```
+    /// let mutex = io::Mutex::new(String::from("owned"));
+    /// assert_eq!(mutex.into_inner(), "owned");
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The value, through exclusive access to the mutex (no locking needed).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut mutex = io::Mutex::new(1);
+    /// *mutex.get_mut() += 1; // no lock: the borrow checker proves nobody else holds it
+    /// assert_eq!(mutex.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut().unwrap_or_else(|e| e.into_inner())
     }
@@ -194,6 +267,20 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
 
 /// Proof that the current task holds a [`Mutex`]: dereferences to the value and unlocks on
 /// drop.
+///
+/// # Examples
+/// ```
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// let mutex = io::Mutex::new(vec![1]);
+/// runtime.run(|io| {
+///     let mut guard = mutex.lock(io).unwrap();
+///     guard.push(2); // dereferences to the value
+///     assert!(mutex.try_lock().is_none());
+///     drop(guard); // unlocks
+///     assert!(mutex.try_lock().is_some());
+/// });
+/// assert_eq!(mutex.into_inner(), [1, 2]);
+/// ```
 #[must_use = "dropping the guard unlocks the mutex at once"]
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,

@@ -74,11 +74,28 @@ pub struct ResolverConfig {
 
 impl ResolverConfig {
     /// The system's files: `/etc/hosts` and `/etc/resolv.conf`.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::ResolverConfig;
+    ///
+    /// let system = ResolverConfig::system();
+    /// assert_eq!(system.hosts_file(), std::path::Path::new("/etc/hosts"));
+    /// assert_eq!(system.resolv_conf_file(), std::path::Path::new("/etc/resolv.conf"));
+    /// assert_eq!(ResolverConfig::default(), system);
+    /// ```
     pub fn system() -> Self {
         Self::from_files("/etc/hosts", "/etc/resolv.conf")
     }
 
     /// A hosts file and a resolv.conf of one's own.
+    ///
+    /// # Examples
+    /// ```
+    /// let config = io::net::ResolverConfig::from_files("/srv/hosts", "/srv/resolv.conf");
+    /// assert_eq!(config.hosts_file(), std::path::Path::new("/srv/hosts"));
+    /// assert_eq!(config.resolv_conf_file(), std::path::Path::new("/srv/resolv.conf"));
+    /// ```
     pub fn from_files(hosts: impl Into<PathBuf>, resolv_conf: impl Into<PathBuf>) -> Self {
         Self {
             hosts: hosts.into(),

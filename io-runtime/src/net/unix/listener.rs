@@ -61,6 +61,26 @@ impl UnixListener {
     ///
     /// # Cancelation
     /// Not a cancellation point: binding never blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// use io::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-bind-{}.sock", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (peer_unnamed, again) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = UnixListener::bind(io, &path)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     let _client = UnixStream::connect(io, &path)?;
+    ///     let (_server, peer) = listener.accept(io)?;
+    ///     // The socket file stays: binding it again fails.
+    ///     Ok((peer.is_unnamed(), UnixListener::bind(io, &path).unwrap_err().kind()))
+    /// })
+    /// .unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!((peer_unnamed, again), (true, std::io::ErrorKind::AddrInUse));
+    /// ```
     pub fn bind(io: Io, path: impl AsRef<Path>) -> io::Result<Self> {
         Self::bind_addr(io, &path_addr("bind", path.as_ref())?)
     }
@@ -74,6 +94,27 @@ impl UnixListener {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    /// use io::net::{UnixListener, UnixStream};
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let got = runtime.run(|io| -> std::io::Result<Vec<u8>> {
+    ///     // An abstract name: no file to clean up, gone with the socket.
+    ///     let name = SocketAddr::from_abstract_name(format!("io-doc-listener-{}", std::process::id()))?;
+    ///     let listener = UnixListener::bind_addr(io, &name)?;
+    ///     let client = UnixStream::connect_addr(io, &name)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     client.write_all(io, b"abstract")?;
+    ///     let mut buf = [0; 8];
+    ///     let n = server.read(io, &mut buf)?;
+    ///     Ok(buf[..n].to_vec())
+    /// });
+    /// assert_eq!(got.unwrap(), b"abstract");
+    /// ```
     pub fn bind_addr(io: Io, addr: &UnixAddr) -> io::Result<Self> {
         let _ = io;
         let fail = |e| annotate("bind", ShowUnix(addr), e);
@@ -93,6 +134,21 @@ impl UnixListener {
     ///
     /// # Cancelation
     /// Not a cancellation point.
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-from-std-{}.sock", std::process::id()));
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let accepted = runtime.run(|io| -> std::io::Result<bool> {
+    ///     let listener = io::net::UnixListener::from_std(io, std_listener)?;
+    ///     let _client = io::net::UnixStream::connect(io, &path)?;
+    ///     Ok(listener.accept(io)?.1.is_unnamed())
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert!(accepted.unwrap());
+    /// ```
     pub fn from_std(io: Io, listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
         let _ = io;
         let fd = OwnedFd::from(listener);
@@ -121,6 +177,31 @@ impl UnixListener {
     /// # Cancelation
     /// A cancellation point, also while waiting; a connection accepted before the cancel
     /// arrived is returned, not lost.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir()
+    ///     .join(format!("io-doc-unix-accept-{}.sock", std::process::id()));
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// let (reply, idle) = runtime.run(|io| -> std::io::Result<_> {
+    ///     let listener = UnixListener::bind(io, &path)?;
+    ///     let client = UnixStream::connect(io, &path)?;
+    ///     let (server, _) = listener.accept(io)?;
+    ///     server.write_all(io, b"welcome")?;
+    ///     let mut buf = [0; 7];
+    ///     let n = client.read(io, &mut buf)?;
+    ///     // Nobody else connects: a bounded accept ends at its deadline.
+    ///     let idle = io.timeout(Duration::from_millis(10), || listener.accept(io).is_ok());
+    ///     Ok((buf[..n].to_vec(), idle))
+    /// })
+    /// .unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(reply, b"welcome");
+    /// assert_eq!(idle, Err(io::Timeout));
+    /// ```
     pub fn accept(&self, io: Io) -> io::Result<(UnixStream, UnixAddr)> {
         let fail = |e| annotate("accept", ShowUnix(&self.local), e);
         let (fd, peer) = sys::accept(self.fd.as_fd()).map_err(fail)?;
