@@ -47,9 +47,14 @@ fn fan_out_sums_every_file_and_the_first_error_cancels_the_slow_sources_at_once(
         let failed = run_bounded(failing, CHILD_LIMIT);
         let elapsed = start.elapsed();
         assert_eq!(failed.status.code(), Some(1), "{failed}");
-        let expected = "first error: open /nonexistent/fan-out: No such file or directory \
-                        (os error 2)\ncanceled: 2";
-        assert_eq!(failed.stdout.trim(), expected, "{failed}");
+        let mut lines = failed.stdout.lines();
+        let first =
+            "first error: open /nonexistent/fan-out: No such file or directory (os error 2)";
+        assert_eq!(lines.next(), Some(first), "{failed}");
+        // Both slow sources were canceled; the read of the real file too if it had not finished
+        // when the error came (on a loaded machine it may not have).
+        let canceled = lines.next().and_then(|l| l.strip_prefix("canceled: "));
+        assert!(matches!(canceled, Some("2" | "3")), "{failed}");
         // The slow sources would take 10 s: the cancel ended them.
         assert!(
             elapsed < Duration::from_secs(5),
