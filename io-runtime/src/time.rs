@@ -30,6 +30,21 @@ use crate::io::Io;
 use crate::task::{current_arc, TaskCtx};
 
 /// Which clock a time is measured on.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use io::Clock;
+///
+/// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+/// runtime.run(|io| {
+///     let before = io.now(Clock::Awake);
+///     io.sleep(Duration::from_millis(2), Clock::Awake).unwrap();
+///     assert!(io.now(Clock::Awake) >= before + Duration::from_millis(2));
+///     // Real time is wall-clock time since the Unix epoch (after 2020 here).
+///     assert!(io.now(Clock::Real) > Duration::from_secs(1_577_836_800));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Clock {
     /// Monotonic time that stops while the machine is suspended (`CLOCK_MONOTONIC`).
@@ -97,6 +112,24 @@ impl Io {
     ///
     /// # Errors
     /// [`Canceled`] if the task is canceled first.
+    ///
+    /// # Cancelation
+    /// A cancellation point: a canceled sleep returns at once.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use io::Clock;
+    ///
+    /// let runtime = io::Runtime::builder().threads(1).build().unwrap();
+    /// runtime.run(|io| {
+    ///     let wake_at = io.now(Clock::Boot) + Duration::from_millis(3);
+    ///     io.sleep_until(wake_at, Clock::Boot).unwrap();
+    ///     assert!(io.now(Clock::Boot) >= wake_at);
+    ///     // A time already past returns at once.
+    ///     io.sleep_until(Duration::ZERO, Clock::Boot).unwrap();
+    /// });
+    /// ```
     pub fn sleep_until(self, deadline: Duration, clock: Clock) -> Result<(), Canceled> {
         carrier::with_current(|carrier| carrier.sleep_until(deadline, clock))
     }
@@ -105,6 +138,33 @@ impl Io {
     ///
     /// # Errors
     /// [`Canceled`] once the current task has a cancel request (unless it runs protected).
+    ///
+    /// # Examples
+    /// A long computation that checks now and then, so a cancel ends it:
+    /// ```
+    /// use io::{io_concurrent, scope, Canceled, Io};
+    ///
+    /// fn count_forever(io: Io) -> Result<u64, Canceled> {
+    ///     let mut n = 0u64;
+    ///     loop {
+    ///         n = n.wrapping_add(1);
+    ///         if n % 1024 == 0 {
+    ///             io.check_cancel()?;
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let result = runtime.run(|io| -> Result<(), Canceled> {
+    ///     scope!(io, {
+    ///         let counter = io_concurrent!(count_forever(io)).unwrap();
+    ///         io.sleep(std::time::Duration::from_millis(5), io::Clock::Awake)?;
+    ///         assert_eq!(counter.cancel(io), Err(Canceled));
+    ///         Ok(())
+    ///     })
+    /// });
+    /// assert_eq!(result, Ok(()));
+    /// ```
     pub fn check_cancel(self) -> Result<(), Canceled> {
         block::check_cancel()
     }
