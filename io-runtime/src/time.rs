@@ -139,8 +139,12 @@ impl Io {
     /// # Errors
     /// [`Canceled`] once the current task has a cancel request (unless it runs protected).
     ///
+    /// A check does not let other tasks run: on the uring backend a fiber that computes without
+    /// blocking holds its event loop (and so the task that would cancel it) until it blocks.
+    ///
     /// # Examples
-    /// A long computation that checks now and then, so a cancel ends it:
+    /// A long computation on the threaded backend that checks now and then, so a cancel ends
+    /// it:
     /// ```
     /// use io::{io_concurrent, scope, Canceled, Io};
     ///
@@ -154,7 +158,11 @@ impl Io {
     ///     }
     /// }
     ///
-    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let runtime = io::Runtime::builder()
+    ///     .backend(io::Backend::Threaded)
+    ///     .threads(2)
+    ///     .build()
+    ///     .unwrap();
     /// let result = runtime.run(|io| -> Result<(), Canceled> {
     ///     scope!(io, {
     ///         let counter = io_concurrent!(count_forever(io)).unwrap();
