@@ -310,8 +310,10 @@ pub(crate) fn check_deadlines(ctx: &TaskCtx) -> Result<(), Canceled> {
 
 fn check_deadlines_upwards(ctx: &TaskCtx) -> Result<(), Canceled> {
     ctx.deadlines.check()?;
-    match ctx.inline_parent() {
-        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(&parent),
+    // SAFETY: `ctx` is the current task or, recursively, a parent it runs on behalf of
+    // (`check_deadlines`'s contract).
+    match unsafe { ctx.inline_parent() } {
+        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(parent),
         _ => Ok(()),
     }
 }
@@ -323,7 +325,8 @@ pub(crate) fn timer(ctx: &TaskCtx) -> Option<Instant> {
     if ctx.cancel.is_protected() {
         return None;
     }
-    let outer = ctx.inline_parent().and_then(|parent| timer(&parent));
+    // SAFETY: `ctx` is the current task or, recursively, a parent it runs on behalf of.
+    let outer = unsafe { ctx.inline_parent() }.and_then(timer);
     earliest(ctx.deadlines.earliest(), outer)
 }
 
@@ -374,15 +377,17 @@ impl FiredMarks {
     /// while no deadline applies.
     pub(crate) fn take(ctx: &Arc<TaskCtx>) -> Self {
         let mut marks = Vec::new();
-        let mut next = Some(Arc::clone(ctx));
+        let mut next: Option<&TaskCtx> = Some(ctx);
         while let Some(task) = next {
             if let Some(bits) = task.deadlines.fired_bits() {
-                marks.push((Arc::clone(&task), bits));
+                // SAFETY: `task` is `ctx` or a parent reached through `inline_parent`, alive
+                // for as long as `ctx` runs (see below); every context lives in an Arc.
+                marks.push((unsafe { TaskCtx::arc_of(task) }, bits));
             }
             // The parents whose deadlines apply, as `check_deadlines_upwards` walks them.
-            next = task
-                .inline_parent()
-                .filter(|parent| !parent.cancel.is_protected());
+            // SAFETY: `task` is the current task `ctx` or, recursively, a parent it runs on
+            // behalf of.
+            next = unsafe { task.inline_parent() }.filter(|parent| !parent.cancel.is_protected());
         }
         Self(marks)
     }
