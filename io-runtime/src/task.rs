@@ -494,8 +494,11 @@ pub(crate) trait ResultCell<T>: RawTask {
 }
 
 /// How many finished tasks' contexts a thread keeps for its next spawns (see [`OwnedCtx`]):
-/// enough for a batch of a thousand spawns, a few hundred KiB at most per thread.
-const SPARE_CONTEXTS: usize = 1024;
+/// enough for spawn-and-join loops and small batches, and about 12 KiB at most per thread
+/// (a context is ~180 bytes), so that a scope's end still gives back nearly all the memory
+/// of its tasks (`tests/compose_memory.rs` holds it to under 64 KiB across a runtime's
+/// threads).
+const SPARE_CONTEXTS: usize = 64;
 
 thread_local! {
     /// Contexts of finished tasks that nothing else references, for the next tasks spawned on
