@@ -220,18 +220,48 @@ impl TaskCtx {
         self.inline_parent.store(parent, Ordering::Release);
     }
 
-    /// The task that runs this one inline right now, if any.
-    ///
-    /// # Safety
-    /// `self` is the current task of this thread, or a task reached from it through this
-    /// function: a linked parent waits (in `join::run_inline` or `Io::offload`) until the task
-    /// it links has finished running, and undoes the link only then, so while `self` runs its
-    /// parent (and the parent's own parent) is alive and its link does not change.
-    pub(crate) unsafe fn inline_parent(&self) -> Option<&TaskCtx> {
-        let parent = self.inline_parent.load(Ordering::Acquire);
-        // SAFETY: the caller's contract: a non-null parent is alive for as long as `self` runs
-        // on its behalf, which outlasts the borrow of `self`'s caller.
-        unsafe { parent.as_ref() }
+    /// The tasks this one runs on behalf of, innermost first: the task that runs it inline
+    /// (or waits for it as its offloaded call), the task that runs that one, and so on. Only
+    /// for the current task of this thread — for any other task this yields nothing, since
+    /// only the current task's parents are sure to be alive. Use the references within the
+    /// call that asked for them.
+    pub(crate) fn inline_parents(&self) -> InlineParents<'_> {
+        if !std::ptr::eq(self, current_ptr()) {
+            return InlineParents { next: None };
+        }
+        // SAFETY: `self` is the current task (checked above), whose parents are alive while it
+        // runs (see `parent_of`).
+        let next = unsafe { parent_of(self) };
+        InlineParents { next }
+    }
+}
+
+/// The task that runs `ctx` inline right now (or waits for it as its offloaded call), if any.
+///
+/// # Safety
+/// `ctx` is the current task of this thread, or a task reached from it through this function:
+/// a linked parent waits (in `join::run_inline` or `Io::offload`) until the task it links has
+/// finished running, and undoes the link only then, so while the current task runs its parent
+/// (and that parent's own parent) is alive and its link does not change.
+unsafe fn parent_of<'a>(ctx: &TaskCtx) -> Option<&'a TaskCtx> {
+    let parent = ctx.inline_parent.load(Ordering::Acquire);
+    // SAFETY: the caller's contract: a non-null parent is alive while the current task runs.
+    unsafe { parent.as_ref() }
+}
+
+/// The iterator of [`TaskCtx::inline_parents`].
+pub(crate) struct InlineParents<'a> {
+    next: Option<&'a TaskCtx>,
+}
+
+impl<'a> Iterator for InlineParents<'a> {
+    type Item = &'a TaskCtx;
+
+    fn next(&mut self) -> Option<&'a TaskCtx> {
+        let parent = self.next?;
+        // SAFETY: `parent` was reached from the current task through `parent_of`.
+        self.next = unsafe { parent_of(parent) };
+        Some(parent)
     }
 }
 
