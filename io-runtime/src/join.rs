@@ -7,9 +7,8 @@ use crate::backend::carrier;
 use crate::block::park_ctx;
 use crate::cancel::cancel_task;
 use crate::cancel::Interrupter;
-use std::sync::Arc;
 
-use crate::task::{current_arc, RawTask, TaskCtx};
+use crate::task::{current_arc, with_current, RawTask, TaskCtx};
 
 /// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
 /// current task: a cancel of the current task reaches `task` while it runs here.
@@ -19,18 +18,25 @@ use crate::task::{current_arc, RawTask, TaskCtx};
 /// reaches the root through every inline run — unless the current task is ending a scope,
 /// which must not unwind (the report then stays `task`'s result, resumed by its owner).
 pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
-    let me = current_arc();
-    let link = Link::new(&me, task.ctx());
-    let ran = task.run();
-    drop(link);
-    if let Some(report) = task.ctx().take_deadlock_report() {
-        if me.may_unwind() {
-            // `task` is done and still owned by its scope or group: unwinding from here
-            // leaves nothing running.
-            std::panic::panic_any(report);
-        }
+    // Claimed first, linked after: a task that another runner took is not linked at all, so a
+    // linked child only ever runs inside its link, on this thread (see `TaskCtx::inline_parent`).
+    if !task.claim() {
+        return false;
     }
-    ran
+    with_current(|me| {
+        let link = Link::new(me, task.ctx());
+        // SAFETY: the claim above succeeded; this is its one run.
+        unsafe { task.run_claimed() };
+        drop(link);
+        if let Some(report) = task.ctx().take_deadlock_report() {
+            if me.may_unwind() {
+                // `task` is done and still owned by its scope or group: unwinding from here
+                // leaves nothing running.
+                std::panic::panic_any(report);
+            }
+        }
+    });
+    true
 }
 
 /// Links a task that runs on behalf of the current one — inline on its thread, or offloaded
@@ -38,21 +44,28 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
 /// one (`cancel::cancel_task` follows `inline_child`), and the current task's `Io::timeout`
 /// deadlines apply to it (`block::check` and `time::timer` follow `inline_parent`). Dropping
 /// it undoes the link, restoring the link it replaced.
+///
+/// The link holds no reference count and takes no lock: the child borrows both tasks for the
+/// link's life, and `child` runs only inside it (claimed before the link, done before it is
+/// dropped), which is what makes `TaskCtx::inline_parent` valid; `inline_child` is read by
+/// other threads under its slot's protocol (`task::InlineSlot`).
 pub(crate) struct Link<'a> {
     /// The current task, on whose behalf `child` runs.
-    me: &'a Arc<TaskCtx>,
+    me: &'a TaskCtx,
     /// The task linked.
-    child: &'a Arc<TaskCtx>,
-    /// The task `me` had linked before (restored on drop).
-    outer: Option<Arc<TaskCtx>>,
+    child: &'a TaskCtx,
+    /// The task `me` had linked before (restored on drop; alive, as its own link is).
+    outer: *const TaskCtx,
 }
 
 impl<'a> Link<'a> {
     /// Links `child` to `me` (the current task), passing on a cancel `me` already has.
-    pub(crate) fn new(me: &'a Arc<TaskCtx>, child: &'a Arc<TaskCtx>) -> Self {
-        let outer = me.swap_inline_child(Some(Arc::clone(child)));
-        child.set_inline_parent(Some(Arc::clone(me)));
+    pub(crate) fn new(me: &'a TaskCtx, child: &'a TaskCtx) -> Self {
+        let outer = me.link_inline_child(child);
+        child.set_inline_parent(Some(me));
         // A cancel that came before the link was set has not reached `child`: pass it on.
+        // (A canceler that found no child made its request before the link's
+        // read-modify-write, which this check therefore sees.)
         if me.cancel.check().is_err() {
             cancel_task(child);
         }
@@ -63,7 +76,7 @@ impl<'a> Link<'a> {
 impl Drop for Link<'_> {
     fn drop(&mut self) {
         self.child.set_inline_parent(None);
-        self.me.swap_inline_child(self.outer.take());
+        self.me.unlink_inline_child(self.outer);
     }
 }
 

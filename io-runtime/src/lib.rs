@@ -58,6 +58,7 @@ mod runtime;
 mod scope;
 mod select;
 pub mod signal;
+mod spin_lock;
 pub mod stdio;
 pub mod sync;
 mod task;

@@ -25,10 +25,27 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(all(test, loom)))]
-pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize};
 
 #[cfg(all(test, loom))]
-pub(crate) use ::loom::sync::atomic::{AtomicI32, AtomicU32};
+pub(crate) use ::loom::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize};
+
+/// One round of a wait for another thread: a spin hint for the first rounds, then a yield of
+/// the thread (the other thread may have been preempted); under loom always a yield, which
+/// lets the model run the other thread.
+pub(crate) fn backoff(round: u32) {
+    #[cfg(all(test, loom))]
+    {
+        let _ = round;
+        ::loom::thread::yield_now();
+    }
+    #[cfg(not(all(test, loom)))]
+    if round < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
 
 #[cfg(all(test, loom))]
 pub(crate) use self::futex::{futex_wait, futex_wake};

@@ -28,6 +28,7 @@ use crate::cancel::Interrupter;
 use crate::io::{Io, ThreadEnv};
 use crate::join::Link;
 use crate::scope::erase;
+use crate::spin_lock::SpinLock;
 use crate::task::{current_arc, with_current, Completion, RawTask, ResultCell, Task, TaskCtx};
 
 /// How long an idle offload thread waits for work before it exits.
@@ -266,7 +267,7 @@ impl Io {
         let task = Arc::new(Task::new(
             call,
             Location::caller(),
-            Completion::Waiters(Mutex::default()),
+            Completion::Waiters(SpinLock::default()),
         ));
         let link = Link::new(&me, task.ctx());
         self.with(|shared| {

@@ -49,7 +49,7 @@ use std::marker::PhantomData;
 use std::panic::{self, Location};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::backend::{Dispatch, SpawnKind, TaskRef};
 use crate::cancel::cancel_task;
@@ -58,6 +58,7 @@ use crate::future::Future;
 use crate::group::{Group, GroupInner};
 use crate::io::Io;
 use crate::join::{run_inline, wait_for};
+use crate::spin_lock::{SpinGuard, SpinLock};
 use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, ResultCell, Task};
 
 /// The tasks of a scope that no handle has released yet, in spawn order.
@@ -102,7 +103,8 @@ impl Registry {
 /// The lifetime-free part of a scope, which handles point to.
 pub(crate) struct ScopeCore {
     io: Io,
-    registry: Mutex<Registry>,
+    /// A spin lock: its sections are a few instructions and never block (see `spin_lock`).
+    registry: SpinLock<Registry>,
     groups: Mutex<Vec<Arc<GroupInner>>>,
     panic: Mutex<Option<Panic>>,
     /// Set once the body is being left: handles dropped from then on only request
@@ -111,8 +113,8 @@ pub(crate) struct ScopeCore {
 }
 
 impl ScopeCore {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SpinGuard<'_, Registry> {
+        self.registry.lock()
     }
 
     /// Drops the registry's reference to a finished task whose result was taken.
@@ -247,7 +249,7 @@ impl<'env> Scope<'env> {
         Self {
             core: ScopeCore {
                 io,
-                registry: Mutex::default(),
+                registry: SpinLock::default(),
                 groups: Mutex::default(),
                 panic: Mutex::default(),
                 ending: AtomicBool::new(false),
@@ -359,7 +361,7 @@ impl<'env> Scope<'env> {
         F: FnOnce() -> T + Send + 'env,
         T: Send + 'env,
     {
-        let done = Completion::Waiters(Mutex::default());
+        let done = Completion::Waiters(SpinLock::default());
         let task = Arc::new(Task::new(call, Location::caller(), done));
         let typed: NonNull<dyn ResultCell<T> + '_> = NonNull::from(&*task as &dyn ResultCell<T>);
         let erased = erase(task);

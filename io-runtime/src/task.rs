@@ -14,13 +14,17 @@
 //! scope that outlives a forgotten handle) after observing `DONE` (acquire).
 
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::cancel::CancelState;
+use crate::loom::{AtomicPtr as LoomAtomicPtr, AtomicUsize as LoomAtomicUsize};
 use crate::park::Parker;
+use crate::spin_lock::SpinLock;
 use crate::time::Deadlines;
 
 const QUEUED: u8 = 0;
@@ -37,12 +41,15 @@ pub(crate) struct TaskCtx {
     pub(crate) parker: Parker,
     /// Where the task was spawned (`#[track_caller]`), for diagnostics.
     pub(crate) spawned_at: &'static Location<'static>,
-    /// A task this one runs inline on its own thread right now (see `join::run_inline`):
-    /// canceling this task cancels that one too.
-    inline_child: Mutex<Option<Arc<TaskCtx>>>,
-    /// The task that runs this one inline on its thread right now, if any: its `timeout`
-    /// deadlines apply here too (see `block::check`).
-    inline_parent: Mutex<Option<Arc<TaskCtx>>>,
+    /// A task this one runs inline on its own thread right now, or whose offloaded call it
+    /// waits for (see `join::Link`): canceling this task cancels that one too. Written only by
+    /// this task, read by any thread that cancels it and by the deadlock monitor.
+    inline_child: InlineSlot<TaskCtx>,
+    /// The task that runs this one inline on its thread right now (or waits for it as its
+    /// offloaded call), if any: its `timeout` deadlines apply here too (see `block::check`).
+    /// Written by that task around the run (`join::Link`), read only by this task while it
+    /// runs; null when unlinked.
+    inline_parent: AtomicPtr<TaskCtx>,
     /// Deadlines of the `Io::timeout` calls the task is inside (see `block`).
     pub(crate) deadlines: Deadlines,
     /// How many regions that must not unwind (a scope's end) the task is inside: the deadlock
@@ -60,13 +67,14 @@ pub(crate) struct TaskCtx {
 }
 
 impl TaskCtx {
+    /// A fresh context. Only ever used to fill an `Arc` (see [`arc_of`](Self::arc_of)).
     pub(crate) fn new(spawned_at: &'static Location<'static>) -> Self {
         Self {
             cancel: CancelState::default(),
             parker: Parker::default(),
             spawned_at,
-            inline_child: Mutex::new(None),
-            inline_parent: Mutex::new(None),
+            inline_child: InlineSlot::new(),
+            inline_parent: AtomicPtr::new(std::ptr::null_mut()),
             deadlines: Deadlines::default(),
             no_unwind: AtomicUsize::new(0),
             deadlock_report: Mutex::new(None),
@@ -87,6 +95,12 @@ impl TaskCtx {
     /// Gives back the unit of a spawn limit the task holds, if it still holds one. Idempotent:
     /// the task's end and its backend may both call it.
     pub(crate) fn release_limit(&self) {
+        // The common case, nothing held (a task whose backend ran it inline, or whose unit its
+        // end gave back already), costs a load and no read-modify-write. Only `hold_limit`
+        // stores a non-null pointer, before the task is shared, so a null seen here stays null.
+        if self.limit.load(Ordering::Acquire).is_null() {
+            return;
+        }
         let counter = self.limit.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: a non-null pointer was stored by `hold_limit`, whose caller guarantees that
         // the counter outlives the task's end; the swap hands it to exactly one caller.
@@ -151,33 +165,180 @@ impl TaskCtx {
             .take()
     }
 
-    /// Sets (or clears) the task this one runs inline; returns the previous one.
-    pub(crate) fn swap_inline_child(&self, child: Option<Arc<TaskCtx>>) -> Option<Arc<TaskCtx>> {
-        std::mem::replace(
-            &mut *self.inline_child.lock().unwrap_or_else(|e| e.into_inner()),
-            child,
-        )
+    /// Links `child` as the task this one runs on behalf of right now; returns the link it
+    /// replaces, which the caller restores with [`unlink_inline_child`](Self::unlink_inline_child).
+    /// Only the task itself (the current task) calls this; `child` must stay alive until then.
+    ///
+    /// A read-modify-write: a canceler that requested the cancel of this task and then found
+    /// no child synchronized with it, so the caller's check of the cancel request that follows
+    /// sees that request (see `join::Link::new`).
+    pub(crate) fn link_inline_child(&self, child: &TaskCtx) -> *const TaskCtx {
+        self.inline_child.replace(child, false)
     }
 
-    /// Sets (or clears) the task that runs this one inline.
-    pub(crate) fn set_inline_parent(&self, parent: Option<Arc<TaskCtx>>) {
-        *self.inline_parent.lock().unwrap_or_else(|e| e.into_inner()) = parent;
+    /// Restores the link `outer` that [`link_inline_child`](Self::link_inline_child) returned,
+    /// and returns once no other thread still reads the child it unlinks, which may therefore
+    /// be freed as soon as this returns.
+    pub(crate) fn unlink_inline_child(&self, outer: *const TaskCtx) {
+        self.inline_child.replace(outer, true);
     }
 
-    /// The task that runs this one inline right now, if any.
-    pub(crate) fn inline_parent(&self) -> Option<Arc<TaskCtx>> {
-        self.inline_parent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Calls `f` with the task this one runs inline right now, if any; the child stays alive
+    /// (its parent cannot finish unlinking it) until `f` returns. Any thread may call this.
+    pub(crate) fn with_inline_child<R>(&self, f: impl FnOnce(Option<&TaskCtx>) -> R) -> R {
+        self.inline_child.with(f)
     }
 
-    /// The task this one runs inline right now, if any.
-    pub(crate) fn inline_child(&self) -> Option<Arc<TaskCtx>> {
-        self.inline_child
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The first `Some` that `f` returns for the chain of tasks run inline below this one
+    /// (this one, the task it runs inline, the task that one runs inline, …), innermost first.
+    pub(crate) fn find_inline_innermost_first<R>(
+        &self,
+        f: &mut dyn FnMut(&TaskCtx) -> Option<R>,
+    ) -> Option<R> {
+        self.with_inline_child(|child| child.and_then(|child| child.find_inline_innermost_first(f)))
+            .or_else(|| f(self))
+    }
+
+    /// A new counted reference to `ctx`.
+    ///
+    /// # Safety
+    /// `ctx` is alive and lives in an `Arc` — every context does: `TaskCtx::new` is only ever
+    /// called to fill an `Arc` (a task's `OwnedCtx`, a runtime's root, a thread's `FOREIGN`).
+    pub(crate) unsafe fn arc_of(ctx: &TaskCtx) -> Arc<TaskCtx> {
+        let ptr = std::ptr::from_ref(ctx);
+        // SAFETY: the caller's contract: `ptr` is the pointer of a live Arc; incrementing the
+        // count before `from_raw` leaves that Arc's own count untouched.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+
+    /// Sets (or clears) the task that runs this one inline (see `join::Link`).
+    pub(crate) fn set_inline_parent(&self, parent: Option<&TaskCtx>) {
+        let parent = parent.map_or(std::ptr::null_mut(), |p| std::ptr::from_ref(p).cast_mut());
+        self.inline_parent.store(parent, Ordering::Release);
+    }
+
+    /// The tasks this one runs on behalf of, innermost first: the task that runs it inline
+    /// (or waits for it as its offloaded call), the task that runs that one, and so on. Only
+    /// for the current task of this thread — for any other task this yields nothing, since
+    /// only the current task's parents are sure to be alive. Use the references within the
+    /// call that asked for them.
+    pub(crate) fn inline_parents(&self) -> InlineParents<'_> {
+        if !std::ptr::eq(self, current_ptr()) {
+            return InlineParents { next: None };
+        }
+        // SAFETY: `self` is the current task (checked above), whose parents are alive while it
+        // runs (see `parent_of`).
+        let next = unsafe { parent_of(self) };
+        InlineParents { next }
+    }
+}
+
+/// The task that runs `ctx` inline right now (or waits for it as its offloaded call), if any.
+///
+/// # Safety
+/// `ctx` is the current task of this thread, or a task reached from it through this function:
+/// a linked parent waits (in `join::run_inline` or `Io::offload`) until the task it links has
+/// finished running, and undoes the link only then, so while the current task runs its parent
+/// (and that parent's own parent) is alive and its link does not change.
+unsafe fn parent_of<'a>(ctx: &TaskCtx) -> Option<&'a TaskCtx> {
+    let parent = ctx.inline_parent.load(Ordering::Acquire);
+    // SAFETY: the caller's contract: a non-null parent is alive while the current task runs.
+    unsafe { parent.as_ref() }
+}
+
+/// The iterator of [`TaskCtx::inline_parents`].
+pub(crate) struct InlineParents<'a> {
+    next: Option<&'a TaskCtx>,
+}
+
+impl<'a> Iterator for InlineParents<'a> {
+    type Item = &'a TaskCtx;
+
+    fn next(&mut self) -> Option<&'a TaskCtx> {
+        let parent = self.next?;
+        // SAFETY: `parent` was reached from the current task through `parent_of`.
+        self.next = unsafe { parent_of(parent) };
+        Some(parent)
+    }
+}
+
+/// A pointer slot with lock-free readers: the owner replaces the pointer, and other threads
+/// may read the pointee while it is in the slot. Used for `TaskCtx::inline_child`.
+///
+/// # Protocol
+/// A reader pins the slot (`readers` + 1), then reads the pointer with a read-modify-write,
+/// uses it, and unpins. The owner swaps a pointer out; when the pointee may be freed afterwards
+/// (`settle`), it then reads `readers` with a read-modify-write until it is 0. If a reader's
+/// read of the pointer came before the swap in the pointer's modification order, the swap
+/// reads from it (both are read-modify-writes) and so synchronizes with it: the reader's pin
+/// happens before the owner's count, which therefore includes it until the reader unpins
+/// (release), after which the owner (acquire) may free the pointee. A reader that came after
+/// the swap reads the new pointer. No `SeqCst` is relied on (loom checks this in
+/// `task::loom_tests`).
+pub(crate) struct InlineSlot<T> {
+    ptr: LoomAtomicPtr<T>,
+    readers: LoomAtomicUsize,
+}
+
+impl<T> std::fmt::Debug for InlineSlot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineSlot").finish_non_exhaustive()
+    }
+}
+
+impl<T> InlineSlot<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            ptr: LoomAtomicPtr::new(std::ptr::null_mut()),
+            readers: LoomAtomicUsize::new(0),
+        }
+    }
+
+    /// Puts `new` in the slot and returns the pointer it held. With `settle`, returns only
+    /// once no reader still uses that pointer. Only the slot's owner calls this (one thread at
+    /// a time); `new` must stay alive until it is replaced again.
+    pub(crate) fn replace(&self, new: *const T, settle: bool) -> *const T {
+        let old = self.ptr.swap(new.cast_mut(), Ordering::AcqRel);
+        if settle {
+            let mut spins = 0u32;
+            // A read-modify-write: it reads the newest count (see the protocol above).
+            while self.readers.fetch_add(0, Ordering::AcqRel) != 0 {
+                spins = spins.saturating_add(1);
+                crate::loom::backoff(spins);
+            }
+        }
+        old
+    }
+
+    /// Calls `f` with the pointee of the slot, if any; the owner cannot settle a replacement of
+    /// it until `f` returned.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        struct Unpin<'a>(&'a LoomAtomicUsize);
+        impl Drop for Unpin<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Release);
+            }
+        }
+        self.readers.fetch_add(1, Ordering::AcqRel);
+        let _unpin = Unpin(&self.readers);
+        // A read-modify-write (a compare-exchange that writes what it read), not a load: see
+        // the protocol above.
+        let mut seen = self.ptr.load(Ordering::Acquire);
+        let ptr = loop {
+            match self
+                .ptr
+                .compare_exchange(seen, seen, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(ptr) => break ptr,
+                Err(now) => seen = now,
+            }
+        };
+        // SAFETY: the owner keeps a pointer it put in the slot alive until it replaced it with
+        // `settle` (`replace`'s contract), which waits for this pin, taken before the read.
+        f(unsafe { ptr.as_ref() })
     }
 }
 
@@ -299,7 +460,7 @@ impl Waiters {
 /// What happens when a task finishes.
 pub(crate) enum Completion {
     /// Handles may be waiting (a joiner, any number of selectors): wake every waiter here.
-    Waiters(Mutex<Waiters>),
+    Waiters(SpinLock<Waiters>),
     /// A group task: tell the group (it reclaims the task). With `keep`, the result (or the
     /// panic) is stored in the cell for the group to hand out, and the group keeps the task
     /// until then; without, the result is dropped here and only a panic reaches the group.
@@ -314,7 +475,22 @@ pub(crate) enum Completion {
 pub(crate) trait RawTask: Send + Sync {
     /// Claims the task and runs its call on this thread; does nothing if another runner
     /// already claimed it. Returns whether this call ran it.
-    fn run(&self) -> bool;
+    fn run(&self) -> bool {
+        if !self.claim() {
+            return false;
+        }
+        // SAFETY: the claim above succeeded, and this is its one run.
+        unsafe { self.run_claimed() };
+        true
+    }
+    /// Claims the task for this caller (`QUEUED → RUNNING`); `false` if another runner
+    /// already did. A successful claim must be followed by one [`run_claimed`](Self::run_claimed).
+    fn claim(&self) -> bool;
+    /// Runs the call of a task this caller claimed, on this thread, and stores its result.
+    ///
+    /// # Safety
+    /// The caller's [`claim`](Self::claim) returned `true`, and it calls this once.
+    unsafe fn run_claimed(&self);
     /// The task's context.
     fn ctx(&self) -> &Arc<TaskCtx>;
     /// Whether the result is stored.
@@ -347,10 +523,77 @@ pub(crate) trait ResultCell<T>: RawTask {
     fn as_raw(&self) -> &dyn RawTask;
 }
 
+/// How many finished tasks' contexts a thread keeps for its next spawns (see [`OwnedCtx`]):
+/// enough for spawn-and-join loops and small batches, and about 12 KiB at most per thread
+/// (a context is ~180 bytes), so that a scope's end still gives back nearly all the memory
+/// of its tasks (`tests/compose_memory.rs` holds it to under 64 KiB across a runtime's
+/// threads).
+const SPARE_CONTEXTS: usize = 64;
+
+thread_local! {
+    /// Contexts of finished tasks that nothing else references, for the next tasks spawned on
+    /// this thread: a spawn then allocates one block (its `Task`) instead of two.
+    static SPARE: RefCell<Vec<Arc<TaskCtx>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The context of a task, owned by its cell: taken from this thread's spares if there is one,
+/// and given back to them when the cell is dropped and no one else holds the context.
+pub(crate) struct OwnedCtx(ManuallyDrop<Arc<TaskCtx>>);
+
+impl OwnedCtx {
+    fn new(spawned_at: &'static Location<'static>) -> Self {
+        let spare = SPARE
+            .try_with(|spare| spare.borrow_mut().pop())
+            .ok()
+            .flatten();
+        if let Some(mut ctx) = spare {
+            // Unique: a context goes to the spares only while nothing else holds it (see
+            // `drop`), and nothing can clone it there; `get_mut` checks it all the same.
+            if let Some(fresh) = Arc::get_mut(&mut ctx) {
+                *fresh = TaskCtx::new(spawned_at);
+                return Self(ManuallyDrop::new(ctx));
+            }
+        }
+        Self(ManuallyDrop::new(Arc::new(TaskCtx::new(spawned_at))))
+    }
+}
+
+impl Deref for OwnedCtx {
+    type Target = Arc<TaskCtx>;
+
+    fn deref(&self) -> &Arc<TaskCtx> {
+        &self.0
+    }
+}
+
+impl Drop for OwnedCtx {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; the field is not used again.
+        let ctx = unsafe { ManuallyDrop::take(&mut self.0) };
+        // Loads only: the Arc cannot gain a reference while these run, since this is the last
+        // one (a waiter list or a parked table that held another dropped it; everything that
+        // clones the context holds a reference already), and no `Weak` of a context is ever
+        // made. `OwnedCtx::new` checks uniqueness again anyway.
+        if Arc::strong_count(&ctx) != 1 || Arc::weak_count(&ctx) != 0 {
+            return;
+        }
+        // A context the spares have no room for is dropped after the borrow ends.
+        let _rejected = SPARE.try_with(move |spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_CONTEXTS {
+                spare.push(ctx);
+                None
+            } else {
+                Some(ctx)
+            }
+        });
+    }
+}
+
 /// A spawned call `F` producing `T`.
 pub(crate) struct Task<F, T> {
     state: AtomicU8,
-    ctx: Arc<TaskCtx>,
+    ctx: OwnedCtx,
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<std::thread::Result<T>>>,
     completion: Completion,
@@ -370,7 +613,7 @@ where
     pub(crate) fn new(func: F, spawned_at: &'static Location<'static>, done: Completion) -> Self {
         Self {
             state: AtomicU8::new(QUEUED),
-            ctx: Arc::new(TaskCtx::new(spawned_at)),
+            ctx: OwnedCtx::new(spawned_at),
             func: UnsafeCell::new(Some(func)),
             result: UnsafeCell::new(None),
             completion: done,
@@ -385,7 +628,7 @@ where
                 unsafe { *self.result.get() = Some(outcome) };
                 let waiting = {
                     // Under the lock, so that a waiter either sees DONE or is in the list.
-                    let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut waiters = waiters.lock();
                     self.state.store(DONE, Ordering::Release);
                     waiters.take()
                 };
@@ -433,21 +676,20 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self) -> bool {
-        if self
-            .state
+    fn claim(&self) -> bool {
+        self.state
             .compare_exchange(QUEUED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return false;
-        }
-        // SAFETY: the compare-exchange above made this thread the only runner.
+            .is_ok()
+    }
+
+    unsafe fn run_claimed(&self) {
+        // SAFETY: the caller's claim (the compare-exchange in `claim`) made this thread the
+        // only runner, and it runs the task once.
         let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
         // Every panic of the call — a deadlock report included — becomes the task's result:
         // none may unwind into the worker or the event loop that runs the task.
         let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
         self.finish(outcome);
-        true
     }
 
     fn ctx(&self) -> &Arc<TaskCtx> {
@@ -466,7 +708,7 @@ where
         let Completion::Waiters(waiters) = &self.completion else {
             unreachable!("io: group tasks have no handle to wait on")
         };
-        let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiters = waiters.lock();
         if self.is_done() {
             return false;
         }
@@ -476,8 +718,7 @@ where
 
     fn remove_waiter(&self, waiter: &Arc<TaskCtx>) {
         if let Completion::Waiters(waiters) = &self.completion {
-            let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
-            waiters.remove(waiter);
+            waiters.lock().remove(waiter);
         }
     }
 
@@ -498,5 +739,94 @@ where
             Some(Ok(value)) => drop_catching(value),
             None => None,
         }
+    }
+}
+
+/// Loom models of [`InlineSlot`], the lock-free link from a task to the task it runs inline:
+/// a reader never uses a child that its parent unlinked and then freed, and a cancel that races
+/// with the link always reaches the child (either the canceler finds it, or the linker sees the
+/// request). Run with `RUSTFLAGS="--cfg loom" cargo test -p io-runtime --release --lib
+/// loom_tests` (see `crate::loom`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A linked child: `alive` goes false when its owner frees it, `canceled` when a cancel
+    /// reached it.
+    struct Child {
+        alive: AtomicBool,
+        canceled: AtomicBool,
+    }
+
+    impl Child {
+        fn new() -> Self {
+            Self {
+                alive: AtomicBool::new(true),
+                canceled: AtomicBool::new(false),
+            }
+        }
+    }
+
+    /// Model 1: the owner links a child, unlinks it with `settle` and then "frees" it (a
+    /// `Relaxed` store: only the protocol orders it after the reader's use); a reader on
+    /// another thread that finds the child must never see it freed.
+    #[test]
+    fn an_unlinked_child_is_not_read_after_it_is_freed() {
+        crate::loom::model(|| {
+            let slot = Arc::new(InlineSlot::<Child>::new());
+            let child = Arc::new(Child::new());
+            let reader = {
+                let slot = Arc::clone(&slot);
+                thread::spawn(move || {
+                    slot.with(|child| {
+                        if let Some(child) = child {
+                            assert!(child.alive.load(Ordering::Relaxed), "read after free");
+                        }
+                    });
+                })
+            };
+            let outer = slot.replace(&*child, false);
+            assert!(outer.is_null());
+            let unlinked = slot.replace(outer, true);
+            assert!(std::ptr::eq(unlinked, &*child));
+            child.alive.store(false, Ordering::Relaxed);
+            reader.join().unwrap();
+        });
+    }
+
+    /// Model 2: a cancel races with linking a child. The canceler requests, then passes the
+    /// cancel on to the child it finds; the linker links, then passes on a request it sees
+    /// (as `join::Link::new` does). Either way the child is canceled.
+    #[test]
+    fn a_cancel_racing_with_the_link_reaches_the_child() {
+        crate::loom::model(|| {
+            let slot = Arc::new(InlineSlot::<Child>::new());
+            let requested = Arc::new(AtomicBool::new(false));
+            let child = Arc::new(Child::new());
+            let canceler = {
+                let (slot, requested) = (Arc::clone(&slot), Arc::clone(&requested));
+                thread::spawn(move || {
+                    requested.swap(true, Ordering::SeqCst);
+                    slot.with(|child| {
+                        if let Some(child) = child {
+                            child.canceled.store(true, Ordering::Relaxed);
+                        }
+                    });
+                })
+            };
+            let outer = slot.replace(&*child, false);
+            if requested.load(Ordering::SeqCst) {
+                child.canceled.store(true, Ordering::Relaxed);
+            }
+            canceler.join().unwrap();
+            slot.replace(outer, true);
+            assert!(
+                child.canceled.load(Ordering::Relaxed),
+                "the cancel was lost"
+            );
+        });
     }
 }

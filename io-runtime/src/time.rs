@@ -373,15 +373,14 @@ impl Drop for TimeoutFrame<'_> {
 /// `Err(Canceled)` if a deadline of an enclosing `Io::timeout` passed for `ctx` (the current
 /// task), or for a task it runs on behalf of (see "Deadlines" above).
 pub(crate) fn check_deadlines(ctx: &TaskCtx) -> Result<(), Canceled> {
-    check_deadlines_upwards(ctx)
-}
-
-fn check_deadlines_upwards(ctx: &TaskCtx) -> Result<(), Canceled> {
     ctx.deadlines.check()?;
-    match ctx.inline_parent() {
-        Some(parent) if !parent.cancel.is_protected() => check_deadlines_upwards(&parent),
-        _ => Ok(()),
+    for parent in ctx.inline_parents() {
+        if parent.cancel.is_protected() {
+            break;
+        }
+        parent.deadlines.check()?;
     }
+    Ok(())
 }
 
 /// The earliest `Io::timeout` deadline that applies to `ctx` (the current task) now; none while
@@ -391,8 +390,14 @@ pub(crate) fn timer(ctx: &TaskCtx) -> Option<Instant> {
     if ctx.cancel.is_protected() {
         return None;
     }
-    let outer = ctx.inline_parent().and_then(|parent| timer(&parent));
-    earliest(ctx.deadlines.earliest(), outer)
+    let mut timer = ctx.deadlines.earliest();
+    for parent in ctx.inline_parents() {
+        if parent.cancel.is_protected() {
+            break;
+        }
+        timer = earliest(timer, parent.deadlines.earliest());
+    }
+    timer
 }
 
 /// The deadlines of `ctx` (the current task) as its blocking system calls see them: a deadline
@@ -442,15 +447,15 @@ impl FiredMarks {
     /// while no deadline applies.
     pub(crate) fn take(ctx: &Arc<TaskCtx>) -> Self {
         let mut marks = Vec::new();
-        let mut next = Some(Arc::clone(ctx));
-        while let Some(task) = next {
+        // `ctx` and the parents whose deadlines apply, as `check_deadlines` walks them.
+        let parents = ctx.inline_parents();
+        let applying = parents.take_while(|parent| !parent.cancel.is_protected());
+        for task in std::iter::once(&**ctx).chain(applying) {
             if let Some(bits) = task.deadlines.fired_bits() {
-                marks.push((Arc::clone(&task), bits));
+                // SAFETY: `task` is `ctx` or one of its inline parents, alive while `ctx` runs
+                // (here); every context lives in an Arc.
+                marks.push((unsafe { TaskCtx::arc_of(task) }, bits));
             }
-            // The parents whose deadlines apply, as `check_deadlines_upwards` walks them.
-            next = task
-                .inline_parent()
-                .filter(|parent| !parent.cancel.is_protected());
         }
         Self(marks)
     }

@@ -36,9 +36,11 @@ pub(crate) fn cancel_task(task: &crate::task::TaskCtx) {
     task.cancel.request();
     task.parker.unpark();
     task.cancel.interrupt();
-    if let Some(child) = task.inline_child() {
-        cancel_task(&child);
-    }
+    task.with_inline_child(|child| {
+        if let Some(child) = child {
+            cancel_task(child);
+        }
+    });
 }
 
 const REQUESTED: u32 = 1;

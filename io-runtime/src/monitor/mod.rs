@@ -283,18 +283,13 @@ impl Monitor {
         // stack (the innermost of what the root runs inline), so the report reaches
         // `Runtime::run`. Never a task that is ending a scope: unwinding there would let the
         // scope's tasks outlive their borrows.
-        let may_receive = |ctx: &Arc<TaskCtx>| {
+        let may_receive = |ctx: &TaskCtx| {
             parked
                 .values()
-                .find(|p| Arc::ptr_eq(&p.ctx, ctx) && p.ctx.may_unwind())
+                .find(|p| std::ptr::eq(Arc::as_ptr(&p.ctx), ctx) && p.ctx.may_unwind())
         };
-        let on_root_stack = |root: &Arc<TaskCtx>| {
-            let mut chain = vec![Arc::clone(root)];
-            while let Some(child) = chain[chain.len() - 1].inline_child() {
-                chain.push(child);
-            }
-            chain.iter().rev().find_map(may_receive)
-        };
+        let on_root_stack =
+            |root: &Arc<TaskCtx>| root.find_inline_innermost_first(&mut |ctx| may_receive(ctx));
         let chosen = roots
             .iter()
             .find_map(on_root_stack)

@@ -694,7 +694,10 @@ impl Loop {
             SpawnKind::Async => Ok(Dispatch::RunInline(task)),
             SpawnKind::Concurrent => Err(ConcurrencyUnavailable),
         };
-        if self.config.single_threaded || !claim(counter, limit) {
+        // An unbounded limit (the default `async_limit`) is not counted: nothing would ever be
+        // refused, and the count and its release would cost two read-modify-writes per task.
+        let counted = limit != usize::MAX;
+        if self.config.single_threaded || (counted && !claim(counter, limit)) {
             return refuse(task);
         }
         self.drop_stale_starts();
@@ -717,7 +720,9 @@ impl Loop {
         match self.pool.get() {
             Ok(stack) if reserved(self.pool.in_use()) => {
                 // Given back as the task finishes, wherever it runs (`TaskCtx::release_limit`).
-                task.ctx().hold_limit(counter);
+                if counted {
+                    task.ctx().hold_limit(counter);
+                }
                 let start = Ready::Start(task, stack);
                 self.ready.borrow_mut().push_back(start); // capacity reserved above
                 Ok(Dispatch::Scheduled)
@@ -725,7 +730,9 @@ impl Loop {
             // No stack (the pool, the fiber limit or the address-space reserve ran out), or no
             // room for its entries: the stack, if any, goes back to the pool.
             _ => {
-                counter.fetch_sub(1, Ordering::AcqRel);
+                if counted {
+                    counter.fetch_sub(1, Ordering::AcqRel);
+                }
                 refuse(task)
             }
         }
