@@ -11,12 +11,13 @@
 //! pool or the configured fiber limit runs out, `io_concurrent!` returns
 //! `ConcurrencyUnavailable` and `io_async!` runs inline.
 
+mod group;
 mod ops;
 mod ring;
 mod scheduler;
 mod timers;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use io_uring::{opcode, squeue};
@@ -44,6 +45,9 @@ pub(crate) struct Config {
     pub(crate) concurrent_limit: usize,
     pub(crate) stack_size: usize,
     pub(crate) max_fibers: usize,
+    /// Event loops per `Runtime::run`, each on its own thread with its own ring (1: the
+    /// calling thread's loop only).
+    pub(crate) loops: usize,
 }
 
 /// The uring backend.
@@ -51,6 +55,8 @@ pub(crate) struct Uring {
     config: Config,
     /// A ring made at build time (proving io_uring works here), used by the first `run`.
     spare_ring: Mutex<Option<io_uring::IoUring>>,
+    /// How the helper loops' threads enter the runtime (set once the runtime exists).
+    env: Option<crate::io::ThreadEnv>,
 }
 
 impl Uring {
@@ -60,7 +66,64 @@ impl Uring {
         Ok(Self {
             config,
             spare_ring: Mutex::new(Some(ring)),
+            env: None,
         })
+    }
+
+    /// The backend inside the runtime `env` enters.
+    pub(crate) fn with_env(mut self, env: crate::io::ThreadEnv) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Runs `root` on this thread's loop with `loops - 1` helper loops, each on a thread of
+    /// its own for the duration of the call (see `group.rs`).
+    fn block_on_loops(&self, ring: io_uring::IoUring, root: &mut dyn FnMut()) {
+        let loops = self.config.loops;
+        let group = group::Group::new(loops)
+            .unwrap_or_else(|e| panic!("io: cannot start the uring loops: {e}"));
+        std::thread::scope(|s| {
+            for index in 1..loops {
+                let (group, config) = (Arc::clone(&group), self.config.clone());
+                let env = self.env.as_ref();
+                let helper = move || {
+                    let body = || {
+                        // A loop that cannot start leaves the work to the others: its peer
+                        // never sleeps, so nobody rings it, and it offers nothing.
+                        let lp = ring::create()
+                            .map_err(std::io::Error::other)
+                            .and_then(|ring| {
+                                Loop::new(config, ring, Some((Arc::clone(&group), index)))
+                            });
+                        match lp {
+                            Ok(lp) => lp.run_helper(),
+                            Err(e) => eprintln!("io: uring loop {index} did not start: {e}"),
+                        }
+                    };
+                    match env {
+                        Some(env) => env.run_thread(body),
+                        None => body(),
+                    }
+                };
+                let started = std::thread::Builder::new()
+                    .name(format!("io-uring-loop-{index}"))
+                    .spawn_scoped(s, helper);
+                if let Err(e) = started {
+                    eprintln!("io: uring loop {index} did not start: {e}");
+                }
+            }
+            /// Stops the helpers however the root ends (a panic included).
+            struct Stop<'a>(&'a group::Group);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.stop();
+                }
+            }
+            let _stop = Stop(&group);
+            let lp = Loop::new(self.config.clone(), ring, Some((Arc::clone(&group), 0)))
+                .unwrap_or_else(|e| panic!("io: cannot start the uring loop: {e}"));
+            lp.run(root);
+        });
     }
 }
 
@@ -95,7 +158,10 @@ impl Backend for Uring {
             Some(ring) => ring,
             None => ring::create().unwrap_or_else(|e| panic!("io: {e}")),
         };
-        let lp = Loop::new(self.config.clone(), ring)
+        if self.config.loops > 1 && !self.config.single_threaded {
+            return self.block_on_loops(ring, root);
+        }
+        let lp = Loop::new(self.config.clone(), ring, None)
             .unwrap_or_else(|e| panic!("io: cannot start the uring loop: {e}"));
         lp.run(root);
     }
@@ -133,6 +199,14 @@ impl Carrier for Loop {
 
     fn owns_thread(&self) -> bool {
         false
+    }
+
+    fn yield_now(&self) {
+        if self.on_fiber() {
+            self.yield_fiber();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
