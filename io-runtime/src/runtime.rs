@@ -99,7 +99,9 @@ impl Builder {
         self
     }
 
-    /// How many fibers may exist at once on the uring backend (default 1 000 000); past it —
+    /// How many fibers may exist at once on each event loop of the uring backend (default
+    /// 1 000 000; each loop has its own stack pool, so `threads(N)` allows N times as many in
+    /// all); past it on the loop that spawns —
     /// or earlier, when another stack would not leave headroom under `RLIMIT_AS` —
     /// `io_concurrent!` returns [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable) and
     /// `io_async!` runs inline.

@@ -21,10 +21,14 @@
 //! submitted it. Only a task that has not started — no stack built, nothing in flight — moves;
 //! the thief runs it on a stack of its own pool, so stack pools stay per loop.
 //!
-//! The offer/sleep handshake is Dekker's: the offerer pushes (under the peer's lock), then
-//! (`SeqCst` fence) reads `sleepers`; a loop about to block raises its `sleeping` flag and
-//! `sleepers`, then (`SeqCst` fence) looks at every `offered` queue once more. One of the two
-//! sees the other, so an offered task never waits for a loop that went to sleep meanwhile.
+//! The offer/sleep handshake: the offerer pushes under the peer's lock, then reads `sleepers`;
+//! a loop about to block raises its `sleeping` flag and `sleepers`, then takes every peer's
+//! lock once more to look for offers. The lock orders the push and that look: if the look
+//! comes second it sees the task; if the push comes second, the offerer's critical section
+//! follows the sleeper's (which followed its raise), so the offerer reads `sleepers` ≥ 1 and
+//! rings a sleeper. Either way an offered task never waits for a loop that went to sleep
+//! meanwhile. (The `SeqCst` fences on both sides are belt and braces; no loom model covers
+//! this handshake, since it rests on the mutex's ordering, not on a lock-free protocol.)
 
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};

@@ -3,9 +3,12 @@
 //! Blocking never blocks the thread: the loop is the carrier of its thread (see
 //! `backend::carrier`), so a task that waits on a runtime primitive suspends its fiber (see
 //! `crate::park`), and a sleep or an operation of `backend::op` becomes a submission queue
-//! entry whose completion the fiber waits for (see `ops.rs` and README.md). The loop runs on the
-//! thread that calls `Runtime::run`, for the duration of that call; a fiber that computes for
-//! a long time holds the loop, so long computations belong in [`Io::offload`](crate::Io::offload).
+//! entry whose completion the fiber waits for (see `ops.rs` and README.md). A loop runs on the
+//! thread that calls `Runtime::run`, for the duration of that call, and with `threads = N`
+//! N − 1 more on threads of their own, each with its own ring; idle loops take tasks not yet
+//! started from busy ones (see `group.rs`). A fiber that computes for a long time holds its
+//! loop, so long computations call [`Io::yield_now`](crate::Io::yield_now) now and then or
+//! belong in [`Io::offload`](crate::Io::offload).
 //!
 //! Stacks come from a pool of slabs with guard pages (see the crate-internal `fiber::stack`); when the
 //! pool or the configured fiber limit runs out, `io_concurrent!` returns
@@ -86,6 +89,7 @@ impl Uring {
         // from its start to its end (a descriptor count taken inside the run stays put).
         let rings: Vec<_> = (1..loops).map(|_| ring::create()).collect();
         std::thread::scope(|s| {
+            let mut helpers = Vec::with_capacity(loops - 1);
             for (index, ring) in (1..loops).zip(rings) {
                 let (group, config) = (Arc::clone(&group), self.config.clone());
                 let env = self.env.as_ref();
@@ -100,6 +104,9 @@ impl Uring {
                             Ok(lp) => lp.run_helper(),
                             Err(e) => eprintln!("io: uring loop {index} did not start: {e}"),
                         }
+                        // The thread ends now: a spare stack pool kept for its next loop would
+                        // only be unmapped by its thread-local destructor, after the run.
+                        crate::fiber::drop_spare_pool();
                     };
                     match env {
                         Some(env) => env.run_thread(body),
@@ -109,8 +116,9 @@ impl Uring {
                 let started = std::thread::Builder::new()
                     .name(format!("io-uring-loop-{index}"))
                     .spawn_scoped(s, helper);
-                if let Err(e) = started {
-                    eprintln!("io: uring loop {index} did not start: {e}");
+                match started {
+                    Ok(helper) => helpers.push(helper),
+                    Err(e) => eprintln!("io: uring loop {index} did not start: {e}"),
                 }
             }
             /// Stops the helpers however the root ends (a panic included).
@@ -120,10 +128,22 @@ impl Uring {
                     self.0.stop();
                 }
             }
-            let _stop = Stop(&group);
+            let stop = Stop(&group);
             let lp = Loop::new(self.config.clone(), ring, Some((Arc::clone(&group), 0)))
                 .unwrap_or_else(|e| panic!("io: cannot start the uring loop: {e}"));
             lp.run(root);
+            drop(lp);
+            // Which tasks ran on this loop varies from run to run, and so would the size of a
+            // pool kept for the next run: none is kept after a multi-loop run.
+            crate::fiber::drop_spare_pool();
+            drop(stop);
+            // Joined one by one (the scope's own join only waits for the closures): the run
+            // returns once each helper thread has exited, thread-locals freed.
+            for helper in helpers {
+                if let Err(panic) = helper.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         });
     }
 }
