@@ -37,6 +37,36 @@ fn main() {
         println!("{per_task}");
         return;
     }
+    if std::env::args().any(|a| a == "fan-out-threads") {
+        // How the 64 tasks of one fan-out spread over the loops' threads.
+        let rt = runtime(io::Backend::Uring, 2);
+        let data = vec![0x5au8; HASHED];
+        let threads = std::sync::Mutex::new(std::collections::HashMap::new());
+        let start = Instant::now();
+        rt.run(|io| {
+            io.scope(|s| {
+                let futures: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        s.spawn_async(|| {
+                            black_box(Sha256::digest(&data));
+                            *threads
+                                .lock()
+                                .unwrap()
+                                .entry(std::thread::current().id())
+                                .or_insert(0usize) += 1;
+                        })
+                    })
+                    .collect();
+                futures.into_iter().for_each(|f| f.join(io));
+            })
+        });
+        println!(
+            "{:?} in {:?}",
+            threads.into_inner().unwrap().values(),
+            start.elapsed()
+        );
+        return;
+    }
     let reps = reps(5);
     let uring2 = runtime(io::Backend::Uring, 2);
     let uring1 = runtime(io::Backend::Uring, 1);
