@@ -44,10 +44,22 @@ pub(crate) const STEAL_BATCH: usize = 32;
 
 /// What other loops may see of one loop.
 pub(crate) struct Peer {
-    offered: CachePadded<Mutex<VecDeque<TaskRef>>>,
+    offered: CachePadded<Mutex<Offered>>,
     sleeping: AtomicBool,
     pub(crate) remote: Arc<Remote>,
 }
+
+/// The tasks a loop offers, and when to next drop those no longer queued from the middle.
+#[derive(Default)]
+struct Offered {
+    tasks: VecDeque<TaskRef>,
+    /// The length at which `offer` next keeps only the queued tasks: twice what was left after
+    /// the last time (at least [`RETAIN_AT_LEAST`]), so the sweeps cost O(1) per offer.
+    retain_at: usize,
+}
+
+/// The smallest length at which `offer` sweeps the whole list.
+const RETAIN_AT_LEAST: usize = 64;
 
 /// The loops of one multi-loop run.
 pub(crate) struct Group {
@@ -73,7 +85,7 @@ impl Group {
         let peers = (0..loops)
             .map(|_| {
                 Ok(Peer {
-                    offered: CachePadded::new(Mutex::new(VecDeque::new())),
+                    offered: CachePadded::new(Mutex::new(Offered::default())),
                     sleeping: AtomicBool::new(false),
                     remote: Arc::new(Remote::new()?),
                 })
@@ -93,22 +105,28 @@ impl Group {
     }
 
     /// Offers `task`, just queued on loop `index`, to the other loops, and wakes one that
-    /// sleeps. Drops the references to tasks no longer queued at either end first (they ran
-    /// inline or were stolen), so the list holds about what is really waiting. `false` (the
+    /// sleeps. Drops the references to tasks no longer queued (they ran, inline or on a
+    /// loop) first: at either end at every offer, and all of them whenever the list doubled
+    /// since the last sweep — a reference here keeps a finished task's cell alive. `false` (the
     /// task is not offered; it still runs on its loop) if no memory was left for the entry.
     pub(crate) fn offer(&self, index: usize, task: &TaskRef) -> bool {
         {
             let mut offered = lock(&self.peers[index].offered);
-            while offered.front().is_some_and(|t| !t.is_queued()) {
-                offered.pop_front();
+            let offered = &mut *offered;
+            while offered.tasks.front().is_some_and(|t| !t.is_queued()) {
+                offered.tasks.pop_front();
             }
-            while offered.back().is_some_and(|t| !t.is_queued()) {
-                offered.pop_back();
+            while offered.tasks.back().is_some_and(|t| !t.is_queued()) {
+                offered.tasks.pop_back();
             }
-            if offered.try_reserve(1).is_err() {
+            if offered.tasks.len() >= offered.retain_at.max(RETAIN_AT_LEAST) {
+                offered.tasks.retain(|t| t.is_queued());
+                offered.retain_at = 2 * offered.tasks.len();
+            }
+            if offered.tasks.try_reserve(1).is_err() {
                 return false;
             }
-            offered.push_back(Arc::clone(task));
+            offered.tasks.push_back(Arc::clone(task));
         }
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Acquire) > 0 {
@@ -156,9 +174,9 @@ impl Group {
         let n = self.peers.len();
         for step in 1..n {
             let mut offered = lock(&self.peers[(thief + step) % n].offered);
-            let want = offered.len().div_ceil(2).min(STEAL_BATCH);
+            let want = offered.tasks.len().div_ceil(2).min(STEAL_BATCH);
             while into.len() < want {
-                match offered.pop_front() {
+                match offered.tasks.pop_front() {
                     Some(task) if task.is_queued() => into.push(task),
                     Some(_) => {}
                     None => break,
@@ -184,7 +202,7 @@ impl Group {
 
     /// Drops what loop `index` still offers (its run ended).
     pub(crate) fn clear(&self, index: usize) {
-        let offered = std::mem::take(&mut *lock(&self.peers[index].offered));
+        let offered = std::mem::take(&mut lock(&self.peers[index].offered).tasks);
         drop(offered);
     }
 }

@@ -95,6 +95,7 @@ impl Uring {
                 let env = self.env.as_ref();
                 let helper = move || {
                     let body = move || {
+                        block_async_signals();
                         // A loop that cannot start leaves the work to the others: its peer
                         // never sleeps, so nobody rings it, and it offers nothing.
                         let lp = ring.map_err(std::io::Error::other).and_then(|ring| {
@@ -145,6 +146,31 @@ impl Uring {
                 }
             }
         });
+    }
+}
+
+/// Blocks the asynchronous signals on a helper loop's thread, so that a signal sent to the
+/// process is handled by a thread the program runs (as with one loop), not by a loop thread
+/// that happens to be eligible. The runtime's cancel signal and the synchronous fault signals
+/// stay deliverable.
+fn block_async_signals() {
+    // SAFETY: a sigset_t is plain data, initialised by sigfillset before use; pthread_sigmask
+    // only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for keep in [
+            crate::cancel::CANCEL_SIGNAL,
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGABRT,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, keep);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
