@@ -136,10 +136,15 @@ fn a_hundred_thousand_fibers_spread_over_the_loops() {
     watched("100 000 fibers", Duration::from_secs(120), || {
         let per_thread: Mutex<HashMap<ThreadId, usize>> = Mutex::default();
         runtime.run(|io| {
+            let root = std::thread::current().id();
+            let elsewhere = AtomicBool::new(false);
             io.scope(|s| {
                 let group = s.group();
                 for _ in 0..100_000 {
                     group.spawn(io, || {
+                        if std::thread::current().id() != root {
+                            elsewhere.store(true, Ordering::SeqCst);
+                        }
                         io.sleep(Duration::from_millis(100), Clock::Awake).unwrap();
                         *per_thread
                             .lock()
@@ -148,6 +153,9 @@ fn a_hundred_thousand_fibers_spread_over_the_loops() {
                             .or_default() += 1;
                     });
                 }
+                // On a loaded machine the other loop's thread may not have run yet: hold this
+                // loop (its fibers wait) until the other one took some.
+                assert!(spin_until(|| elsewhere.load(Ordering::SeqCst)));
                 group.wait(io).unwrap();
             })
         });
