@@ -254,6 +254,10 @@ impl Loop {
             .as_ref()
             .expect("io: a helper loop belongs to a group")
             .0;
+        // Its first slab of stacks now, whether or not it takes any task: what a run maps (and
+        // registers for stack overflow reports, whose entries are kept for reuse) then does not
+        // depend on which loop happened to run what.
+        drop(self.pool.get());
         self.drive(&|| group.stopped() && self.fibers.borrow().iter().all(Option::is_none));
     }
 
