@@ -184,6 +184,9 @@ pub(crate) struct Loop {
     concurrent_outstanding: AtomicUsize,
     /// The other loops of a multi-loop run, and this loop's index among them.
     group: Option<(Arc<Group>, usize)>,
+    /// On a multi-loop run: the ready queue's length at which a spawn next drops the starts of
+    /// tasks another loop already ran (see [`Loop::drop_starts_run_elsewhere`]).
+    sweep_at: Cell<usize>,
 }
 
 impl Loop {
@@ -213,6 +216,7 @@ impl Loop {
             async_outstanding: AtomicUsize::new(0),
             concurrent_outstanding: AtomicUsize::new(0),
             group,
+            sweep_at: Cell::new(0),
         })
     }
 
@@ -348,6 +352,19 @@ impl Loop {
             }
         }
         !self.ready.borrow().is_empty()
+    }
+
+    /// On a multi-loop run, drops the starts of tasks that no longer wait (another loop ran
+    /// them) from the whole ready queue, with their stacks, once it doubled since the last
+    /// sweep (at least 64 entries): a loop that keeps spawning while others run its tasks would
+    /// otherwise pile up their cells and stacks. O(1) amortized per spawn; order is kept.
+    fn drop_starts_run_elsewhere(&self) {
+        let mut ready = self.ready.borrow_mut();
+        if ready.len() < self.sweep_at.get().max(64) {
+            return;
+        }
+        ready.retain(|entry| !matches!(entry, Ready::Start(task, _) if !task.is_queued()));
+        self.sweep_at.set(2 * ready.len());
     }
 
     /// Gives back the stacks of the newest spawns that their joiners already ran inline, so a
@@ -810,6 +827,9 @@ impl Loop {
             return refuse(task);
         }
         self.drop_stale_starts();
+        if self.group.is_some() {
+            self.drop_starts_run_elsewhere();
+        }
         // The stack, and room in the loop's tables for every task that holds one (this one
         // included) to become a fiber, park and be woken: starting, waking and ending a task
         // then never allocate, even once the address space has run out. A task holds at most
