@@ -44,12 +44,13 @@ fn main() {
         "tokio (2 workers): {:.0} round trips/s",
         tokio.trips_per_sec
     )];
-    for (name, backend) in [
-        ("io-threaded", io::Backend::Threaded),
-        ("io-uring", io::Backend::Uring),
+    for (name, backend, threads) in [
+        ("io-threaded", io::Backend::Threaded, 2),
+        ("io-uring", io::Backend::Uring, 1),
+        ("io-uring, 2 loops", io::Backend::Uring, 2),
     ] {
         let io = run_case(length, move |listener, ready| {
-            serve_io(backend, listener, ready)
+            serve_io(backend, threads, listener, ready)
         });
         notes.push(format!("{name}: {:.0} round trips/s", io.trips_per_sec));
         table.row(
@@ -73,7 +74,9 @@ fn main() {
     table.note(
         "io: io::net::TcpListener, accept in the root task, each connection \
          group.spawn_concurrent(io, ..) with stream.read / stream.write_all; io-threaded: \
-         backend(Threaded).threads(2); io-uring: backend(Uring), one loop thread",
+         backend(Threaded).threads(2); io-uring: backend(Uring).threads(1), one loop thread; \
+         io-uring, 2 loops: backend(Uring).threads(2), two loops (connections accepted on \
+         the root's loop, their tasks taken by the idle loop)",
     );
     table.note(
         "server CPU: getrusage(RUSAGE_SELF) over the case less the client threads' \
@@ -156,12 +159,17 @@ fn client(addr: SocketAddr, length: Duration) -> (u64, Duration, Duration) {
     (trips, start.elapsed(), cpu)
 }
 
-fn serve_io(backend: io::Backend, want: SocketAddr, ready: std::sync::mpsc::Sender<SocketAddr>) {
-    let mut builder = io::Runtime::builder().backend(backend);
-    if matches!(backend, io::Backend::Threaded) {
-        builder = builder.threads(2);
-    }
-    let rt = builder.build().expect("io runtime");
+fn serve_io(
+    backend: io::Backend,
+    threads: usize,
+    want: SocketAddr,
+    ready: std::sync::mpsc::Sender<SocketAddr>,
+) {
+    let rt = io::Runtime::builder()
+        .backend(backend)
+        .threads(threads)
+        .build()
+        .expect("io runtime");
     rt.run(|io| {
         let listener = io::net::TcpListener::bind(io, want).expect("bind");
         ready

@@ -89,6 +89,81 @@ fn a_root_joining_a_task_that_waits_forever_is_reported() {
     }
 }
 
+/// Spins (holding the loop) until `flag` is set, for at most 10 s.
+fn spin_until_set(flag: &AtomicBool) {
+    let start = std::time::Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the task never started"
+        );
+        std::hint::spin_loop();
+    }
+}
+
+fn a_deadlock_across_two_loops_is_reported() {
+    let Some(runtime) = runtime_on(Backend::Uring, 2, Some(GRACE)) else {
+        return;
+    };
+    let root_thread = std::thread::current().id();
+    let getter_thread = std::sync::Mutex::new(None);
+    let message = panic_message_of(|| {
+        runtime.run(|io| {
+            let queue = io::Queue::<u8>::new(4);
+            let started = AtomicBool::new(false);
+            io.scope(|s| {
+                let getter = s
+                    .spawn_concurrent(|| {
+                        *getter_thread.lock().unwrap() = Some(std::thread::current().id());
+                        started.store(true, Ordering::SeqCst);
+                        queue.get_one(io)
+                    })
+                    .unwrap();
+                // The root holds its loop until the getter started: on the other loop.
+                spin_until_set(&started);
+                let _ = getter.join(io);
+            })
+        });
+    });
+    let getter_thread = getter_thread.into_inner().unwrap();
+    assert!(
+        getter_thread.is_some_and(|t| t != root_thread),
+        "the getter ran on the root's loop"
+    );
+    assert!(message.starts_with("io: deadlock detected"), "{message}");
+    assert!(message.contains("(2 blocked)"), "{message}");
+    assert!(message.contains("Queue::get_one"), "{message}");
+}
+
+fn a_task_waiting_for_a_busy_loop_is_no_deadlock() {
+    let Some(runtime) = runtime_on(Backend::Uring, 2, Some(GRACE)) else {
+        return;
+    };
+    runtime.run(|io| {
+        let done = Event::new();
+        let started = AtomicBool::new(false);
+        let root = std::thread::current().id();
+        io.scope(|s| {
+            let worker = s
+                .spawn_concurrent(|| {
+                    started.store(true, Ordering::SeqCst);
+                    // Six graces of computing without a cancellation point: the other loop,
+                    // where the root waits, sees no deadlock while this one runs.
+                    let start = std::time::Instant::now();
+                    while start.elapsed() < GRACE * 6 {
+                        std::hint::spin_loop();
+                    }
+                    done.set();
+                    std::thread::current().id()
+                })
+                .unwrap();
+            spin_until_set(&started);
+            done.wait(io).unwrap();
+            assert_ne!(worker.join(io), root, "the worker ran on the root's loop");
+        });
+    });
+}
+
 fn sleeping_tasks_are_not_a_deadlock() {
     for backend in BACKENDS {
         let Some(runtime) = runtime_on(backend, 1, Some(Duration::from_millis(20))) else {
@@ -285,7 +360,15 @@ fn a_task_waiting_for_a_child_is_no_deadlock() {
 fn main() {
     // SAFETY: alarm only schedules SIGALRM, whose default action ends the process.
     unsafe { libc::alarm(120) };
-    let tests: [(&str, fn()); 10] = [
+    let tests: [(&str, fn()); 12] = [
+        (
+            "a_deadlock_across_two_loops_is_reported",
+            a_deadlock_across_two_loops_is_reported,
+        ),
+        (
+            "a_task_waiting_for_a_busy_loop_is_no_deadlock",
+            a_task_waiting_for_a_busy_loop_is_no_deadlock,
+        ),
         (
             "a_task_waiting_for_a_signal_is_no_deadlock",
             a_task_waiting_for_a_signal_is_no_deadlock,

@@ -112,8 +112,9 @@ fn a_test_pinned_to_threaded_runs_there_with_its_settings(io: Io) {
     assert_eq!(concurrent_until_refused(io), 2);
 }
 
-// On io_uring the root task is a fiber too: with at most 3 fibers, 2 concurrent tasks fit.
-#[io::test(backend = "uring", fiber_limit = 3)]
+// On io_uring the root task is a fiber too: with at most 3 fibers, 2 concurrent tasks fit. The
+// limit is per loop (each has its own stack pool): one loop here.
+#[io::test(backend = "uring", threads = 1, fiber_limit = 3)]
 fn fiber_limit_counts_the_root_fiber(io: Io) {
     assert_eq!(io.backend_name(), "uring");
     assert_eq!(concurrent_until_refused(io), 2);

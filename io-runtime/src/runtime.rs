@@ -26,8 +26,11 @@ use crate::task::{self, TaskCtx};
 pub enum Backend {
     /// A pool of OS threads; blocking operations block the task's thread.
     Threaded,
-    /// An io_uring event loop with stackful fibers, on the thread that calls
-    /// [`Runtime::run`]. Building fails with a reason where the kernel refuses io_uring.
+    /// io_uring event loops with stackful fibers: the thread that calls [`Runtime::run`]
+    /// runs the first (and the root task), and with [`threads(N)`](Builder::threads) N − 1
+    /// more run on threads of their own, each with its own ring; an idle loop takes tasks
+    /// that a busy one spawned and has not started. Building fails with a reason where the
+    /// kernel refuses io_uring.
     Uring,
     /// io_uring where the kernel allows it, else threaded.
     #[default]
@@ -121,7 +124,9 @@ impl Builder {
         self
     }
 
-    /// How many fibers may exist at once on the uring backend (default 1 000 000); past it —
+    /// How many fibers may exist at once on each event loop of the uring backend (default
+    /// 1 000 000; each loop has its own stack pool, so `threads(N)` allows N times as many in
+    /// all); past it on the loop that spawns —
     /// or earlier, when another stack would not leave headroom under `RLIMIT_AS` —
     /// `io_concurrent!` returns [`ConcurrencyUnavailable`](crate::ConcurrencyUnavailable) and
     /// `io_async!` runs inline.
@@ -182,8 +187,9 @@ impl Builder {
         self
     }
 
-    /// Sets the number of worker threads (default: the machine's parallelism). Must be at
-    /// least 1; use [`single_threaded`](Self::single_threaded) for none.
+    /// Sets the number of worker threads (default: the machine's parallelism) — on the uring
+    /// backend, the number of event loops, each on its own thread with its own ring. Must be
+    /// at least 1; use [`single_threaded`](Self::single_threaded) for none.
     ///
     /// # Examples
     /// ```

@@ -177,6 +177,43 @@ impl Io {
         block::check_cancel()
     }
 
+    /// Lets the other tasks run before this one goes on: a cancellation point for long
+    /// computations.
+    ///
+    /// On the uring backend a fiber runs until it reaches a cancellation point (a wait, an
+    /// operation, a sleep, this call); one that computes for long without reaching any holds
+    /// its event loop, and the fibers of that loop wait. With `threads = N` (N > 1) the other
+    /// loops keep running theirs, and take tasks that were spawned on the busy loop and have
+    /// not started yet; a fiber that started stays on its loop. Calling `yield_now` now and
+    /// then puts the fiber behind every fiber runnable on its loop (and lets the loop look at
+    /// its ring) and makes the computation cancelable. On the threaded backend it yields the
+    /// thread. For minutes of computation, [`offload`](Self::offload) frees the loop entirely.
+    ///
+    /// # Errors
+    /// [`Canceled`] if the task was canceled (or an enclosing `Io::timeout` expired) before or
+    /// while it yielded.
+    ///
+    /// # Examples
+    /// ```
+    /// let runtime = io::Runtime::builder().threads(2).build().unwrap();
+    /// let sum = runtime.run(|io| {
+    ///     let mut sum = 0u64;
+    ///     for i in 0..1_000_000u64 {
+    ///         sum = sum.wrapping_add(i * i);
+    ///         if i % 100_000 == 0 {
+    ///             io.yield_now()?;
+    ///         }
+    ///     }
+    ///     Ok::<_, io::Canceled>(sum)
+    /// });
+    /// assert!(sum.is_ok());
+    /// ```
+    pub fn yield_now(self) -> Result<(), Canceled> {
+        block::check_cancel()?;
+        carrier::with_current(|carrier| carrier.yield_now());
+        block::check_cancel()
+    }
+
     /// Re-raises cancellation on the current task (Zig's `recancel`): its next cancellation
     /// point returns [`Canceled`], and so does every later one, as after any cancel request.
     ///

@@ -40,6 +40,12 @@ pub(crate) trait Carrier {
         own_thread::sleep_until(deadline, clock)
     }
 
+    /// Lets the other tasks of the carrier run before the current one goes on
+    /// (`Io::yield_now`); a task that owns its thread yields the thread.
+    fn yield_now(&self) {
+        std::thread::yield_now();
+    }
+
     /// Whether the current task owns its OS thread while it runs. Only then may it spin, run
     /// queued tasks inline to help, run offloaded work itself, have a signal interrupt its
     /// system calls, or block the thread in another runtime's `run`.

@@ -114,6 +114,7 @@ pub(crate) fn choose(settings: &Settings) -> Result<MakeBackend, String> {
             concurrent_limit: settings.concurrent_limit,
             stack_size: settings.stack_size,
             max_fibers: settings.max_fibers,
+            loops: settings.workers.max(1),
         })
     };
     let threaded = threaded::Config {
@@ -127,10 +128,10 @@ pub(crate) fn choose(settings: &Settings) -> Result<MakeBackend, String> {
         Kind::Threaded => Ok(threaded),
         Kind::Uring => {
             let uring = uring()?;
-            Ok(Box::new(move |_| Box::new(uring)))
+            Ok(Box::new(move |env| Box::new(uring.with_env(env))))
         }
         Kind::Auto => match uring() {
-            Ok(uring) => Ok(Box::new(move |_| Box::new(uring))),
+            Ok(uring) => Ok(Box::new(move |env| Box::new(uring.with_env(env)))),
             Err(reason) => {
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| eprintln!("io: {reason}; using the threaded backend"));

@@ -53,7 +53,8 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use self::overflow::LabelGuard;
 use self::stack::StackExhausted;
-pub(crate) use self::stack::{PooledStack, StackPool};
+pub(crate) use self::stack::{drop_spare_pool, PooledStack, StackPool};
+pub(crate) use self::valgrind::running_on_valgrind;
 use self::valgrind::StackRegistration;
 
 /// Source of fiber ids; 0 means "no fiber" in overflow reports, so ids start at 1.

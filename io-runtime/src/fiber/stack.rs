@@ -586,6 +586,12 @@ thread_local! {
     static SPARE: RefCell<Option<Rc<PoolInner>>> = const { RefCell::new(None) };
 }
 
+/// Unmaps this thread's spare pool now, if it has one (a thread about to end).
+pub(crate) fn drop_spare_pool() {
+    let spare = SPARE.try_with(|spare| spare.take());
+    drop(spare);
+}
+
 /// The last handle of a pool whose stacks are all back keeps it as the thread's spare, if it
 /// is small enough and has guard regions, after trimming its stacks to their top page (see
 /// "Reuse").

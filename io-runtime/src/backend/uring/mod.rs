@@ -3,20 +3,24 @@
 //! Blocking never blocks the thread: the loop is the carrier of its thread (see
 //! `backend::carrier`), so a task that waits on a runtime primitive suspends its fiber (see
 //! `crate::park`), and a sleep or an operation of `backend::op` becomes a submission queue
-//! entry whose completion the fiber waits for (see `ops.rs` and README.md). The loop runs on the
-//! thread that calls `Runtime::run`, for the duration of that call; a fiber that computes for
-//! a long time holds the loop, so long computations belong in [`Io::offload`](crate::Io::offload).
+//! entry whose completion the fiber waits for (see `ops.rs` and README.md). A loop runs on the
+//! thread that calls `Runtime::run`, for the duration of that call, and with `threads = N`
+//! N − 1 more on threads of their own, each with its own ring; idle loops take tasks not yet
+//! started from busy ones (see `group.rs`). A fiber that computes for a long time holds its
+//! loop, so long computations call [`Io::yield_now`](crate::Io::yield_now) now and then or
+//! belong in [`Io::offload`](crate::Io::offload).
 //!
 //! Stacks come from a pool of slabs with guard pages (see the crate-internal `fiber::stack`); when the
 //! pool or the configured fiber limit runs out, `io_concurrent!` returns
 //! `ConcurrencyUnavailable` and `io_async!` runs inline.
 
+mod group;
 mod ops;
 mod ring;
 mod scheduler;
 mod timers;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use io_uring::{opcode, squeue};
@@ -44,6 +48,9 @@ pub(crate) struct Config {
     pub(crate) concurrent_limit: usize,
     pub(crate) stack_size: usize,
     pub(crate) max_fibers: usize,
+    /// Event loops per `Runtime::run`, each on its own thread with its own ring (1: the
+    /// calling thread's loop only).
+    pub(crate) loops: usize,
 }
 
 /// The uring backend.
@@ -51,6 +58,8 @@ pub(crate) struct Uring {
     config: Config,
     /// A ring made at build time (proving io_uring works here), used by the first `run`.
     spare_ring: Mutex<Option<io_uring::IoUring>>,
+    /// How the helper loops' threads enter the runtime (set once the runtime exists).
+    env: Option<crate::io::ThreadEnv>,
 }
 
 impl Uring {
@@ -60,7 +69,113 @@ impl Uring {
         Ok(Self {
             config,
             spare_ring: Mutex::new(Some(ring)),
+            env: None,
         })
+    }
+
+    /// The backend inside the runtime `env` enters.
+    pub(crate) fn with_env(mut self, env: crate::io::ThreadEnv) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Runs `root` on this thread's loop with `loops - 1` helper loops, each on a thread of
+    /// its own for the duration of the call (see `group.rs`).
+    fn block_on_loops(&self, ring: io_uring::IoUring, root: &mut dyn FnMut()) {
+        let loops = self.config.loops;
+        let group = group::Group::new(loops)
+            .unwrap_or_else(|e| panic!("io: cannot start the uring loops: {e}"));
+        // Every ring is made here, before the root runs: the descriptors a run holds exist
+        // from its start to its end (a descriptor count taken inside the run stays put).
+        let rings: Vec<_> = (1..loops).map(|_| ring::create()).collect();
+        /// Stops the helpers however the root ends (a panic included).
+        struct Stop<'a>(&'a group::Group);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        // The calling thread's loop, and the slab its root's stack comes from, before any
+        // helper thread: where address space is short (a low RLIMIT_AS), the helpers' threads
+        // and stacks must not take what the root needs. A helper that then finds none leaves
+        // its work to the others.
+        let lp = Loop::new(self.config.clone(), ring, Some((Arc::clone(&group), 0)))
+            .unwrap_or_else(|e| panic!("io: cannot start the uring loop: {e}"));
+        lp.map_first_slab();
+        std::thread::scope(|s| {
+            let mut helpers = Vec::with_capacity(loops - 1);
+            for (index, ring) in (1..loops).zip(rings) {
+                let (group, config) = (Arc::clone(&group), self.config.clone());
+                let env = self.env.as_ref();
+                let helper = move || {
+                    let body = move || {
+                        block_async_signals();
+                        // A loop that cannot start leaves the work to the others: its peer
+                        // never sleeps, so nobody rings it, and it offers nothing.
+                        let lp = ring.map_err(std::io::Error::other).and_then(|ring| {
+                            Loop::new(config, ring, Some((Arc::clone(&group), index)))
+                        });
+                        match lp {
+                            Ok(lp) => lp.run_helper(),
+                            Err(e) => eprintln!("io: uring loop {index} did not start: {e}"),
+                        }
+                        // The thread ends now: a spare stack pool kept for its next loop would
+                        // only be unmapped by its thread-local destructor, after the run.
+                        crate::fiber::drop_spare_pool();
+                    };
+                    match env {
+                        Some(env) => env.run_thread(body),
+                        None => body(),
+                    }
+                };
+                let started = std::thread::Builder::new()
+                    .name(format!("io-uring-loop-{index}"))
+                    .spawn_scoped(s, helper);
+                match started {
+                    Ok(helper) => helpers.push(helper),
+                    Err(e) => eprintln!("io: uring loop {index} did not start: {e}"),
+                }
+            }
+            let stop = Stop(&group);
+            lp.run(root);
+            drop(lp);
+            // Which tasks ran on this loop varies from run to run, and so would the size of a
+            // pool kept for the next run: none is kept after a multi-loop run.
+            crate::fiber::drop_spare_pool();
+            drop(stop);
+            // Joined one by one (the scope's own join only waits for the closures): the run
+            // returns once each helper thread has exited, thread-locals freed.
+            for helper in helpers {
+                if let Err(panic) = helper.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        });
+    }
+}
+
+/// Blocks the asynchronous signals on a helper loop's thread, so that a signal sent to the
+/// process is handled by a thread the program runs (as with one loop), not by a loop thread
+/// that happens to be eligible. The runtime's cancel signal and the synchronous fault signals
+/// stay deliverable.
+fn block_async_signals() {
+    // SAFETY: a sigset_t is plain data, initialised by sigfillset before use; pthread_sigmask
+    // only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for keep in [
+            crate::cancel::CANCEL_SIGNAL,
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGABRT,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, keep);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
@@ -95,7 +210,16 @@ impl Backend for Uring {
             Some(ring) => ring,
             None => ring::create().unwrap_or_else(|e| panic!("io: {e}")),
         };
-        let lp = Loop::new(self.config.clone(), ring)
+        // Under valgrind, one loop: valgrind runs one thread at a time and does not let go of
+        // its lock while a thread blocks in `io_uring_enter`, so a second loop blocked there
+        // would stop the whole process.
+        if self.config.loops > 1
+            && !self.config.single_threaded
+            && !crate::fiber::running_on_valgrind()
+        {
+            return self.block_on_loops(ring, root);
+        }
+        let lp = Loop::new(self.config.clone(), ring, None)
             .unwrap_or_else(|e| panic!("io: cannot start the uring loop: {e}"));
         lp.run(root);
     }
@@ -133,6 +257,14 @@ impl Carrier for Loop {
 
     fn owns_thread(&self) -> bool {
         false
+    }
+
+    fn yield_now(&self) {
+        if self.on_fiber() {
+            self.yield_fiber();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -272,8 +404,10 @@ mod tests {
     #[test]
     fn a_hundred_thousand_operations_completing_at_once_each_reach_their_fiber() {
         const OPS: usize = 100_000;
+        // One loop: the completions must pile up on one ring.
         let Ok(runtime) = crate::Runtime::builder()
             .backend(crate::Backend::Uring)
+            .threads(1)
             .build()
         else {
             return;

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types};
 
+use super::group::Group;
 use super::ops::{Ops, Purpose, EVENTFD, IGNORE};
 use super::ring::Ring;
 use super::timers::{self, Armed, ClockTimers, Entry, CLOCKS};
@@ -86,7 +87,7 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         // SAFETY: eventfd has no memory preconditions; the result is checked.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
@@ -104,6 +105,12 @@ impl Remote {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((fiber, generation));
+        self.ring();
+    }
+
+    /// Rings the loop's doorbell: the read always armed on its eventfd completes, so a loop
+    /// blocked in the kernel wakes (and one that runs sees it at its next poll).
+    pub(crate) fn ring(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
         unsafe { libc::write(self.eventfd, (&one as *const u64).cast(), 8) };
@@ -170,14 +177,29 @@ pub(crate) struct Loop {
     generations: Cell<u64>,
     remote: Arc<Remote>,
     eventfd_buffer: Box<u64>,
-    /// Units of `async_limit` and `concurrent_limit` in use. Tasks point to them until they
-    /// finish (`TaskCtx::hold_limit`); the loop outlives every task spawned on it.
+    /// Units of `async_limit` and `concurrent_limit` in use (a single loop; a multi-loop run
+    /// counts in its [`Group`]). Tasks point to them until they finish
+    /// (`TaskCtx::hold_limit`); the loop outlives every task spawned on it.
     async_outstanding: AtomicUsize,
     concurrent_outstanding: AtomicUsize,
+    /// The other loops of a multi-loop run, and this loop's index among them.
+    group: Option<(Arc<Group>, usize)>,
+    /// On a multi-loop run: the ready queue's length at which a spawn next drops the starts of
+    /// tasks another loop already ran (see [`Loop::drop_starts_run_elsewhere`]).
+    sweep_at: Cell<usize>,
 }
 
 impl Loop {
-    pub(crate) fn new(config: Config, ring: io_uring::IoUring) -> std::io::Result<Self> {
+    /// A loop; `group`: the multi-loop run it belongs to, and its index there.
+    pub(crate) fn new(
+        config: Config,
+        ring: io_uring::IoUring,
+        group: Option<(Arc<Group>, usize)>,
+    ) -> std::io::Result<Self> {
+        let remote = match &group {
+            Some((group, index)) => Arc::clone(&group.peer(*index).remote),
+            None => Arc::new(Remote::new()?),
+        };
         Ok(Self {
             pool: StackPool::new(config.stack_size, config.max_fibers),
             config,
@@ -189,10 +211,12 @@ impl Loop {
             timers: RefCell::default(),
             sleep: Cell::new(None),
             generations: Cell::new(0),
-            remote: Arc::new(Remote::new()?),
+            remote,
             eventfd_buffer: Box::new(0),
             async_outstanding: AtomicUsize::new(0),
             concurrent_outstanding: AtomicUsize::new(0),
+            group,
+            sweep_at: Cell::new(0),
         })
     }
 
@@ -205,14 +229,6 @@ impl Loop {
 
     /// Runs `root` as the first fiber and drives the loop until it returns.
     pub(crate) fn run(&self, root: &mut dyn FnMut()) {
-        struct Leave(*const Loop);
-        impl Drop for Leave {
-            fn drop(&mut self) {
-                CURRENT.with(|c| c.set(self.0));
-            }
-        }
-        let _leave = Leave(CURRENT.with(|c| c.replace(self)));
-        self.arm_eventfd();
         let done = Cell::new(false);
         let mut body = || {
             root();
@@ -231,6 +247,40 @@ impl Loop {
             .expect("io: no stack for the root fiber")
             .with_name("root of Runtime::run");
         self.adopt(fiber);
+        self.drive(&|| done.get());
+    }
+
+    /// Drives a helper loop of a multi-loop run (one with no root: it runs what it steals and
+    /// what those tasks spawn) until the group stops and its last fiber ended.
+    pub(crate) fn run_helper(&self) {
+        let group = &self
+            .group
+            .as_ref()
+            .expect("io: a helper loop belongs to a group")
+            .0;
+        self.map_first_slab();
+        self.drive(&|| group.stopped() && self.fibers.borrow().iter().all(Option::is_none));
+    }
+
+    /// Maps the loop's first slab of stacks now, whether or not it runs any task: what a run
+    /// maps (and registers for stack overflow reports, whose entries are kept for reuse) then
+    /// does not depend on which loop happened to run what. A slab that cannot be mapped is not
+    /// an error here: the loop's spawns find no stack and say so then.
+    pub(crate) fn map_first_slab(&self) {
+        drop(self.pool.get());
+    }
+
+    /// Runs the loop on this thread until `finished` says so (asked whenever nothing is
+    /// runnable).
+    fn drive(&self, finished: &dyn Fn() -> bool) {
+        struct Leave(*const Loop);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let _leave = Leave(CURRENT.with(|c| c.replace(self)));
+        self.arm_eventfd();
         // The loop carries every task on this thread (see `backend::carrier`), and is a waker
         // for the deadlock monitor while it has work (see `monitor`).
         crate::backend::carrier::enter(self, || {
@@ -238,7 +288,7 @@ impl Loop {
                 let drive = || loop {
                     if self.run_ready() {
                         self.poll_events();
-                    } else if done.get() {
+                    } else if finished() {
                         break;
                     } else {
                         self.wait_for_events(monitor);
@@ -250,6 +300,9 @@ impl Loop {
                 }
             })
         });
+        if let Some((group, index)) = &self.group {
+            group.clear(*index);
+        }
     }
 
     /// A generation no fiber of this loop had before.
@@ -306,6 +359,19 @@ impl Loop {
         !self.ready.borrow().is_empty()
     }
 
+    /// On a multi-loop run, drops the starts of tasks that no longer wait (another loop ran
+    /// them) from the whole ready queue, with their stacks, once it doubled since the last
+    /// sweep (at least 64 entries): a loop that keeps spawning while others run its tasks would
+    /// otherwise pile up their cells and stacks. O(1) amortized per spawn; order is kept.
+    fn drop_starts_run_elsewhere(&self) {
+        let mut ready = self.ready.borrow_mut();
+        if ready.len() < self.sweep_at.get().max(64) {
+            return;
+        }
+        ready.retain(|entry| !matches!(entry, Ready::Start(task, _) if !task.is_queued()));
+        self.sweep_at.set(2 * ready.len());
+    }
+
     /// Gives back the stacks of the newest spawns that their joiners already ran inline, so a
     /// loop of spawn-and-join that never parks does not pile them up.
     fn drop_stale_starts(&self) {
@@ -314,10 +380,10 @@ impl Loop {
             if task.is_queued() {
                 return;
             }
-            if let Some(Ready::Start(task, stack)) = ready.pop_back() {
+            if let Some(Ready::Start(_, stack)) = ready.pop_back() {
+                // Its joiner ran it inline (or another loop took it): the run's end gives
+                // back its limit unit (`Task::finish`).
                 drop(stack);
-                // Its joiner ran it inline; its end gave back its limit unit already.
-                task.ctx().release_limit();
             }
         }
     }
@@ -325,7 +391,8 @@ impl Loop {
     /// Builds the fiber of a spawned task and runs it, unless the task already ran inline.
     fn start(&self, task: TaskRef, stack: PooledStack) {
         if !task.is_queued() {
-            task.ctx().release_limit();
+            // Run inline by its joiner, or by another loop of a multi-loop run (which may
+            // still be running it): the run's end gives back its limit unit (`Task::finish`).
             return;
         }
         let name = task.ctx().spawned_at.file();
@@ -387,6 +454,15 @@ impl Loop {
         if !self.ready.borrow().is_empty() {
             return;
         }
+        // A loop of a multi-loop run takes tasks other loops offer before it blocks; it says
+        // it sleeps first, so an offer made meanwhile either is seen here or rings it.
+        if let Some((group, index)) = &self.group {
+            group.sleep(*index);
+            if self.steal(group, *index) {
+                group.awake(*index);
+                return;
+            }
+        }
         {
             let mut ring = self.ring.borrow_mut();
             let idle = self.ready.borrow().is_empty() && self.ops.borrow().in_flight() == 0;
@@ -395,7 +471,61 @@ impl Loop {
                 _ => ring.submit_and_wait(1),
             }
         }
+        if let Some((group, index)) = &self.group {
+            group.awake(*index);
+        }
         self.reap();
+    }
+
+    /// Takes tasks other loops of the group offer (see `group.rs`) and queues each on a stack
+    /// of this loop's pool; `true` if it queued any.
+    fn steal(&self, group: &Group, index: usize) -> bool {
+        let mut stolen = Vec::new();
+        group.steal(index, &mut stolen);
+        let mut queued = false;
+        for task in stolen {
+            // No stack or no room here: the task stays with the loop that spawned it (its
+            // copy there is still queued), so giving up loses nothing.
+            let Ok(stack) = self.pool.get() else {
+                break;
+            };
+            if !self.reserve(self.pool.in_use()) {
+                break;
+            }
+            self.ready.borrow_mut().push_back(Ready::Start(task, stack));
+            queued = true;
+        }
+        queued
+    }
+
+    /// Room in the loop's tables for `tasks` tasks that hold a stack (see `spawn`).
+    fn reserve(&self, tasks: usize) -> bool {
+        let mut fibers = self.fibers.borrow_mut();
+        let mut free = self.free_fibers.borrow_mut();
+        let mut ready = self.ready.borrow_mut();
+        let (table, freed, queued) = (fibers.len(), free.len(), ready.len());
+        let slots = tasks.max(table);
+        fibers.try_reserve(slots - table).is_ok()
+            && free.try_reserve(slots - freed).is_ok()
+            && ready.try_reserve(tasks.saturating_sub(queued)).is_ok()
+    }
+
+    /// Suspends the running fiber behind every fiber runnable now (`Io::yield_now`): it runs
+    /// again in its turn, after the loop's next look at the ring if 61 others went first.
+    pub(crate) fn yield_fiber(&self) {
+        let running = RUNNING.with(Cell::get);
+        let (generation, suspender) = match self.fibers.borrow().get(running) {
+            Some(Some(slot)) => (slot.generation, slot.suspender),
+            _ => panic!("io: yield outside a fiber"),
+        };
+        self.ready
+            .borrow_mut()
+            .push_back(Ready::Resume(running, generation));
+        let task = task::current_ptr();
+        // SAFETY: the suspender was registered by this very fiber as it started and lives on
+        // its stack, which is the stack we are running on.
+        unsafe { (*suspender).suspend() };
+        task::set_current_ptr(task);
     }
 
     /// The poll of a busy loop (see the module docs): submits what is queued, delivers the
@@ -686,9 +816,13 @@ impl Loop {
         task: TaskRef,
         kind: SpawnKind,
     ) -> Result<Dispatch, ConcurrencyUnavailable> {
+        let (asynchronous, concurrent) = match &self.group {
+            Some((group, _)) => (&*group.async_outstanding, &*group.concurrent_outstanding),
+            None => (&self.async_outstanding, &self.concurrent_outstanding),
+        };
         let (counter, limit) = match kind {
-            SpawnKind::Async => (&self.async_outstanding, self.config.async_limit),
-            SpawnKind::Concurrent => (&self.concurrent_outstanding, self.config.concurrent_limit),
+            SpawnKind::Async => (asynchronous, self.config.async_limit),
+            SpawnKind::Concurrent => (concurrent, self.config.concurrent_limit),
         };
         let refuse = |task| match kind {
             SpawnKind::Async => Ok(Dispatch::RunInline(task)),
@@ -701,27 +835,24 @@ impl Loop {
             return refuse(task);
         }
         self.drop_stale_starts();
+        if self.group.is_some() {
+            self.drop_starts_run_elsewhere();
+        }
         // The stack, and room in the loop's tables for every task that holds one (this one
         // included) to become a fiber, park and be woken: starting, waking and ending a task
         // then never allocate, even once the address space has run out. A task holds at most
         // one entry of the ready queue (its start, or the one wake of its current park) and one
         // slot of the fiber table; the free list of slots never outgrows the table. Amortized
         // (capacities double), and a comparison each when the room is there.
-        let reserved = |tasks: usize| {
-            let mut fibers = self.fibers.borrow_mut();
-            let mut free = self.free_fibers.borrow_mut();
-            let mut ready = self.ready.borrow_mut();
-            let (table, freed, queued) = (fibers.len(), free.len(), ready.len());
-            let slots = tasks.max(table);
-            fibers.try_reserve(slots - table).is_ok()
-                && free.try_reserve(slots - freed).is_ok()
-                && ready.try_reserve(tasks.saturating_sub(queued)).is_ok()
-        };
         match self.pool.get() {
-            Ok(stack) if reserved(self.pool.in_use()) => {
+            Ok(stack) if self.reserve(self.pool.in_use()) => {
                 // Given back as the task finishes, wherever it runs (`TaskCtx::release_limit`).
                 if counted {
                     task.ctx().hold_limit(counter);
+                }
+                // Other loops may take it while it waits here (see `group.rs`).
+                if let Some((group, index)) = &self.group {
+                    group.offer(*index, &task);
                 }
                 let start = Ready::Start(task, stack);
                 self.ready.borrow_mut().push_back(start); // capacity reserved above
