@@ -111,3 +111,20 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Cancels a task blocked in `blocked` after 50 ms: it must return a canceled error (not a
+/// result: nobody gave it anything), within [`PROMPT`].
+pub fn assert_cancel_interrupts<T: std::fmt::Debug + Send>(
+    io: Io,
+    blocked: impl FnOnce() -> std::io::Result<T> + Send,
+) {
+    io.scope(|s| {
+        let task = s.spawn_concurrent(blocked).unwrap();
+        io.sleep(Duration::from_millis(50), io::Clock::Awake)
+            .unwrap();
+        let (result, elapsed) = timed(|| task.cancel(io));
+        let error = result.expect_err("the blocked operation returned without a peer");
+        assert!(io::is_canceled(&error), "expected canceled, got {error:?}");
+        assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
+    });
+}
