@@ -155,18 +155,7 @@ fn uring_rows(table: &mut Table, tasks: usize, reps: usize) {
     let tokio = median_child(Runner::Tokio, tasks, reps);
     let uring = median_child(Runner::IoUring, tasks, reps);
     let op = format!("{tasks} × sleep 100 ms (io-uring)");
-    table.row(
-        format!("{op}: wall"),
-        "tokio::spawn",
-        &uring.wall,
-        tokio.wall.clone(),
-    );
-    table.row(
-        format!("{op}: peak RSS"),
-        "tokio::spawn",
-        &Value::Bytes(uring.peak_rss),
-        Value::Bytes(tokio.peak_rss),
-    );
+    wall_and_rss_rows(table, &op, "tokio::spawn", &uring, &tokio);
 }
 
 /// The timer-accuracy table: the median over `reps` children of each figure.
@@ -354,18 +343,7 @@ fn one_size(table: &mut Table, tasks: usize, reps: usize, idle: &Outcome) {
         bound(threaded_rounds),
     );
     for (name, outcome) in [(&op_uring, &uring), (&op_threaded, &io)] {
-        table.row(
-            format!("{name}: wall"),
-            "tokio::spawn",
-            &outcome.wall,
-            tokio.wall.clone(),
-        );
-        table.row(
-            format!("{name}: peak RSS"),
-            "tokio::spawn",
-            &Value::Bytes(outcome.peak_rss),
-            Value::Bytes(tokio.peak_rss),
-        );
+        wall_and_rss_rows(table, name, "tokio::spawn", outcome, &tokio);
         table.row(
             format!("{name}: peak threads"),
             "tokio::spawn",
@@ -411,18 +389,7 @@ fn one_million(table: &mut Table, idle: &Outcome) {
     if let Some(stopped) = &uring.stopped {
         table.note(format!("io-uring, {MILLION} tasks: {stopped}"));
     }
-    table.row(
-        format!("{op}: wall"),
-        "tokio::spawn",
-        &uring.wall,
-        tokio.wall.clone(),
-    );
-    table.row(
-        format!("{op}: peak RSS"),
-        "tokio::spawn",
-        &Value::Bytes(uring.peak_rss),
-        Value::Bytes(tokio.peak_rss),
-    );
+    wall_and_rss_rows(table, &op, "tokio::spawn", &uring, &tokio);
     per_task_rss(table, &op, MILLION, idle, &uring, &tokio);
     let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
@@ -446,32 +413,26 @@ fn against_threads(
 ) {
     let threads = median_child(Runner::StdThreads, tasks, reps);
     for (name, outcome) in io_rows {
-        table.row(
-            format!("{name}: wall"),
-            "std::thread::spawn",
-            &outcome.wall,
-            threads.wall.clone(),
-        );
-        table.row(
-            format!("{name}: peak RSS"),
-            "std::thread::spawn",
-            &Value::Bytes(outcome.peak_rss),
-            Value::Bytes(threads.peak_rss),
-        );
+        wall_and_rss_rows(table, name, "std::thread::spawn", outcome, &threads);
     }
     let concurrent = median_child(Runner::IoConcurrent, tasks, reps);
     let op = format!("{tasks} × sleep 100 ms (io-threaded, spawn_concurrent)");
+    wall_and_rss_rows(table, &op, "std::thread::spawn", &concurrent, &threads);
+}
+
+/// The rows "OP: wall" and "OP: peak RSS" of `io` against `peer`, named `peer_name`.
+fn wall_and_rss_rows(table: &mut Table, op: &str, peer_name: &str, io: &Outcome, peer: &Outcome) {
     table.row(
         format!("{op}: wall"),
-        "std::thread::spawn",
-        &concurrent.wall,
-        threads.wall,
+        peer_name,
+        &io.wall,
+        peer.wall.clone(),
     );
     table.row(
         format!("{op}: peak RSS"),
-        "std::thread::spawn",
-        &Value::Bytes(concurrent.peak_rss),
-        Value::Bytes(threads.peak_rss),
+        peer_name,
+        &Value::Bytes(io.peak_rss),
+        Value::Bytes(peer.peak_rss),
     );
 }
 

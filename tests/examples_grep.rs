@@ -7,11 +7,12 @@ mod support;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use support::examples::{self, available, run_bounded, Finished, Profile};
+use support::TempDir;
 
 /// How long a child that should end on its own may run before it is killed.
 const CHILD_LIMIT: Duration = Duration::from_secs(60);
@@ -26,25 +27,6 @@ fn grep(backend: &str, args: &[&std::ffi::OsStr]) -> Finished {
         .env_remove("IO_THREADS")
         .args(args);
     run_bounded(command, CHILD_LIMIT)
-}
-
-/// A directory removed when dropped (also when a test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("io-examples-grep-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Writes a tree of 60 files in nested directories under `root`, some of whose lines contain
@@ -91,7 +73,7 @@ fn grep_prints_every_matching_line_and_only_those() {
         if !available(backend) {
             continue;
         }
-        let dir = TempDir::new(&format!("match-{backend}"));
+        let dir = TempDir::new("examples-grep", &format!("match-{backend}"));
         let expected = make_tree(&dir.0);
         assert!(expected.len() > 20, "the tree has matches");
         for tasks in ["1", "4"] {
@@ -120,7 +102,7 @@ fn grep_of_a_missing_directory_names_it_and_exits_2() {
         if !available(backend) {
             continue;
         }
-        let dir = TempDir::new(&format!("missing-{backend}"));
+        let dir = TempDir::new("examples-grep", &format!("missing-{backend}"));
         let missing = dir.0.join("not-there");
         let failed = grep(backend, &["needle".as_ref(), missing.as_os_str()]);
         assert_eq!(failed.status.code(), Some(2), "{failed}");
@@ -141,7 +123,7 @@ fn grep_stops_everything_when_its_timeout_expires() {
         if !available(backend) {
             continue;
         }
-        let dir = TempDir::new(&format!("timeout-{backend}"));
+        let dir = TempDir::new("examples-grep", &format!("timeout-{backend}"));
         for d in 0..20 {
             let sub = dir.0.join(format!("d{d}"));
             std::fs::create_dir(&sub).unwrap();

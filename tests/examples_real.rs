@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use support::examples::{self, available, run_bounded, Profile, Running};
+use support::TempDir;
 
 /// The programs these tests run.
 const EXAMPLES: &[&str] = &["echo_server", "echo_client", "hash_files", "scope_attacks"];
@@ -131,25 +132,6 @@ fn echo_client_refuses_a_non_loopback_address() {
 // ---------------------------------------------------------------------------------------------
 // The file hasher
 
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("io-examples-real-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `len` bytes of reproducible noise (xorshift64*), different for each `seed`.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -174,7 +156,7 @@ fn hash_files_hashes_every_file(backend: &'static str) {
     if !available(backend) {
         return;
     }
-    let dir = TempDir::new(&format!("hash-{backend}"));
+    let dir = TempDir::new("examples-real", &format!("hash-{backend}"));
     let mut expected = HashMap::new();
     for i in 0..20u64 {
         // Empty, tiny, around the 64 KiB chunk, and several chunks; some in subdirectories.
@@ -221,7 +203,7 @@ fn hash_files_times_out_with_a_partial_result(backend: &'static str) {
         return;
     }
     const FILES: u64 = 4;
-    let dir = TempDir::new(&format!("timeout-{backend}"));
+    let dir = TempDir::new("examples-real", &format!("timeout-{backend}"));
     for i in 0..FILES {
         // Real data (no holes): reading and hashing 16 MiB takes well over 1 ms.
         write_file(&dir.0.join(format!("big-{i}")), &noise(100 + i, 16 << 20));

@@ -9,14 +9,14 @@ mod support;
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::fs::{File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, LONG, PROMPT};
+use support::{each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -26,7 +26,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// watchdog.
 fn run(name: &'static str, f: impl Fn(Io, &Path)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new(name);
+    let dir = TempDir::new("fs", name);
     watched(name, WATCHDOG, || {
         each_backend(|io| {
             std::fs::create_dir_all(&dir.0).unwrap();
@@ -34,27 +34,6 @@ fn run(name: &'static str, f: impl Fn(Io, &Path)) {
             std::fs::remove_dir_all(&dir.0).unwrap();
         })
     });
-}
-
-/// A directory removed when dropped (also when a test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let name = name.replace(' ', "-");
-        Self(std::env::temp_dir().join(format!("io-fs-{}-{name}", std::process::id())))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The number of open descriptors of this process.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 fn pattern(len: usize, seed: usize) -> Vec<u8> {

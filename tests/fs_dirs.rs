@@ -16,13 +16,13 @@ use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::fs::{self, File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, LONG, PROMPT};
+use support::{each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -32,7 +32,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// watchdog.
 fn run(name: &'static str, f: impl Fn(Io, &Path)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new(name);
+    let dir = TempDir::new("fs-dirs", name);
     watched(name, WATCHDOG, || {
         each_backend(|io| {
             std::fs::create_dir_all(&dir.0).unwrap();
@@ -40,27 +40,6 @@ fn run(name: &'static str, f: impl Fn(Io, &Path)) {
             std::fs::remove_dir_all(&dir.0).unwrap();
         })
     });
-}
-
-/// A directory removed when dropped (also when a test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let name = name.replace(' ', "-");
-        Self(std::env::temp_dir().join(format!("io-fs-dirs-{}-{name}", std::process::id())))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The number of open descriptors of this process.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// Makes a FIFO at `path`.

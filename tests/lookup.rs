@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use io::net::{lookup_host, ResolverConfig, TcpListener, TcpStream};
 use io::{is_canceled, Clock, Io, Runtime};
-use support::{timed, watched, BACKENDS, PROMPT};
+use support::{open_fds, timed, watched, BACKENDS, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(90);
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -375,10 +375,6 @@ fn addrs(list: &[&str]) -> Vec<SocketAddr> {
 
 fn lookup(io: Io, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     lookup_host(io, (host, port)).map(Iterator::collect)
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The runtime's threads (`io-worker…`, `io-offload`, `io-deadlock-watch`) and the kernel's

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use io::net::{TcpListener, TcpStream};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, LONG, PROMPT};
+use support::{each_backend, open_fds, timed, watched, LONG, PROMPT};
 
 const LOCALHOST: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -25,11 +25,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     watched(name, WATCHDOG, || each_backend(f));
-}
-
-/// The number of open descriptors of this process.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 fn sleep(io: Io, ms: u64) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use io::process::{Command, Stdio};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, PROMPT};
+use support::{each_backend, open_fds, timed, watched, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -25,10 +25,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     watched(name, WATCHDOG, || each_backend(&f));
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The state letter of process `pid` ('R', 'S', 'Z', …), or `None` if it is gone.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use io::signal::{ctrl_c, signals, Signals};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, PROMPT};
+use support::{each_backend, open_fds, timed, watched, PROMPT};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -48,10 +48,6 @@ fn recv(io: Io, stream: &Signals) -> libc::c_int {
     io.timeout(PROMPT, || stream.recv(io))
         .expect("no delivery within 2 s")
         .unwrap()
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::net::UdpSocket;
-use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, PROMPT};
+use io::Io;
+use support::{assert_cancel_interrupts, each_backend, open_fds, watched, PROMPT};
 
 const LOCALHOST: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -24,14 +24,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     watched(name, WATCHDOG, || each_backend(f));
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn sleep(io: Io, ms: u64) {
-    io.sleep(Duration::from_millis(ms), Clock::Awake).unwrap();
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -256,21 +248,6 @@ fn multicast_to_a_joined_group_loops_back_where_the_host_routes_it() {
         receiver
             .leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
             .unwrap();
-    });
-}
-
-/// Cancels a task blocked in `blocked` after 50 ms: it returns canceled within `PROMPT`.
-fn assert_cancel_interrupts<T: std::fmt::Debug + Send>(
-    io: Io,
-    blocked: impl FnOnce() -> std::io::Result<T> + Send,
-) {
-    io.scope(|s| {
-        let task = s.spawn_concurrent(blocked).unwrap();
-        sleep(io, 50);
-        let (result, elapsed) = timed(|| task.cancel(io));
-        let error = result.expect_err("a receive returned a datagram nobody sent");
-        assert!(is_canceled(&error), "expected canceled, got {error:?}");
-        assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
     });
 }
 

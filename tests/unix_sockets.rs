@@ -17,8 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::net::{UnixDatagram, UnixListener, UnixStream};
-use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, PROMPT};
+use io::Io;
+use support::{assert_cancel_interrupts, each_backend, open_fds, watched};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -27,14 +27,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn run(name: &'static str, f: impl Fn(Io)) {
     let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     watched(name, WATCHDOG, || each_backend(f));
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn sleep(io: Io, ms: u64) {
-    io.sleep(Duration::from_millis(ms), Clock::Awake).unwrap();
 }
 
 /// A fresh, empty directory of this test process, removed on drop.
@@ -298,21 +290,6 @@ fn errors_keep_their_kinds_and_name_the_path() {
             ErrorKind::InvalidInput,
             "bind /xxxx",
         );
-    });
-}
-
-/// Cancels a task blocked in `blocked` after 50 ms: it returns canceled within `PROMPT`.
-fn assert_cancel_interrupts<T: std::fmt::Debug + Send>(
-    io: Io,
-    blocked: impl FnOnce() -> std::io::Result<T> + Send,
-) {
-    io.scope(|s| {
-        let task = s.spawn_concurrent(blocked).unwrap();
-        sleep(io, 50);
-        let (result, elapsed) = timed(|| task.cancel(io));
-        let error = result.expect_err("the blocked operation returned without a peer");
-        assert!(is_canceled(&error), "expected canceled, got {error:?}");
-        assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
     });
 }
 

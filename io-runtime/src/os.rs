@@ -143,6 +143,22 @@ pub(crate) fn file_len(_io: Io, fd: BorrowedFd<'_>) -> io::Result<u64> {
     Ok(stat.st_size as u64)
 }
 
+/// Writes all of `buf` through `write` (a stream's or file's own `write`), retrying short
+/// writes; a write that takes nothing fails with the error `zero` makes (kind `WriteZero`).
+pub(crate) fn write_all(
+    mut buf: &[u8],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    zero: impl FnOnce() -> io::Error,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match write(buf)? {
+            0 => return Err(zero()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
 /// Moves the descriptor's position. Never blocks.
 pub(crate) fn lseek(fd: BorrowedFd<'_>, pos: SeekFrom) -> io::Result<u64> {
     let (whence, distance) = match pos {

@@ -4,6 +4,7 @@
 pub mod counting;
 pub mod examples;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use io::{Io, Runtime};
@@ -84,4 +85,46 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
+}
+
+/// The number of open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A fresh, empty directory of this test process under the system's temporary directory
+/// (`io-PREFIX-PID-TAG`, spaces in `tag` made dashes), removed on drop — also when a test fails.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str, tag: &str) -> Self {
+        let tag = tag.replace(' ', "-");
+        let path = std::env::temp_dir().join(format!("io-{prefix}-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Cancels a task blocked in `blocked` after 50 ms: it must return a canceled error (not a
+/// result: nobody gave it anything), within [`PROMPT`].
+pub fn assert_cancel_interrupts<T: std::fmt::Debug + Send>(
+    io: Io,
+    blocked: impl FnOnce() -> std::io::Result<T> + Send,
+) {
+    io.scope(|s| {
+        let task = s.spawn_concurrent(blocked).unwrap();
+        io.sleep(Duration::from_millis(50), io::Clock::Awake)
+            .unwrap();
+        let (result, elapsed) = timed(|| task.cancel(io));
+        let error = result.expect_err("the blocked operation returned without a peer");
+        assert!(io::is_canceled(&error), "expected canceled, got {error:?}");
+        assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
+    });
 }

@@ -205,14 +205,9 @@ impl File {
     /// std::fs::remove_file(&path).unwrap();
     /// assert_eq!(len.unwrap(), 100_000);
     /// ```
-    pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(io, buf)? {
-                0 => return Err(self.fail("write")(io::ErrorKind::WriteZero.into())),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&self, io: Io, buf: &[u8]) -> io::Result<()> {
+        let zero = || self.fail("write")(io::ErrorKind::WriteZero.into());
+        os::write_all(buf, |rest| self.write(io, rest), zero)
     }
 
     /// Reads into `buf` from `offset`, leaving the file's position alone; `Ok(0)` at end of

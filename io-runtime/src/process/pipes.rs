@@ -149,19 +149,9 @@ impl ChildStdin {
     /// });
     /// assert_eq!(counted.unwrap(), (1 << 20).to_string());
     /// ```
-    pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(io, buf)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "write child stdin",
-                    ))
-                }
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&self, io: Io, buf: &[u8]) -> io::Result<()> {
+        let zero = || io::Error::new(io::ErrorKind::WriteZero, "write child stdin");
+        os::write_all(buf, |rest| self.write(io, rest), zero)
     }
 }
 

@@ -269,19 +269,9 @@ impl UnixStream {
     /// });
     /// assert_eq!(received.unwrap(), 1 << 20);
     /// ```
-    pub fn write_all(&self, io: Io, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(io, buf)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "write: sent nothing",
-                    ))
-                }
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&self, io: Io, buf: &[u8]) -> io::Result<()> {
+        let zero = || io::Error::new(io::ErrorKind::WriteZero, "write: sent nothing");
+        os::write_all(buf, |rest| self.write(io, rest), zero)
     }
 
     /// Shuts down the reading, writing, or both halves: after `Shutdown::Write` the peer reads
