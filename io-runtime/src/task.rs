@@ -536,6 +536,14 @@ thread_local! {
     static SPARE: RefCell<Vec<Arc<TaskCtx>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Frees the contexts this thread keeps for its next spawns (at the end of a `Runtime::run`).
+pub(crate) fn drop_spare_contexts() {
+    // Taken out first: dropping a context never touches the spares, but a borrow held across
+    // drops would be one more thing to prove.
+    let spare = SPARE.try_with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    drop(spare);
+}
+
 /// The context of a task, owned by its cell: taken from this thread's spares if there is one,
 /// and given back to them when the cell is dropped and no one else holds the context.
 pub(crate) struct OwnedCtx(ManuallyDrop<Arc<TaskCtx>>);

@@ -3,7 +3,7 @@
 //! # Protocol
 //!
 //! - **Registry.** Every slab of every pool (any thread) is entered in a process-wide, lock-free,
-//!   append-only list of [`Node`]s: `start`, `len`, `stride`, `guard`. A node is claimed by a CAS
+//!   append-only list of [`Node`]s (allocated [`NODE_BLOCK`] at a time): `start`, `len`, `stride`, `guard`. A node is claimed by a CAS
 //!   of `start` from [`FREE`] to [`CLAIMED`], filled, then published by storing the real start
 //!   (Release). Releasing a slab stores [`FREE`] (Release) before the slab is unmapped; the node is
 //!   reused by a later slab, never freed, so the handler may walk the list at any moment.
@@ -48,6 +48,9 @@ struct Node {
     /// Next node; written once before the node is pushed, never changed.
     next: AtomicPtr<Node>,
 }
+
+/// How many nodes the registry allocates at once.
+const NODE_BLOCK: usize = 32;
 
 /// Head of the registry list. Nodes are leaked on purpose: the handler may read them any time.
 static REGISTRY: AtomicPtr<Node> = AtomicPtr::new(ptr::null_mut());
@@ -98,19 +101,28 @@ fn claim_node() -> &'static Node {
         }
         cursor = node.next.load(Ordering::Acquire);
     }
-    let node: &'static Node = Box::leak(Box::new(Node {
-        start: AtomicUsize::new(CLAIMED),
+    // A block of nodes at a time: one allocation per NODE_BLOCK slabs, and a registry whose
+    // size follows its high-water mark in steps, not in the exact number of slabs a run's
+    // scheduling happened to map at once.
+    let block: &'static [Node; NODE_BLOCK] = Box::leak(Box::new(std::array::from_fn(|i| Node {
+        start: AtomicUsize::new(if i == 0 { CLAIMED } else { FREE }),
         len: AtomicUsize::new(0),
         stride: AtomicUsize::new(0),
         guard: AtomicUsize::new(0),
         next: AtomicPtr::new(ptr::null_mut()),
-    }));
+    })));
+    for pair in block.windows(2) {
+        pair[0]
+            .next
+            .store(ptr::from_ref(&pair[1]).cast_mut(), Ordering::Relaxed);
+    }
+    let last = &block[NODE_BLOCK - 1];
     let mut head = REGISTRY.load(Ordering::Relaxed);
     loop {
-        node.next.store(head, Ordering::Relaxed);
-        let new = ptr::from_ref(node).cast_mut();
+        last.next.store(head, Ordering::Relaxed);
+        let new = ptr::from_ref(&block[0]).cast_mut();
         match REGISTRY.compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return node,
+            Ok(_) => return &block[0],
             Err(actual) => head = actual,
         }
     }
