@@ -21,6 +21,8 @@ fn main() {
         .expect("io runtime");
     let uring = io::Runtime::builder()
         .backend(io::Backend::Uring)
+        // One loop: the single-loop runtime's figures (more loops are benches/multi_loop.rs).
+        .threads(1)
         .build()
         .expect("io uring runtime");
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()

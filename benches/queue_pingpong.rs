@@ -27,6 +27,8 @@ fn main() {
 
     let uring_rt = io::Runtime::builder()
         .backend(io::Backend::Uring)
+        // One loop: the single-loop runtime's figures (more loops are benches/multi_loop.rs).
+        .threads(1)
         .build()
         .expect("io uring runtime");
 
