@@ -12,10 +12,18 @@ use io::{Io, Runtime};
 /// The backends every behaviour test runs on.
 pub const BACKENDS: &[io::Backend] = &[io::Backend::Threaded, io::Backend::Uring];
 
-/// Runs `f` once per backend (2 workers each), naming the backend on failure.
+/// The runtimes every behaviour test runs on: each backend with 2 threads, and io_uring also on
+/// one loop (`threads = 1` keeps the single-loop runtime, which 2 threads no longer are).
+pub const RUNTIMES: &[(io::Backend, usize)] = &[
+    (io::Backend::Threaded, 2),
+    (io::Backend::Uring, 1),
+    (io::Backend::Uring, 2),
+];
+
+/// Runs `f` once per entry of [`RUNTIMES`], naming the runtime on failure.
 pub fn each_backend(f: impl Fn(Io)) {
-    for &backend in BACKENDS {
-        let runtime = match Runtime::builder().backend(backend).threads(2).build() {
+    for &(backend, threads) in RUNTIMES {
+        let runtime = match Runtime::builder().backend(backend).threads(threads).build() {
             Ok(runtime) => runtime,
             // A kernel that refuses io_uring: skip that backend, saying why.
             Err(reason) if backend == io::Backend::Uring => {
@@ -24,7 +32,24 @@ pub fn each_backend(f: impl Fn(Io)) {
             }
             Err(reason) => panic!("cannot build {backend:?}: {reason}"),
         };
+        let named = NamedRun { backend, threads };
         runtime.run(&f);
+        std::mem::forget(named);
+    }
+}
+
+/// Says which runtime a behaviour test failed on when its closure panics.
+struct NamedRun {
+    backend: io::Backend,
+    threads: usize,
+}
+
+impl Drop for NamedRun {
+    fn drop(&mut self) {
+        eprintln!(
+            "(failed on {:?} with threads = {})",
+            self.backend, self.threads
+        );
     }
 }
 
