@@ -1,5 +1,5 @@
 //! The uring backend with `threads = 2`: two event loops, each with its own ring on its own
-//! thread. Tasks spawned on a busy loop run on the idle one, wakes and cancels cross loops,
+//! thread. Tasks spawned on a busy loop run on the idle one, wakes and cancels cross loops, a started fiber stays on its thread,
 //! and a hundred thousand fibers spread over both. Which loop ran what is observed through
 //! thread ids. (The deadlock report across loops is in tests/deadlock.rs, which has its own
 //! `main`.)
@@ -167,6 +167,72 @@ fn a_hundred_thousand_fibers_spread_over_the_loops() {
             "not spread over both loops: {per_thread:?}"
         );
     });
+}
+
+thread_local! {
+    /// A per-thread value a fiber borrows across its parks.
+    static PER_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[test]
+fn a_started_fiber_never_changes_thread() {
+    // 2 000 fibers park 20 times each (yields, sleeps, queue hand-offs with a partner) while
+    // the root keeps offering new ones and the other loop steals: each stays on the thread it
+    // started on, and a thread-local it borrowed before a park is the same one after.
+    let Some(runtime) = two_loops() else { return };
+    watched(
+        "fibers stay on their thread",
+        Duration::from_secs(60),
+        || {
+            let threads: Mutex<HashMap<ThreadId, usize>> = Mutex::default();
+            runtime.run(|io| {
+                let root = std::thread::current().id();
+                let elsewhere = AtomicBool::new(false);
+                io.scope(|s| {
+                    let group = s.group();
+                    for i in 0..2_000usize {
+                        let (threads, elsewhere) = (&threads, &elsewhere);
+                        group.spawn(io, move || {
+                            let started = std::thread::current().id();
+                            if started != root {
+                                elsewhere.store(true, Ordering::SeqCst);
+                            }
+                            PER_THREAD.with(|mine| {
+                                let borrowed: *const std::cell::Cell<usize> = mine;
+                                let handoff: Queue<usize> = Queue::new(1);
+                                io.scope(|inner| {
+                                    let partner = inner.spawn_async(|| {
+                                        (0..10).try_for_each(|_| handoff.get_one(io).map(drop))
+                                    });
+                                    for round in 0..20 {
+                                        match round % 3 {
+                                            0 => io.yield_now().unwrap(),
+                                            1 => io.sleep(Duration::ZERO, Clock::Awake).unwrap(),
+                                            _ => {}
+                                        }
+                                        if round % 2 == 0 {
+                                            handoff.put_one(io, i).unwrap();
+                                        }
+                                        assert_eq!(std::thread::current().id(), started);
+                                        assert!(std::ptr::eq(borrowed, mine));
+                                        assert!(PER_THREAD.with(|now| std::ptr::eq(borrowed, now)));
+                                    }
+                                    partner.join(io).unwrap();
+                                });
+                            });
+                            *threads.lock().unwrap().entry(started).or_default() += 1;
+                        });
+                    }
+                    // Hold this loop until the other one took some, so both run fibers.
+                    assert!(spin_until(|| elsewhere.load(Ordering::SeqCst)));
+                    group.wait(io).unwrap();
+                })
+            });
+            let threads = threads.into_inner().unwrap();
+            assert_eq!(threads.values().sum::<usize>(), 2_000);
+            assert_eq!(threads.len(), 2, "not run on both loops: {threads:?}");
+        },
+    );
 }
 
 #[test]
