@@ -1,8 +1,8 @@
 //! The uring backend with `threads = 2`: two event loops, each with its own ring on its own
-//! thread. Tasks spawned on a busy loop run on the idle one, wakes and cancels cross loops, a started fiber stays on its thread,
-//! and a hundred thousand fibers spread over both. Which loop ran what is observed through
-//! thread ids. (The deadlock report across loops is in tests/deadlock.rs, which has its own
-//! `main`.)
+//! thread. Tasks spawned on a busy loop run on the idle one, wakes and cancels cross loops, a
+//! started fiber stays on its thread, and a hundred thousand fibers spread over both. Which
+//! loop ran what is observed through thread ids. (The deadlock report across loops is in
+//! tests/deadlock.rs, which has its own `main`.)
 
 mod support;
 
