@@ -271,13 +271,14 @@ impl<'a> Iterator for InlineParents<'a> {
 /// # Protocol
 /// A reader pins the slot (`readers` + 1), then reads the pointer with a read-modify-write,
 /// uses it, and unpins. The owner swaps a pointer out; when the pointee may be freed afterwards
-/// (`settle`), it then reads `readers` with a read-modify-write until it is 0. If a reader's
-/// read of the pointer came before the swap in the pointer's modification order, the swap
-/// reads from it (both are read-modify-writes) and so synchronizes with it: the reader's pin
-/// happens before the owner's count, which therefore includes it until the reader unpins
-/// (release), after which the owner (acquire) may free the pointee. A reader that came after
-/// the swap reads the new pointer. No `SeqCst` is relied on (loom checks this in
-/// `task::loom_tests`).
+/// (`settle`), it then loads `readers` (acquire) until it is 0. If a reader's read of the
+/// pointer came before the swap in the pointer's modification order, the swap reads from it
+/// or from a later read-modify-write of its release sequence (all accesses to the pointer are
+/// read-modify-writes) and so synchronizes with it: the reader's pin happens before the
+/// owner's load, which by coherence reads the pin or a later count — one that includes the pin
+/// until the reader unpins (release, continued by every later read-modify-write of the count),
+/// after which the owner (acquire) may free the pointee. A reader that came after the swap
+/// reads the new pointer. No `SeqCst` is relied on (loom checks this in `task::loom_tests`).
 pub(crate) struct InlineSlot<T> {
     ptr: LoomAtomicPtr<T>,
     readers: LoomAtomicUsize,
@@ -304,8 +305,9 @@ impl<T> InlineSlot<T> {
         let old = self.ptr.swap(new.cast_mut(), Ordering::AcqRel);
         if settle {
             let mut spins = 0u32;
-            // A read-modify-write: it reads the newest count (see the protocol above).
-            while self.readers.fetch_add(0, Ordering::AcqRel) != 0 {
+            // A load suffices: every pin whose reader saw the old pointer happens before it
+            // (see the protocol above).
+            while self.readers.load(Ordering::Acquire) != 0 {
                 spins = spins.saturating_add(1);
                 crate::loom::backoff(spins);
             }
@@ -807,10 +809,12 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// A linked child: `alive` goes false when its owner frees it, `canceled` when a cancel
-    /// reached it.
+    /// A linked child: `alive` goes false when its owner frees it, and `memory` stands for its
+    /// memory, which the free overwrites (loom reports a read that the free does not
+    /// happen after); `canceled` is set when a cancel reached it.
     struct Child {
         alive: AtomicBool,
+        memory: loom::cell::UnsafeCell<u64>,
         canceled: AtomicBool,
     }
 
@@ -818,14 +822,17 @@ mod loom_tests {
         fn new() -> Self {
             Self {
                 alive: AtomicBool::new(true),
+                memory: loom::cell::UnsafeCell::new(1),
                 canceled: AtomicBool::new(false),
             }
         }
     }
 
     /// Model 1: the owner links a child, unlinks it with `settle` and then "frees" it (a
-    /// `Relaxed` store: only the protocol orders it after the reader's use); a reader on
-    /// another thread that finds the child must never see it freed.
+    /// `Relaxed` store and a write of its memory: only the protocol orders them after the
+    /// reader's use); a reader on another thread that finds the child must never see it freed,
+    /// nor read its memory concurrently with the free. Fails when any ordering of the
+    /// protocol is weakened: the reader's read or unpin, the owner's swap or its settle.
     #[test]
     fn an_unlinked_child_is_not_read_after_it_is_freed() {
         crate::loom::model(|| {
@@ -837,6 +844,9 @@ mod loom_tests {
                     slot.with(|child| {
                         if let Some(child) = child {
                             assert!(child.alive.load(Ordering::Relaxed), "read after free");
+                            // SAFETY: loom checks this access against the free for races.
+                            let memory = child.memory.with(|m| unsafe { *m });
+                            assert_eq!(memory, 1, "read after free");
                         }
                     });
                 })
@@ -846,6 +856,8 @@ mod loom_tests {
             let unlinked = slot.replace(outer, true);
             assert!(std::ptr::eq(unlinked, &*child));
             child.alive.store(false, Ordering::Relaxed);
+            // SAFETY: loom checks this access against the reader's for races.
+            child.memory.with_mut(|m| unsafe { *m = 0 });
             reader.join().unwrap();
         });
     }
