@@ -396,10 +396,11 @@ where
         });
         let keep = self.inner.keeps;
         let done = Completion::Group { notify, id, keep };
+        let task = Task::new(call, Location::caller(), done);
         // SAFETY: the group's scope waits for the task and drops its result before 'env ends
         // (see `scope`'s module documentation).
-        let (erased, _) = unsafe { TaskRef::new(Task::new(call, Location::caller(), done)) };
-        self.inner.lock().running.insert(id, erased.clone());
+        let (running, erased, _) = unsafe { TaskRef::new_pair(task) };
+        self.inner.lock().running.insert(id, running);
         let dispatched = self.scope.dispatch(erased, kind);
         if dispatched.is_err() {
             let refused = self.inner.lock().running.remove(&id);

@@ -263,19 +263,18 @@ impl Io {
                 f()
             }
         };
+        let task = Task::new(
+            call,
+            Location::caller(),
+            Completion::Waiters(SpinLock::default()),
+        );
         // SAFETY: this call waits for the task and takes its result before it returns, so
         // before anything the call borrows ends.
-        let (erased, typed) = unsafe {
-            TaskRef::new(Task::new(
-                call,
-                Location::caller(),
-                Completion::Waiters(SpinLock::default()),
-            ))
-        };
+        let (erased, submitted, typed) = unsafe { TaskRef::new_pair(task) };
         // SAFETY: `erased`, kept until this function returns, keeps the task alive.
         let task = unsafe { typed.as_ref() };
         let link = Link::new(&me, task.ctx());
-        self.with(|shared| shared.offload.submit(erased.clone()));
+        self.with(|shared| shared.offload.submit(submitted));
         wait(&me, task, protected);
         drop(link);
         let result = task.take_result();

@@ -3,8 +3,8 @@
 //! # Soundness
 //! Tasks may borrow anything that outlives the scope, so their closures are not `'static`; the
 //! run queues nevertheless hold them as `'static` trait objects (the lifetime is erased in
-//! `TaskRef::new`). That is sound because no task runs, and no result of one lives, once the scope
-//! ended. The argument, against everything that user code can reach:
+//! `TaskRef::new_pair`). That is sound because no task runs, and no result of one lives, once
+//! the scope ended. The argument, against everything that user code can reach:
 //!
 //! 1. **The owner is out of reach.** A [`Scope`] is created only inside this crate
 //!    (`Scope::new` is private): by [`Io::scope`], which keeps it in its own stack frame and
@@ -363,11 +363,12 @@ impl<'env> Scope<'env> {
         T: Send + 'env,
     {
         let done = Completion::Waiters(SpinLock::default());
+        let task = Task::new(call, Location::caller(), done);
         // SAFETY: the scope waits for the task and drops its result before 'env ends (see the
         // module documentation).
-        let (erased, typed) = unsafe { TaskRef::new(Task::new(call, Location::caller(), done)) };
+        let (registered, erased, typed) = unsafe { TaskRef::new_pair(task) };
         let typed: NonNull<dyn ResultCell<T> + '_> = typed;
-        let slot = self.core.lock().insert(erased.clone());
+        let slot = self.core.lock().insert(registered);
         if let Err(unavailable) = self.core.dispatch(erased, kind) {
             self.core.release(slot);
             return Err(unavailable);

@@ -51,9 +51,9 @@ const ALIGN: usize = 16;
 pub(crate) struct RefCount(AtomicUsize);
 
 impl RefCount {
-    /// A count of one reference.
-    pub(crate) fn new() -> Self {
-        Self(AtomicUsize::new(1))
+    /// A count of `references` references, all held by the caller.
+    pub(crate) fn with(references: usize) -> Self {
+        Self(AtomicUsize::new(references))
     }
 
     /// Adds a reference (the caller holds one already).
@@ -92,20 +92,35 @@ unsafe impl Sync for TaskRef {}
 
 impl TaskRef {
     /// Puts `task` in a new cell (a block from this thread's cache if it has one) and returns
-    /// the first reference and a typed pointer to the task, valid while a reference lives.
+    /// two references to it — one for the registry of the task's owner and one for the backend,
+    /// without the read-modify-write of a clone — and a typed pointer to the task, valid while
+    /// a reference lives.
     ///
     /// # Safety
     /// The cell outlives `'env` as a `'static` trait object. The caller (a scope, or a group or
     /// an offloaded call of one) must wait for the task to finish and drop its result before
     /// `'env` ends, after which the cell holds neither `F` nor `T` (see `scope`'s module
     /// documentation).
-    pub(crate) unsafe fn new<'env, R: RawTask + 'env>(task: R) -> (Self, NonNull<R>) {
+    pub(crate) unsafe fn new_pair<'env, R: RawTask + 'env>(task: R) -> (Self, Self, NonNull<R>) {
+        // SAFETY: forwarded to the caller.
+        let (first, typed) = unsafe { Self::with_count(task, 2) };
+        let second = Self {
+            ptr: first.ptr,
+            _owns: PhantomData,
+        };
+        (first, second, typed)
+    }
+
+    /// # Safety
+    /// As [`new_pair`](Self::new_pair); the caller makes `count` references of the one
+    /// returned.
+    unsafe fn with_count<'env, R: RawTask + 'env>(task: R, count: usize) -> (Self, NonNull<R>) {
         let layout = Layout::new::<Cell<R>>();
         let cell = allocate(layout).cast::<Cell<R>>();
         // SAFETY: `allocate` returned a block valid for `layout`, which is `Cell<R>`'s.
         unsafe {
             cell.as_ptr().write(Cell {
-                count: RefCount::new(),
+                count: RefCount::with(count),
                 task,
             });
         }
@@ -354,7 +369,7 @@ mod loom_tests {
     fn the_last_reference_sees_every_use() {
         crate::loom::model(|| {
             let shared = Arc::new(Shared {
-                count: RefCount::new(),
+                count: RefCount::with(1),
                 payload: UnsafeCell::new(1),
             });
             let frees = Arc::new(AtomicUsize::new(0));

@@ -175,6 +175,9 @@ pub(crate) struct Loop {
     /// None)`): the pool always has at least this many idle, since every other taker leaves
     /// them ([`Loop::take_stack`]).
     promised: Cell<usize>,
+    /// How many tasks holding a stack the tables below have room for (see
+    /// [`reserve`](Self::reserve)): the least of their capacities.
+    room: Cell<usize>,
     fibers: RefCell<Vec<Option<FiberSlot>>>,
     free_fibers: RefCell<Vec<usize>>,
     ready: RefCell<VecDeque<Ready>>,
@@ -212,6 +215,7 @@ impl Loop {
         Ok(Self {
             pool: StackPool::new(config.stack_size, config.max_fibers),
             promised: Cell::new(0),
+            room: Cell::new(0),
             config,
             ring: RefCell::new(Ring::new(ring)),
             ops: RefCell::default(),
@@ -545,14 +549,23 @@ impl Loop {
 
     /// Room in the loop's tables for `tasks` tasks that hold a stack (see `spawn`).
     fn reserve(&self, tasks: usize) -> bool {
+        // The tables' capacities never shrink: room once made for as many stays.
+        if tasks <= self.room.get() {
+            return true;
+        }
         let mut fibers = self.fibers.borrow_mut();
         let mut free = self.free_fibers.borrow_mut();
         let mut ready = self.ready.borrow_mut();
         let (table, freed, queued) = (fibers.len(), free.len(), ready.len());
         let slots = tasks.max(table);
-        fibers.try_reserve(slots - table).is_ok()
+        let made = fibers.try_reserve(slots - table).is_ok()
             && free.try_reserve(slots - freed).is_ok()
-            && ready.try_reserve(tasks.saturating_sub(queued)).is_ok()
+            && ready.try_reserve(tasks.saturating_sub(queued)).is_ok();
+        if made {
+            let room = fibers.capacity().min(free.capacity()).min(ready.capacity());
+            self.room.set(room);
+        }
+        made
     }
 
     /// Suspends the running fiber behind every fiber runnable now (`Io::yield_now`): it runs
