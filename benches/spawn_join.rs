@@ -34,6 +34,7 @@ fn main() {
 
     let uring_rt = io::Runtime::builder()
         .backend(io::Backend::Uring)
+        .threads(1)
         .build()
         .expect("io uring runtime");
     let runtimes = [("io-threaded", &io_rt), ("io-uring", &uring_rt)];
@@ -69,8 +70,8 @@ fn main() {
 
     table.note(format!(
         "median of {reps} repetitions after a warm-up; io-threaded: \
-         Runtime::builder().backend(Threaded).threads(2); io-uring: backend(Uring) (every task a \
-         fiber on the thread that calls run); both s.spawn_async(..) then join(io); batches \
+         Runtime::builder().backend(Threaded).threads(2); io-uring: backend(Uring).threads(1) (one \
+         loop; every task a fiber on the thread that calls run); both s.spawn_async(..) then join(io); batches \
          spawn {BATCH} handles, then join them in order"
     ));
     table.print();

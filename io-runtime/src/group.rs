@@ -20,9 +20,9 @@ use crate::cancel::cancel_task;
 use crate::error::{Canceled, ConcurrencyUnavailable};
 use crate::io::Io;
 use crate::join::run_inline;
-use crate::scope::{erase, ScopeCore};
+use crate::scope::ScopeCore;
 use crate::select::{Arm, SelectArm, Waiter};
-use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, Task, TaskCtx};
+use crate::task::{current_arc, drop_payload, Completion, Panic, Task, TaskCtx};
 
 #[derive(Default)]
 struct State {
@@ -396,9 +396,11 @@ where
         });
         let keep = self.inner.keeps;
         let done = Completion::Group { notify, id, keep };
-        let task = Arc::new(Task::new(call, Location::caller(), done));
-        let erased = erase(task as Arc<dyn RawTask + 'env>);
-        self.inner.lock().running.insert(id, Arc::clone(&erased));
+        let task = Task::new(call, Location::caller(), done);
+        // SAFETY: the group's scope waits for the task and drops its result before 'env ends
+        // (see `scope`'s module documentation).
+        let (running, erased, _) = unsafe { TaskRef::new_pair(task) };
+        self.inner.lock().running.insert(id, running);
         let dispatched = self.scope.dispatch(erased, kind);
         if dispatched.is_err() {
             let refused = self.inner.lock().running.remove(&id);

@@ -13,6 +13,11 @@ use crate::task::{current_arc, with_current, RawTask, TaskCtx};
 /// Runs `task` inline on the current thread if no runner claimed it yet, on behalf of the
 /// current task: a cancel of the current task reaches `task` while it runs here.
 ///
+/// Nobody waits on `task` while it runs here, so it ends without its waiter list's lock
+/// (`RawTask::run_claimed_unobserved`): every caller owns the task's handle by value (`join`,
+/// `cancel`, a handle's drop, through [`wait_for`]), or no handle exists (a spawn that runs
+/// inline, a scope's end for forgotten handles, a group's tasks, which have no waiter list).
+///
 /// # Panics
 /// With the deadlock report that `task` received while it ran here, so that the report
 /// reaches the root through every inline run — unless the current task is ending a scope,
@@ -25,8 +30,9 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
     }
     with_current(|me| {
         let link = Link::new(me, task.ctx());
-        // SAFETY: the claim above succeeded; this is its one run.
-        unsafe { task.run_claimed() };
+        // SAFETY: the claim above succeeded; this is its one run. No waiter registers while
+        // it runs: see this function's documentation for why each caller rules it out.
+        unsafe { task.run_claimed_unobserved() };
         drop(link);
         if let Some(report) = task.ctx().take_deadlock_report() {
             if me.may_unwind() {
@@ -80,7 +86,8 @@ impl Drop for Link<'_> {
     }
 }
 
-/// Blocks until `task` is done.
+/// Blocks until `task` is done. The caller owns the task's handle by value, or no handle
+/// exists any more (a scope's end): nobody else waits on `task` (see [`run_inline`]).
 ///
 /// A task that no runner has claimed yet runs inline, right here (asynchrony allows it, and it
 /// keeps a joiner from waiting on a queue behind blocked work). If the *joiner* is canceled

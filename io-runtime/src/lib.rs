@@ -62,6 +62,7 @@ mod spin_lock;
 pub mod stdio;
 pub mod sync;
 mod task;
+mod task_cell;
 #[cfg(test)]
 mod testing;
 mod time;

@@ -27,7 +27,6 @@ use crate::backend::{carrier, run_counted, TaskRef};
 use crate::cancel::Interrupter;
 use crate::io::{Io, ThreadEnv};
 use crate::join::Link;
-use crate::scope::erase;
 use crate::spin_lock::SpinLock;
 use crate::task::{current_arc, with_current, Completion, RawTask, ResultCell, Task, TaskCtx};
 
@@ -264,21 +263,23 @@ impl Io {
                 f()
             }
         };
-        let task = Arc::new(Task::new(
+        let task = Task::new(
             call,
             Location::caller(),
             Completion::Waiters(SpinLock::default()),
-        ));
+        );
+        // SAFETY: this call waits for the task and takes its result before it returns, so
+        // before anything the call borrows ends.
+        let (erased, submitted, typed) = unsafe { TaskRef::new_pair(task) };
+        // SAFETY: `erased`, kept until this function returns, keeps the task alive.
+        let task = unsafe { typed.as_ref() };
         let link = Link::new(&me, task.ctx());
-        self.with(|shared| {
-            shared
-                .offload
-                .submit(erase(Arc::clone(&task) as Arc<dyn RawTask + '_>));
-        });
-        wait(&me, &*task, protected);
+        self.with(|shared| shared.offload.submit(submitted));
+        wait(&me, task, protected);
         drop(link);
-        task.take_result()
-            .unwrap_or_else(|payload| panic::resume_unwind(payload))
+        let result = task.take_result();
+        drop(erased);
+        result.unwrap_or_else(|payload| panic::resume_unwind(payload))
     }
 }
 

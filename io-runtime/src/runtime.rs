@@ -415,9 +415,9 @@ impl Runtime {
             result = Some(monitor.running_root(&root, || task::enter(&root, || f(io))));
         };
         handle::enter_runtime(&self.shared, || self.shared.backend.block_on(&mut body));
-        // Which thread ends which task varies from run to run (loops steal, pool threads race),
-        // so the contexts this thread kept would too: a run gives them back.
-        task::drop_spare_contexts();
+        // What this thread kept of its tasks' memory for the next spawns goes back now: a run
+        // leaves the calling thread as it found it.
+        task::release_thread_caches();
         result.expect("io: the backend returned before the root task finished")
     }
 

@@ -3,8 +3,8 @@
 //! # Soundness
 //! Tasks may borrow anything that outlives the scope, so their closures are not `'static`; the
 //! run queues nevertheless hold them as `'static` trait objects (the lifetime is erased in
-//! [`erase`]). That is sound because no task runs, and no result of one lives, once the scope
-//! ended. The argument, against everything that user code can reach:
+//! `TaskRef::new_pair`). That is sound because no task runs, and no result of one lives, once
+//! the scope ended. The argument, against everything that user code can reach:
 //!
 //! 1. **The owner is out of reach.** A [`Scope`] is created only inside this crate
 //!    (`Scope::new` is private): by [`Io::scope`], which keeps it in its own stack frame and
@@ -59,7 +59,7 @@ use crate::group::{Group, GroupInner};
 use crate::io::Io;
 use crate::join::{run_inline, wait_for};
 use crate::spin_lock::{SpinGuard, SpinLock};
-use crate::task::{current_arc, drop_payload, Completion, Panic, RawTask, ResultCell, Task};
+use crate::task::{current_arc, drop_payload, Completion, Panic, ResultCell, Task};
 
 /// The tasks of a scope that no handle has released yet, in spawn order.
 #[derive(Default)]
@@ -246,6 +246,7 @@ impl<'env> Scope<'env> {
     ///   be leaked with `mem::forget`, `Box::leak`, a reference cycle, or by living in a Rust
     ///   future that is forgotten while suspended.
     unsafe fn new(io: Io) -> Self {
+        crate::task_cell::scope_opened();
         Self {
             core: ScopeCore {
                 io,
@@ -362,10 +363,12 @@ impl<'env> Scope<'env> {
         T: Send + 'env,
     {
         let done = Completion::Waiters(SpinLock::default());
-        let task = Arc::new(Task::new(call, Location::caller(), done));
-        let typed: NonNull<dyn ResultCell<T> + '_> = NonNull::from(&*task as &dyn ResultCell<T>);
-        let erased = erase(task);
-        let slot = self.core.lock().insert(Arc::clone(&erased));
+        let task = Task::new(call, Location::caller(), done);
+        // SAFETY: the scope waits for the task and drops its result before 'env ends (see the
+        // module documentation).
+        let (registered, erased, typed) = unsafe { TaskRef::new_pair(task) };
+        let typed: NonNull<dyn ResultCell<T> + '_> = typed;
+        let slot = self.core.lock().insert(registered);
         if let Err(unavailable) = self.core.dispatch(erased, kind) {
             self.core.release(slot);
             return Err(unavailable);
@@ -374,18 +377,13 @@ impl<'env> Scope<'env> {
     }
 }
 
-/// Erases the `'env` lifetime of a task so that run queues can hold it.
-pub(crate) fn erase<'env>(task: Arc<dyn RawTask + 'env>) -> TaskRef {
-    // SAFETY: only the lifetime bound changes, not the layout. The task cannot outlive 'env in
-    // any way that matters: its owner (a Scope or a Group of one) waits for it to finish and
-    // drops its result before 'env ends, after which the cell holds neither F nor T (see the
-    // module documentation).
-    unsafe { std::mem::transmute::<Arc<dyn RawTask + 'env>, TaskRef>(task) }
-}
-
 impl Drop for Scope<'_> {
     fn drop(&mut self) {
         self.core.finish();
+        // What the thread keeps of its tasks' memory for the next spawns shrinks back as the
+        // scope ends (see `task_cell`).
+        crate::task_cell::scope_closed();
+        crate::task::trim_spares();
         let panic = self
             .core
             .panic

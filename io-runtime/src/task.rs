@@ -271,13 +271,14 @@ impl<'a> Iterator for InlineParents<'a> {
 /// # Protocol
 /// A reader pins the slot (`readers` + 1), then reads the pointer with a read-modify-write,
 /// uses it, and unpins. The owner swaps a pointer out; when the pointee may be freed afterwards
-/// (`settle`), it then reads `readers` with a read-modify-write until it is 0. If a reader's
-/// read of the pointer came before the swap in the pointer's modification order, the swap
-/// reads from it (both are read-modify-writes) and so synchronizes with it: the reader's pin
-/// happens before the owner's count, which therefore includes it until the reader unpins
-/// (release), after which the owner (acquire) may free the pointee. A reader that came after
-/// the swap reads the new pointer. No `SeqCst` is relied on (loom checks this in
-/// `task::loom_tests`).
+/// (`settle`), it then loads `readers` (acquire) until it is 0. If a reader's read of the
+/// pointer came before the swap in the pointer's modification order, the swap reads from it
+/// or from a later read-modify-write of its release sequence (all accesses to the pointer are
+/// read-modify-writes) and so synchronizes with it: the reader's pin happens before the
+/// owner's load, which by coherence reads the pin or a later count — one that includes the pin
+/// until the reader unpins (release, continued by every later read-modify-write of the count),
+/// after which the owner (acquire) may free the pointee. A reader that came after the swap
+/// reads the new pointer. No `SeqCst` is relied on (loom checks this in `task::loom_tests`).
 pub(crate) struct InlineSlot<T> {
     ptr: LoomAtomicPtr<T>,
     readers: LoomAtomicUsize,
@@ -304,8 +305,9 @@ impl<T> InlineSlot<T> {
         let old = self.ptr.swap(new.cast_mut(), Ordering::AcqRel);
         if settle {
             let mut spins = 0u32;
-            // A read-modify-write: it reads the newest count (see the protocol above).
-            while self.readers.fetch_add(0, Ordering::AcqRel) != 0 {
+            // A load suffices: every pin whose reader saw the old pointer happens before it
+            // (see the protocol above).
+            while self.readers.load(Ordering::Acquire) != 0 {
                 spins = spins.saturating_add(1);
                 crate::loom::backoff(spins);
             }
@@ -491,6 +493,15 @@ pub(crate) trait RawTask: Send + Sync {
     /// # Safety
     /// The caller's [`claim`](Self::claim) returned `true`, and it calls this once.
     unsafe fn run_claimed(&self);
+    /// [`run_claimed`](Self::run_claimed) for a task that nobody can wait on while it runs: it
+    /// publishes its end without taking its waiter list's lock, and wakes no waiter.
+    ///
+    /// # Safety
+    /// As `run_claimed`; and no waiter is registered ([`add_waiter`](Self::add_waiter)) until
+    /// it returns, nor was one before that still waits: the caller owns the task's handle by
+    /// value (a join, a cancel or a handle's drop — so no `&Future` exists for a select to
+    /// register through), or no handle exists (a spawn run inline, a scope's end).
+    unsafe fn run_claimed_unobserved(&self);
     /// The task's context.
     fn ctx(&self) -> &Arc<TaskCtx>;
     /// Whether the result is stored.
@@ -523,25 +534,40 @@ pub(crate) trait ResultCell<T>: RawTask {
     fn as_raw(&self) -> &dyn RawTask;
 }
 
-/// How many finished tasks' contexts a thread keeps for its next spawns (see [`OwnedCtx`]):
-/// enough for spawn-and-join loops and small batches, and about 12 KiB at most per thread
-/// (a context is ~180 bytes), so that a scope's end still gives back nearly all the memory
-/// of its tasks (`tests/compose_memory.rs` holds it to under 64 KiB across a runtime's
-/// threads).
-const SPARE_CONTEXTS: usize = 64;
-
 thread_local! {
     /// Contexts of finished tasks that nothing else references, for the next tasks spawned on
-    /// this thread: a spawn then allocates one block (its `Task`) instead of two.
+    /// this thread: a spawn then allocates none. As many as the thread keeps task cells
+    /// (`task_cell::keep_limit`): 64 (~12 KiB, a context is ~180 bytes) outside scopes, up to
+    /// 1 024 while a scope is open on the thread, trimmed back to 64 as it ends
+    /// ([`trim_spares`]), so that a scope's end still gives back nearly all the memory of its
+    /// tasks (`tests/compose_memory.rs` holds it to under 64 KiB across a runtime's threads).
     static SPARE: RefCell<Vec<Arc<TaskCtx>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Frees the contexts this thread keeps for its next spawns (at the end of a `Runtime::run`).
-pub(crate) fn drop_spare_contexts() {
-    // Taken out first: dropping a context never touches the spares, but a borrow held across
-    // drops would be one more thing to prove.
-    let spare = SPARE.try_with(|spare| std::mem::take(&mut *spare.borrow_mut()));
-    drop(spare);
+/// A scope ended on this thread: keep at most `task_cell::KEEP` spare contexts.
+pub(crate) fn trim_spares() {
+    trim_spares_to(crate::task_cell::KEEP);
+}
+
+/// `Runtime::run` returns on this thread: give back every spare context and cached task cell,
+/// so that a run leaves the calling thread's memory as it found it.
+pub(crate) fn release_thread_caches() {
+    trim_spares_to(0);
+    crate::task_cell::release_cache();
+}
+
+fn trim_spares_to(keep: usize) {
+    let trimmed = SPARE.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        let excess = spare.len().saturating_sub(keep);
+        let trimmed: Vec<_> = spare.drain(..excess).collect();
+        if spare.capacity() > 2 * keep {
+            spare.shrink_to(keep);
+        }
+        trimmed
+    });
+    // Dropped after the borrow ends.
+    drop(trimmed);
 }
 
 /// The context of a task, owned by its cell: taken from this thread's spares if there is one,
@@ -554,13 +580,14 @@ impl OwnedCtx {
             .try_with(|spare| spare.borrow_mut().pop())
             .ok()
             .flatten();
-        if let Some(mut ctx) = spare {
-            // Unique: a context goes to the spares only while nothing else holds it (see
-            // `drop`), and nothing can clone it there; `get_mut` checks it all the same.
-            if let Some(fresh) = Arc::get_mut(&mut ctx) {
-                *fresh = TaskCtx::new(spawned_at);
-                return Self(ManuallyDrop::new(ctx));
-            }
+        if let Some(ctx) = spare {
+            // SAFETY: the Arc is the only reference to the context: it went to the spares only
+            // once its count was one and it had no `Weak`, after an acquire fence that orders
+            // every earlier holder's use before this write (see `drop`); a context in the
+            // spares cannot be cloned, since nothing else references it. So this write is the
+            // only access (what `Arc::get_mut` would check again with a read-modify-write).
+            unsafe { *Arc::as_ptr(&ctx).cast_mut() = TaskCtx::new(spawned_at) };
+            return Self(ManuallyDrop::new(ctx));
         }
         Self(ManuallyDrop::new(Arc::new(TaskCtx::new(spawned_at))))
     }
@@ -581,14 +608,18 @@ impl Drop for OwnedCtx {
         // Loads only: the Arc cannot gain a reference while these run, since this is the last
         // one (a waiter list or a parked table that held another dropped it; everything that
         // clones the context holds a reference already), and no `Weak` of a context is ever
-        // made. `OwnedCtx::new` checks uniqueness again anyway.
+        // made.
         if Arc::strong_count(&ctx) != 1 || Arc::weak_count(&ctx) != 0 {
             return;
         }
+        // The count of one was written by the other holders' drops (release decrements):
+        // their uses of the context happen before `OwnedCtx::new` rewrites it.
+        std::sync::atomic::fence(Ordering::Acquire);
         // A context the spares have no room for is dropped after the borrow ends.
+        let limit = crate::task_cell::keep_limit();
         let _rejected = SPARE.try_with(move |spare| {
             let mut spare = spare.borrow_mut();
-            if spare.len() < SPARE_CONTEXTS {
+            if spare.len() < limit {
                 spare.push(ctx);
                 None
             } else {
@@ -628,9 +659,18 @@ where
         }
     }
 
-    fn finish(&self, outcome: std::thread::Result<T>) {
+    /// Stores the outcome and publishes `DONE`. `observed`: whether a waiter may register
+    /// meanwhile (see [`RawTask::run_claimed_unobserved`]).
+    fn finish(&self, outcome: std::thread::Result<T>, observed: bool) {
         self.ctx.release_limit();
         match &self.completion {
+            Completion::Waiters(_) if !observed => {
+                // SAFETY: we are the runner; nobody reads `result` before DONE is published.
+                unsafe { *self.result.get() = Some(outcome) };
+                // No waiter to wake and none registering (the caller's contract): no lock. A
+                // registration a selector left behind is dropped with the cell.
+                self.state.store(DONE, Ordering::Release);
+            }
             Completion::Waiters(waiters) => {
                 // SAFETY: we are the runner; nobody reads `result` before DONE is published.
                 unsafe { *self.result.get() = Some(outcome) };
@@ -697,7 +737,14 @@ where
         // Every panic of the call — a deadlock report included — becomes the task's result:
         // none may unwind into the worker or the event loop that runs the task.
         let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
-        self.finish(outcome);
+        self.finish(outcome, true);
+    }
+
+    unsafe fn run_claimed_unobserved(&self) {
+        // SAFETY: as in `run_claimed`: the caller's claim made this thread the only runner.
+        let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
+        let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
+        self.finish(outcome, false);
     }
 
     fn ctx(&self) -> &Arc<TaskCtx> {
@@ -762,10 +809,12 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// A linked child: `alive` goes false when its owner frees it, `canceled` when a cancel
-    /// reached it.
+    /// A linked child: `alive` goes false when its owner frees it, and `memory` stands for its
+    /// memory, which the free overwrites (loom reports a read that the free does not
+    /// happen after); `canceled` is set when a cancel reached it.
     struct Child {
         alive: AtomicBool,
+        memory: loom::cell::UnsafeCell<u64>,
         canceled: AtomicBool,
     }
 
@@ -773,14 +822,17 @@ mod loom_tests {
         fn new() -> Self {
             Self {
                 alive: AtomicBool::new(true),
+                memory: loom::cell::UnsafeCell::new(1),
                 canceled: AtomicBool::new(false),
             }
         }
     }
 
     /// Model 1: the owner links a child, unlinks it with `settle` and then "frees" it (a
-    /// `Relaxed` store: only the protocol orders it after the reader's use); a reader on
-    /// another thread that finds the child must never see it freed.
+    /// `Relaxed` store and a write of its memory: only the protocol orders them after the
+    /// reader's use); a reader on another thread that finds the child must never see it freed,
+    /// nor read its memory concurrently with the free. Fails when any ordering of the
+    /// protocol is weakened: the reader's read or unpin, the owner's swap or its settle.
     #[test]
     fn an_unlinked_child_is_not_read_after_it_is_freed() {
         crate::loom::model(|| {
@@ -792,6 +844,9 @@ mod loom_tests {
                     slot.with(|child| {
                         if let Some(child) = child {
                             assert!(child.alive.load(Ordering::Relaxed), "read after free");
+                            // SAFETY: loom checks this access against the free for races.
+                            let memory = child.memory.with(|m| unsafe { *m });
+                            assert_eq!(memory, 1, "read after free");
                         }
                     });
                 })
@@ -801,6 +856,8 @@ mod loom_tests {
             let unlinked = slot.replace(outer, true);
             assert!(std::ptr::eq(unlinked, &*child));
             child.alive.store(false, Ordering::Relaxed);
+            // SAFETY: loom checks this access against the reader's for races.
+            child.memory.with_mut(|m| unsafe { *m = 0 });
             reader.join().unwrap();
         });
     }

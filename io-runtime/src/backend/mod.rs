@@ -15,7 +15,6 @@
 //! line where `Runtime::build` chooses backends.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use crate::error::ConcurrencyUnavailable;
 use crate::io::ThreadEnv;
@@ -29,7 +28,7 @@ pub(crate) mod threaded;
 pub(crate) mod uring;
 
 /// A type-erased task as the run queues hold it.
-pub(crate) type TaskRef = Arc<dyn RawTask>;
+pub(crate) use crate::task_cell::TaskRef;
 
 /// Takes one unit of `counter` if it stays within `limit` (a spawn limit).
 pub(crate) fn claim(counter: &AtomicUsize, limit: usize) -> bool {

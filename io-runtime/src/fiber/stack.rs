@@ -511,7 +511,22 @@ impl StackPool {
     /// Never panics or aborts.
     #[inline]
     pub(crate) fn get(&self) -> Result<PooledStack, StackExhausted> {
-        let idle = self.inner.free.borrow_mut().pop();
+        self.get_leaving(0)
+    }
+
+    /// Like [`get`](Self::get), but leaves at least `keep` idle stacks in the pool: when no
+    /// more are idle, it carves a new stack instead (a scheduler keeps idle stacks promised to
+    /// tasks that will take them when they start).
+    #[inline]
+    pub(crate) fn get_leaving(&self, keep: usize) -> Result<PooledStack, StackExhausted> {
+        let idle = {
+            let mut free = self.inner.free.borrow_mut();
+            if free.len() > keep {
+                free.pop()
+            } else {
+                None
+            }
+        };
         let slot = match idle {
             Some(slot) => slot,
             None => self.inner.carve()?,

@@ -126,7 +126,7 @@ impl Group {
             if offered.tasks.try_reserve(1).is_err() {
                 return false;
             }
-            offered.tasks.push_back(Arc::clone(task));
+            offered.tasks.push_back(task.clone());
         }
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Acquire) > 0 {

@@ -8,7 +8,11 @@
 //!
 //! A spawned task reserves a stack at once (so `io_concurrent!` can say whether concurrency is
 //! available) but becomes a fiber only when the loop starts it: a task that its joiner ran
-//! inline meanwhile gives the stack back without a fiber ever being built.
+//! inline meanwhile gives the stack back without a fiber ever being built. The reservation is
+//! usually only a promise: while the pool has more idle stacks than the loop promised, a spawn
+//! counts one more promised ([`Loop::promised`]) and takes no stack; every other taker leaves
+//! that many idle (`StackPool::get_leaving`), and the task takes its stack only as it starts.
+//! A spawn-and-join that runs inline thus never touches a stack.
 //!
 //! # Fairness: polling while fibers stay runnable
 //! The ready queue is FIFO: a fiber made runnable (by another fiber, a completion or another
@@ -143,8 +147,9 @@ impl Schedule for Remote {
 enum Ready {
     /// Resume a parked fiber, if it still is at this generation.
     Resume(usize, u64),
-    /// Start a spawned task on the stack reserved for it, unless it already ran inline.
-    Start(TaskRef, PooledStack),
+    /// Start a spawned task on the stack reserved for it, unless it already ran inline. `None`:
+    /// the stack is one of the idle stacks the loop promised ([`Loop::promised`]).
+    Start(TaskRef, Option<PooledStack>),
 }
 
 struct FiberSlot {
@@ -166,6 +171,13 @@ pub(crate) struct Loop {
     ring: RefCell<Ring>,
     ops: RefCell<Ops>,
     pool: StackPool,
+    /// Idle stacks of the pool promised to start entries that hold none (`Ready::Start(_,
+    /// None)`): the pool always has at least this many idle, since every other taker leaves
+    /// them ([`Loop::take_stack`]).
+    promised: Cell<usize>,
+    /// How many tasks holding a stack the tables below have room for (see
+    /// [`reserve`](Self::reserve)): the least of their capacities.
+    room: Cell<usize>,
     fibers: RefCell<Vec<Option<FiberSlot>>>,
     free_fibers: RefCell<Vec<usize>>,
     ready: RefCell<VecDeque<Ready>>,
@@ -202,6 +214,8 @@ impl Loop {
         };
         Ok(Self {
             pool: StackPool::new(config.stack_size, config.max_fibers),
+            promised: Cell::new(0),
+            room: Cell::new(0),
             config,
             ring: RefCell::new(Ring::new(ring)),
             ops: RefCell::default(),
@@ -267,7 +281,17 @@ impl Loop {
     /// does not depend on which loop happened to run what. A slab that cannot be mapped is not
     /// an error here: the loop's spawns find no stack and say so then.
     pub(crate) fn map_first_slab(&self) {
-        drop(self.pool.get());
+        drop(self.take_stack());
+    }
+
+    /// A stack for a fiber, leaving the idle stacks promised to start entries to them.
+    fn take_stack(&self) -> Option<PooledStack> {
+        self.pool.get_leaving(self.promised.get()).ok()
+    }
+
+    /// A start entry that held no stack leaves the ready queue: its promise ends.
+    fn forget_promise(&self) {
+        self.promised.set(self.promised.get() - 1);
     }
 
     /// Runs the loop on this thread until `finished` says so (asked whenever nothing is
@@ -368,7 +392,15 @@ impl Loop {
         if ready.len() < self.sweep_at.get().max(64) {
             return;
         }
-        ready.retain(|entry| !matches!(entry, Ready::Start(task, _) if !task.is_queued()));
+        let mut forgotten = 0;
+        ready.retain(|entry| match entry {
+            Ready::Start(task, stack) if !task.is_queued() => {
+                forgotten += usize::from(stack.is_none());
+                false
+            }
+            _ => true,
+        });
+        self.promised.set(self.promised.get() - forgotten);
         self.sweep_at.set(2 * ready.len());
     }
 
@@ -383,18 +415,33 @@ impl Loop {
             if let Some(Ready::Start(_, stack)) = ready.pop_back() {
                 // Its joiner ran it inline (or another loop took it): the run's end gives
                 // back its limit unit (`Task::finish`).
-                drop(stack);
+                match stack {
+                    Some(stack) => drop(stack),
+                    None => self.forget_promise(),
+                }
             }
         }
     }
 
     /// Builds the fiber of a spawned task and runs it, unless the task already ran inline.
-    fn start(&self, task: TaskRef, stack: PooledStack) {
+    fn start(&self, task: TaskRef, stack: Option<PooledStack>) {
+        if stack.is_none() {
+            self.forget_promise();
+        }
         if !task.is_queued() {
             // Run inline by its joiner, or by another loop of a multi-loop run (which may
             // still be running it): the run's end gives back its limit unit (`Task::finish`).
             return;
         }
+        let stack = match stack {
+            Some(stack) => stack,
+            // One of the promised idle stacks: the pool holds at least one more idle stack
+            // than the promises left, so this takes it without carving.
+            None => match self.take_stack() {
+                Some(stack) => stack,
+                None => unreachable!("io: a stack promised to a task was taken"),
+            },
+        };
         let name = task.ctx().spawned_at.file();
         let fiber = Fiber::on_stack(stack, move |s: &Suspender<'_>| {
             Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
@@ -486,13 +533,15 @@ impl Loop {
         for task in stolen {
             // No stack or no room here: the task stays with the loop that spawned it (its
             // copy there is still queued), so giving up loses nothing.
-            let Ok(stack) = self.pool.get() else {
+            let Some(stack) = self.take_stack() else {
                 break;
             };
-            if !self.reserve(self.pool.in_use()) {
+            if !self.reserve(self.pool.in_use() + self.promised.get()) {
                 break;
             }
-            self.ready.borrow_mut().push_back(Ready::Start(task, stack));
+            self.ready
+                .borrow_mut()
+                .push_back(Ready::Start(task, Some(stack)));
             queued = true;
         }
         queued
@@ -500,14 +549,23 @@ impl Loop {
 
     /// Room in the loop's tables for `tasks` tasks that hold a stack (see `spawn`).
     fn reserve(&self, tasks: usize) -> bool {
+        // The tables' capacities never shrink: room once made for as many stays.
+        if tasks <= self.room.get() {
+            return true;
+        }
         let mut fibers = self.fibers.borrow_mut();
         let mut free = self.free_fibers.borrow_mut();
         let mut ready = self.ready.borrow_mut();
         let (table, freed, queued) = (fibers.len(), free.len(), ready.len());
         let slots = tasks.max(table);
-        fibers.try_reserve(slots - table).is_ok()
+        let made = fibers.try_reserve(slots - table).is_ok()
             && free.try_reserve(slots - freed).is_ok()
-            && ready.try_reserve(tasks.saturating_sub(queued)).is_ok()
+            && ready.try_reserve(tasks.saturating_sub(queued)).is_ok();
+        if made {
+            let room = fibers.capacity().min(free.capacity()).min(ready.capacity());
+            self.room.set(room);
+        }
+        made
     }
 
     /// Suspends the running fiber behind every fiber runnable now (`Io::yield_now`): it runs
@@ -843,9 +901,23 @@ impl Loop {
         // then never allocate, even once the address space has run out. A task holds at most
         // one entry of the ready queue (its start, or the one wake of its current park) and one
         // slot of the fiber table; the free list of slots never outgrows the table. Amortized
-        // (capacities double), and a comparison each when the room is there.
-        match self.pool.get() {
-            Ok(stack) if self.reserve(self.pool.in_use()) => {
+        // (capacities double), and a comparison each when the room is there. The stack is a
+        // promise of an idle one when the pool has one more idle than promised (see the module
+        // docs); otherwise it is taken now (carved, or refused).
+        let promised = self.promised.get();
+        let stack = if self.pool.idle() > promised {
+            Some(None)
+        } else {
+            self.take_stack().map(Some)
+        };
+        let holders = |stack: &Option<PooledStack>| {
+            self.pool.in_use() + promised + usize::from(stack.is_none())
+        };
+        match stack {
+            Some(stack) if self.reserve(holders(&stack)) => {
+                if stack.is_none() {
+                    self.promised.set(promised + 1);
+                }
                 // Given back as the task finishes, wherever it runs (`TaskCtx::release_limit`).
                 if counted {
                     task.ctx().hold_limit(counter);
