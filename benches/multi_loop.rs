@@ -33,7 +33,9 @@ fn runtime(backend: io::Backend, threads: usize) -> io::Runtime {
 fn main() {
     if std::env::args().any(|a| a == "spawn-join") {
         let rt = runtime(io::Backend::Uring, 1);
-        let per_task = measure_per_op(reps(7), ops(200_000), |n| spawn_join(&rt, n));
+        let per_task = measure_per_op(reps(7), ops(200_000), |n| {
+            common::spawn_join_one_at_a_time(&rt, n)
+        });
         println!("{per_task}");
         return;
     }
@@ -160,20 +162,6 @@ fn ping_pong(rt: &io::Runtime, n: u64, across: bool) -> Duration {
                 "the other side ran on the root's loop"
             );
             elapsed
-        })
-    })
-}
-
-/// Spawn + join of a trivial task, one at a time, from the root.
-fn spawn_join(rt: &io::Runtime, n: u64) -> Duration {
-    rt.run(|io| {
-        io.scope(|s| {
-            let start = Instant::now();
-            for i in 0..n {
-                let future = s.spawn_async(move || black_box(i));
-                black_box(future.join(io));
-            }
-            start.elapsed()
         })
     })
 }

@@ -45,7 +45,7 @@ fn main() {
     let rayon_one_v = measure_per_op(reps, one, |n| rayon_one(&rayon_pool, n));
     let tokio_one_v = measure_per_op(reps, one, |n| tokio_one(&tokio_rt, n));
     for (name, rt) in runtimes {
-        let io = measure_per_op(reps, one, |n| io_one_at_a_time(rt, n));
+        let io = measure_per_op(reps, one, |n| common::spawn_join_one_at_a_time(rt, n));
         let op = format!("spawn+join, one at a time ({name})");
         table.row(&op, "std::thread::spawn", &io, std_one.clone());
         table.row(&op, "std::thread::scope", &io, scope_one.clone());
@@ -75,19 +75,6 @@ fn main() {
          spawn {BATCH} handles, then join them in order"
     ));
     table.print();
-}
-
-fn io_one_at_a_time(rt: &io::Runtime, n: u64) -> Duration {
-    rt.run(|io| {
-        io.scope(|s| {
-            let start = Instant::now();
-            for i in 0..n {
-                let future = s.spawn_async(move || black_box(i));
-                black_box(future.join(io));
-            }
-            start.elapsed()
-        })
-    })
 }
 
 fn io_batches(rt: &io::Runtime, n: u64) -> Duration {

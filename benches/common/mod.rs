@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 use std::fmt;
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 /// Whether `IO_BENCH_QUICK` is set: fewer repetitions and smaller counts, for a smoke run
@@ -240,4 +241,18 @@ fn print_line(cells: &[String; 5], widths: &[usize; 5]) {
         }
     }
     println!("{line}");
+}
+
+/// Spawn + join of a trivial task, one at a time, from the root of `rt`; the time of `n` of them.
+pub fn spawn_join_one_at_a_time(rt: &io::Runtime, n: u64) -> Duration {
+    rt.run(|io| {
+        io.scope(|s| {
+            let start = Instant::now();
+            for i in 0..n {
+                let future = s.spawn_async(move || black_box(i));
+                black_box(future.join(io));
+            }
+            start.elapsed()
+        })
+    })
 }
