@@ -176,13 +176,14 @@ impl Group {
             let mut offered = lock(&self.peers[(thief + step) % n].offered);
             let want = offered.tasks.len().div_ceil(2).min(STEAL_BATCH);
             while into.len() < want {
-                match offered.tasks.pop_front() {
+                match offered.tasks.pop_back() {
                     Some(task) if task.is_queued() => into.push(task),
                     Some(_) => {}
                     None => break,
                 }
             }
             if !into.is_empty() {
+                into.reverse();
                 return;
             }
         }
