@@ -410,6 +410,57 @@ impl Drop for Slab {
     }
 }
 
+/// A pool's last handle is gone (no stack is out): its slabs are unmapped. Those of a pool
+/// bigger than [`SPARE_MAX_STACKS`] slots are unmapped on a short-lived thread of their own
+/// (see "Teardown"), so the `Runtime::run` whose loop ends here does not wait for the kernel to
+/// free every page its fibers touched.
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        let slabs = std::mem::take(self.slabs.get_mut());
+        if self.mapped.get() > SPARE_MAX_STACKS {
+            unmap_in_background(slabs);
+        }
+    }
+}
+
+/// Slabs handed to another thread to unmap.
+struct Unmap(Vec<Slab>);
+
+// SAFETY: a `Slab` is an address range its pool owned alone, plus its registry entry (a
+// `&'static` node of atomics); the pool is gone and no stack refers into the slab, so nothing
+// on the pool's thread touches the range again and any thread may release and unmap it.
+unsafe impl Send for Unmap {}
+
+impl Unmap {
+    /// Releases and unmaps the slabs (a method, so that a closure moves the whole `Unmap`).
+    fn run(self) {
+        drop(self.0);
+    }
+}
+
+/// Unmaps `slabs` on a new thread, or here if no thread can be started. The thread blocks
+/// every signal (it inherits the mask set around its creation), so a signal sent to the process
+/// never lands on it.
+fn unmap_in_background(slabs: Vec<Slab>) {
+    let unmap = Unmap(slabs);
+    // SAFETY: sigset_t is plain data, filled by sigfillset before use; pthread_sigmask only
+    // changes the calling thread's mask, and the old mask is put back below.
+    let old = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    };
+    // On failure the closure, and with it the slabs, is dropped: they are unmapped here.
+    let _ = std::thread::Builder::new()
+        .name("io-unmap".into())
+        .stack_size(64 * 1024)
+        .spawn(move || unmap.run());
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+}
+
 impl StackPool {
     /// Creates a pool of stacks of at least `stack_size` usable bytes each (rounded up to a page,
     /// and to corosensei's `MIN_STACK_SIZE`), handing out at most `max_stacks` at once.
