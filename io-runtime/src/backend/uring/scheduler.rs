@@ -8,7 +8,9 @@
 //!
 //! A spawned task reserves a stack at once (so `io_concurrent!` can say whether concurrency is
 //! available) but becomes a fiber only when the loop starts it: a task that its joiner ran
-//! inline meanwhile gives the stack back without a fiber ever being built.
+//! inline (or another loop started) meanwhile gives the stack back without a fiber ever being
+//! built, and without the stack ever being touched: a fresh stack's first page is faulted in
+//! by the start, which then runs the new fiber at once (see `Loop::start`).
 //!
 //! # Fairness: polling while fibers stay runnable
 //! The ready queue is FIFO: a fiber made runnable (by another fiber, a completion or another
