@@ -99,8 +99,9 @@
 //! slots with guard regions is kept as the thread's spare (one per thread, replacing the one
 //! before), and the next [`StackPool::new`] on the thread takes it up if the stack size, guard
 //! mode and address-space limit match and `max_stacks` is not below its slot count: its stacks
-//! are guarded and their top pages resident, so a loop that runs a thousand fibers per `run`
-//! does not pay a thousand guard installs and first-touch faults every time. Before it is kept,
+//! are guarded and their top pages resident (those of slots ever used), so a loop that runs a
+//! thousand fibers per `run` does not pay a thousand guard installs and first touches every
+//! time. Before it is kept,
 //! every stack is trimmed to its top page (`MADV_DONTNEED` below it, 256 stacks per
 //! `process_madvise` call), so a spare holds at most one page per slot, 8 MiB at the cap. A
 //! bigger pool is unmapped as before. The spare is unmapped when its thread exits.
