@@ -403,7 +403,7 @@ impl Loop {
         }
     }
 
-    /// Builds the fiber of a spawned task and queues it, unless the task already ran (or runs)
+    /// Builds the fiber of a spawned task and runs it, unless the task already ran (or runs)
     /// inline or on another loop. The task is claimed here, before its stack is touched: on a
     /// multi-loop run the loop that spawned it and one that stole it may both come to start it,
     /// and only the one that wins the claim pays for a fiber (and the first touch of a fresh
@@ -415,8 +415,8 @@ impl Loop {
             return;
         }
         let name = task.ctx().spawned_at.file();
-        // The first touch of a fresh stack (its page fault) is paid here, by the loop that
-        // starts the task, not at the spawn.
+        // The first touch of a fresh stack (its top page made resident) is paid here, by the
+        // loop that starts the task, not at the spawn.
         let fiber = Fiber::on_stack(stack.into_stack(), move |s: &Suspender<'_>| {
             Loop::current(|lp| lp.expect("io: fiber outside its loop").register(s));
             // SAFETY: the claim above succeeded, and the fiber runs its body once.
