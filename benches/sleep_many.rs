@@ -79,6 +79,8 @@ enum Runner {
     IoAsync,
     IoConcurrent,
     IoUring,
+    /// io-uring on one loop (`threads(1)`); `IoUring` runs the default count (one per core).
+    IoUringOneLoop,
     Tokio,
     StdThreads,
     Idle,
@@ -89,10 +91,11 @@ enum Runner {
 }
 
 impl Runner {
-    const ALL: [(Runner, &'static str); 8] = [
+    const ALL: [(Runner, &'static str); 9] = [
         (Runner::IoAsync, "io-async"),
         (Runner::IoConcurrent, "io-concurrent"),
         (Runner::IoUring, "io-uring"),
+        (Runner::IoUringOneLoop, "io-uring-1loop"),
         (Runner::Tokio, "tokio"),
         (Runner::StdThreads, "std-threads"),
         (Runner::Idle, "idle"),
@@ -135,7 +138,10 @@ fn parent(reps: usize, uring_only: bool) {
     );
     let idle = run_child(Runner::Idle, 0);
     if uring_only {
-        uring_rows(&mut table, 100_000, reps);
+        uring_rows(&mut table, 100_000, reps, &idle);
+        if !common::quick() {
+            one_million(&mut table, &idle);
+        }
         add_notes(&mut table, &idle, reps);
         table.print();
         return;
@@ -150,12 +156,32 @@ fn parent(reps: usize, uring_only: bool) {
     table.print();
 }
 
-/// The io-uring rows of one task count against tokio only.
-fn uring_rows(table: &mut Table, tasks: usize, reps: usize) {
-    let tokio = median_child(Runner::Tokio, tasks, reps);
-    let uring = median_child(Runner::IoUring, tasks, reps);
-    let op = format!("{tasks} × sleep 100 ms (io-uring)");
-    wall_and_rss_rows(table, &op, "tokio::spawn", &uring, &tokio);
+/// The io-uring rows of one task count against tokio only: io-uring with one loop per core
+/// (the default) and with one loop; the three runners' children alternate, so all see the
+/// same load.
+fn uring_rows(table: &mut Table, tasks: usize, reps: usize, idle: &Outcome) {
+    let runners = [Runner::Tokio, Runner::IoUring, Runner::IoUringOneLoop];
+    let mut outcomes: [Vec<Outcome>; 3] = Default::default();
+    for _ in 0..reps {
+        for (runner, outcomes) in runners.iter().zip(&mut outcomes) {
+            outcomes.push(run_child(*runner, tasks));
+        }
+    }
+    let [tokio, uring, one_loop] = outcomes.map(|o| median_of(Runner::Tokio, tasks, o));
+    let loops = std::thread::available_parallelism().map_or(1, usize::from);
+    for (op, uring) in [
+        (
+            format!("{tasks} × sleep 100 ms (io-uring, {loops} loops)"),
+            &uring,
+        ),
+        (
+            format!("{tasks} × sleep 100 ms (io-uring, 1 loop)"),
+            &one_loop,
+        ),
+    ] {
+        wall_and_rss_rows(table, &op, "tokio::spawn", uring, &tokio);
+        per_task_rss(table, &op, tasks, idle, uring, &tokio);
+    }
 }
 
 /// The timer-accuracy table: the median over `reps` children of each figure.
@@ -492,6 +518,11 @@ fn median_or_stopped(runner: Runner, tasks: usize, reps: usize) -> Outcome {
 
 fn median_child(runner: Runner, tasks: usize, reps: usize) -> Outcome {
     let outcomes: Vec<Outcome> = (0..reps).map(|_| run_child(runner, tasks)).collect();
+    median_of(runner, tasks, outcomes)
+}
+
+/// The median of each figure of `outcomes` (children of `runner` with `tasks` tasks).
+fn median_of(runner: Runner, tasks: usize, outcomes: Vec<Outcome>) -> Outcome {
     let walls = outcomes
         .iter()
         .map(|o| match o.wall {
@@ -600,12 +631,13 @@ fn child(runner: Runner, tasks: usize) {
     } else {
         BUDGET
     };
-    let maps = runner == Runner::IoUring;
+    let maps = matches!(runner, Runner::IoUring | Runner::IoUringOneLoop);
     std::thread::spawn(move || watch(start, budget, maps));
     match runner {
-        Runner::IoAsync => io_async(io::Backend::Threaded, tasks),
+        Runner::IoAsync => io_async(io::Backend::Threaded, tasks, None),
         Runner::IoConcurrent => io_concurrent(io::Backend::Threaded, tasks),
-        Runner::IoUring => io_async(io::Backend::Uring, tasks),
+        Runner::IoUring => io_async(io::Backend::Uring, tasks, None),
+        Runner::IoUringOneLoop => io_async(io::Backend::Uring, tasks, Some(1)),
         Runner::Tokio => tokio_tasks(tasks),
         Runner::StdThreads => std_threads(tasks),
         Runner::Idle | Runner::IoUringLate | Runner::TokioLate => {}
@@ -671,13 +703,18 @@ fn nap_io(io: io::Io) -> Result<(), io::Canceled> {
     slept
 }
 
-fn io_async(backend: io::Backend, tasks: usize) {
-    // Every task a fiber, plus the root's (the default limit is 1 000 000 fibers).
-    let rt = io::Runtime::builder()
+/// `tasks` × `s.spawn_async(|| io.sleep(100 ms))` on `backend` with `threads` (`None`: the
+/// default, one per core; on io-uring one loop each), then joins them in order.
+fn io_async(backend: io::Backend, tasks: usize, threads: Option<usize>) {
+    // Every task a fiber, plus the root's (the default limit is 1 000 000 fibers per loop).
+    let builder = io::Runtime::builder()
         .backend(backend)
-        .fiber_limit(tasks + 1)
-        .build()
-        .expect("io runtime");
+        .fiber_limit(tasks + 1);
+    let builder = match threads {
+        Some(threads) => builder.threads(threads),
+        None => builder,
+    };
+    let rt = builder.build().expect("io runtime");
     rt.run(|io| {
         io.scope(|s| {
             let futures: Vec<_> = (0..tasks)

@@ -48,6 +48,20 @@ pub(crate) fn run_counted(task: &dyn RawTask) {
     });
 }
 
+/// Runs a task whose `QUEUED → RUNNING` claim the caller won ([`RawTask::claim`]), counted
+/// like [`run_counted`].
+///
+/// # Safety
+/// As [`RawTask::run_claimed`]: the caller's claim succeeded, and it calls this once.
+pub(crate) unsafe fn run_claimed_counted(task: &dyn RawTask) {
+    crate::io::with_monitor(|monitor| match monitor {
+        // SAFETY: forwarded to the caller.
+        Some(monitor) => monitor.running(|| unsafe { task.run_claimed() }),
+        // SAFETY: forwarded to the caller.
+        None => unsafe { task.run_claimed() },
+    });
+}
+
 /// How a spawn asks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SpawnKind {

@@ -53,7 +53,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use self::overflow::LabelGuard;
 use self::stack::StackExhausted;
-pub(crate) use self::stack::{drop_spare_pool, PooledStack, StackPool};
+pub(crate) use self::stack::{drop_spare_pool, PooledStack, ReservedStack, StackPool};
 pub(crate) use self::valgrind::running_on_valgrind;
 use self::valgrind::StackRegistration;
 

@@ -117,6 +117,69 @@ fn stacks_span_several_slabs_without_overlap() {
     assert!(pool.get().unwrap_err().is_limit());
 }
 
+#[test]
+fn a_reserved_stack_is_touched_only_when_it_becomes_a_stack() {
+    let pool = StackPool::new(SIZE, 4);
+    let present = |addr: usize| pagemap_entry(addr) & (1 << 63) != 0;
+    let reserved = pool.reserve().unwrap();
+    let top = reserved.top_page();
+    assert_eq!(pool.in_use(), 1, "a reservation counts as a stack in use");
+    assert!(!present(top), "reserving does not fault the slot in");
+    // Given back untouched, and taken again (the free list is LIFO): still not resident.
+    drop(reserved);
+    assert_eq!(pool.in_use(), 0);
+    let reserved = pool.reserve().unwrap();
+    assert_eq!(reserved.top_page(), top);
+    assert!(!present(top));
+    let stack = reserved.into_stack();
+    assert!(
+        present(top),
+        "the stack's top page is resident once handed out"
+    );
+    assert_eq!(stack.base().get() + 16, top + page_size());
+    // A fiber runs on it as on any stack.
+    let mut fiber = Fiber::on_stack(stack, |s| {
+        s.suspend();
+        7
+    });
+    assert_eq!(fiber.resume(), Resume::Suspended);
+    assert_eq!(fiber.resume(), Resume::Finished(7));
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn a_pool_too_big_to_keep_is_unmapped_once_dropped() {
+    // 64 + 128 + 256 + 512 + 1024 = 1984 slots in the first five slabs: one more stack maps a
+    // sixth slab of 2048, past what a spare pool may hold.
+    let count = 1985;
+    let pool = StackPool::new(SIZE, 2 * count);
+    let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
+    let last = stacks.last().unwrap().limit().get();
+    let mapped = |addr: usize| {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().any(|line| {
+            let range = line.split_whitespace().next().unwrap();
+            let (start, end) = range.split_once('-').unwrap();
+            let (start, end) = (
+                usize::from_str_radix(start, 16).unwrap(),
+                usize::from_str_radix(end, 16).unwrap(),
+            );
+            (start..end).contains(&addr)
+        })
+    };
+    assert!(mapped(last));
+    drop(stacks);
+    drop(pool);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mapped(last) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slabs are still mapped after 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// The `/proc/self/pagemap` entry of the page at `addr`: bit 58 marks a guard region (Linux
 /// ≥ 6.14), bit 63 a present page.
 fn pagemap_entry(addr: usize) -> u64 {

@@ -169,20 +169,23 @@ impl Group {
 
     /// Takes, for loop `thief`, up to half (at most [`STEAL_BATCH`]) of the tasks another loop
     /// offers, from the first loop after `thief` that offers any; tasks no longer queued met on
-    /// the way are dropped. Oldest first, as their owner would run them.
+    /// the way are dropped. The newest: the owner starts its queue from the oldest, so the two
+    /// meet in the middle instead of both coming to the same tasks (the one that loses the
+    /// claim gives its stack back). The batch is queued oldest first.
     pub(crate) fn steal(&self, thief: usize, into: &mut Vec<TaskRef>) {
         let n = self.peers.len();
         for step in 1..n {
             let mut offered = lock(&self.peers[(thief + step) % n].offered);
             let want = offered.tasks.len().div_ceil(2).min(STEAL_BATCH);
             while into.len() < want {
-                match offered.tasks.pop_front() {
+                match offered.tasks.pop_back() {
                     Some(task) if task.is_queued() => into.push(task),
                     Some(_) => {}
                     None => break,
                 }
             }
             if !into.is_empty() {
+                into.reverse();
                 return;
             }
         }

@@ -20,9 +20,12 @@
 //! wall clock, as a timeout per sleep did. Deadlines of parks (`Instant`s, the monotonic clock)
 //! go into the `Awake` heap. The loop [settles](super::scheduler) the timers whenever it
 //! turns (each poll, each reap, before each wait): it expires every entry whose deadline the
-//! clock has reached, drops stale entries from the top, and re-arms the ring timeout only when
-//! the earliest live deadline is earlier than the armed one (a timeout armed for a deadline whose
-//! entry went stale fires once for nothing and is re-armed then). With no live entry left it
+//! clock has reached and drops stale entries from the top. Only before it blocks does it touch
+//! the ring timeout: it re-arms it when the earliest live deadline is earlier than the armed one
+//! (a timeout armed for a deadline whose entry went stale fires once for nothing and is
+//! re-armed then), and never for less than 50 µs ahead (`TIMER_SLACK`: deadlines closer than
+//! that are served by one timeout, not one kernel timer and one wake of the loop each; a loop
+//! that runs reads its clocks at every poll anyway). With no live entry left it
 //! removes the ring timeout, so a loop whose fibers are all parked without deadline looks idle
 //! to the deadlock monitor at once; while any entry is live a ring timeout is in flight, which
 //! keeps the loop a waker for the monitor.
