@@ -10,8 +10,10 @@ use std::time::Duration;
 use io::{Backend, Canceled, Clock, ConcurrencyUnavailable, Runtime};
 use support::{timed, PROMPT};
 
+/// The single-loop uring runtime: a fiber limit, a calling thread and a loop that one
+/// computation holds are one loop's (tests/multi_loop.rs has the multi-loop runtime's).
 fn uring() -> io::Builder {
-    Runtime::builder().backend(Backend::Uring)
+    Runtime::builder().backend(Backend::Uring).threads(1)
 }
 
 #[test]

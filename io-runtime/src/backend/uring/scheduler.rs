@@ -201,6 +201,10 @@ pub(crate) struct Loop {
     /// The last fiber generation handed out.
     generations: Cell<u64>,
     remote: Arc<Remote>,
+    /// The wake list `drain_remote` swapped out last time, emptied, kept with its capacity:
+    /// swapped back in next time, so that neither side allocates once both lists have grown
+    /// to the wakes of one turn.
+    remote_batch: RefCell<Vec<(usize, u64)>>,
     eventfd_buffer: Box<u64>,
     /// Units of `async_limit` and `concurrent_limit` in use (a single loop; a multi-loop run
     /// counts in its [`Group`]). Tasks point to them until they finish
@@ -239,6 +243,7 @@ impl Loop {
             sleep: Cell::new(None),
             generations: Cell::new(0),
             remote,
+            remote_batch: RefCell::default(),
             eventfd_buffer: Box::new(0),
             async_outstanding: AtomicUsize::new(0),
             concurrent_outstanding: AtomicUsize::new(0),
@@ -665,15 +670,16 @@ impl Loop {
 
     /// Appends the wakes other threads left in [`Remote`] to the ready queue.
     fn drain_remote(&self) {
-        let wakes = {
+        let mut batch = self.remote_batch.borrow_mut();
+        {
             let mut wakes = self.remote.wakes.lock().unwrap_or_else(|e| e.into_inner());
             if wakes.is_empty() {
                 return;
             }
-            std::mem::take(&mut *wakes)
-        };
-        let wakes = wakes
-            .into_iter()
+            std::mem::swap(&mut *wakes, &mut *batch);
+        }
+        let wakes = batch
+            .drain(..)
             .map(|(fiber, gen)| Ready::Resume(fiber, gen));
         self.ready.borrow_mut().extend(wakes);
     }
