@@ -10,27 +10,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use io::net::UnixStream;
 use io::{Backend, Canceled, Clock, Queue, Runtime};
-use support::{timed, watched, LONG, PROMPT};
+use support::{spin_until, timed, watched, LONG, PROMPT};
 
 /// A runtime of two uring loops, or `None` where the kernel refuses io_uring.
 fn two_loops() -> Option<Runtime> {
     support::runtime_on(Backend::Uring, 2, Some(Duration::from_millis(500)))
-}
-
-/// Spins (no cancellation point: the loop is held) until `done` says so, at most `PROMPT`.
-fn spin_until(done: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while !done() {
-        if start.elapsed() > PROMPT {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
 }
 
 #[test]

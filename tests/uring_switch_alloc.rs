@@ -7,10 +7,9 @@
 mod support;
 
 use io::{Backend, Queue, Runtime};
-use std::time::Instant;
 
 use support::counting::{thread_allocations, Counting};
-use support::PROMPT;
+use support::spin_until;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -68,14 +67,10 @@ fn round_trips_allocate_nothing(loops: usize) {
             if loops > 1 {
                 // Hold this loop until the partner started: only the other loop can start it,
                 // so every hand-off below is a wake across loops.
-                let start = Instant::now();
-                while partner_thread.lock().unwrap().is_none() {
-                    assert!(
-                        start.elapsed() < PROMPT,
-                        "the other loop did not start the partner"
-                    );
-                    std::hint::spin_loop();
-                }
+                assert!(
+                    spin_until(|| partner_thread.lock().unwrap().is_some()),
+                    "the other loop did not start the partner"
+                );
                 assert_ne!(*partner_thread.lock().unwrap(), Some(root));
             }
             let mut value = 0;

@@ -53,6 +53,18 @@ impl Drop for NamedRun {
     }
 }
 
+/// Spins (no cancellation point: a uring loop is held) until `done` says so, at most `PROMPT`.
+pub fn spin_until(done: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > PROMPT {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
 /// Measures how long `f` takes.
 pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
