@@ -264,3 +264,50 @@ fn a_limit_slot_is_free_when_join_or_cancel_returns() {
         });
     }
 }
+
+#[test]
+fn handles_and_spawns_on_other_threads_keep_the_scope_whole() {
+    each_backend(|io| {
+        let canceled = AtomicUsize::new(0);
+        let dropped = Mutex::new(Vec::new());
+        io.scope(|s| {
+            let sleeper = |id| {
+                let (canceled, dropped) = (&canceled, &dropped);
+                move || {
+                    if io.sleep(LONG, Clock::Awake).is_err() {
+                        canceled.fetch_add(1, Ordering::SeqCst);
+                    }
+                    DropRecorder { id, dropped }
+                }
+            };
+            std::mem::forget(s.spawn_concurrent(sleeper(0)).unwrap());
+            let mine: Vec<_> = (0..4u32).map(|n| s.spawn_async(move || n)).collect();
+            // Other threads join the scope's handles, spawn on it and hand a handle back.
+            let (joined, theirs, handed) = io.offload(|| {
+                std::thread::scope(|threads| {
+                    let joiner = threads.spawn(|| mine.into_iter().map(|f| f.join(io)).sum());
+                    let spawner = threads.spawn(|| s.spawn_async(|| 10u32).join(io));
+                    let joined: u32 = joiner.join().unwrap();
+                    let theirs = spawner.join().unwrap();
+                    let handed = threads.spawn(|| {
+                        // Finished at once (a plain thread cannot spawn a concurrent task on
+                        // every backend); the scope drops its result in its turn.
+                        let dropped = &dropped;
+                        std::mem::forget(s.spawn_async(move || DropRecorder { id: 1, dropped }));
+                        s.spawn_async(|| 100u32)
+                    });
+                    (joined, theirs, handed.join().unwrap())
+                })
+            });
+            assert_eq!((joined, theirs, handed.join(io)), (6, 10, 100));
+            // The scope's own spawns go on after the other threads' releases.
+            let more: u32 = (0..3u32).map(|n| s.spawn_async(move || n).join(io)).sum();
+            assert_eq!(more, 3);
+            std::mem::forget(s.spawn_concurrent(sleeper(2)).unwrap());
+            io.sleep(Duration::from_millis(100), Clock::Awake).unwrap();
+        });
+        // Spawns made on either thread end newest first, as if made on one.
+        assert_eq!(canceled.load(Ordering::SeqCst), 2);
+        assert_eq!(dropped.into_inner().unwrap(), [2, 1, 0]);
+    });
+}

@@ -58,53 +58,17 @@ use crate::future::Future;
 use crate::group::{Group, GroupInner};
 use crate::io::Io;
 use crate::join::{run_inline, wait_for};
-use crate::spin_lock::{SpinGuard, SpinLock};
+use crate::spin_lock::SpinLock;
+
+mod registry;
 use crate::task::{current_arc, drop_payload, Completion, Panic, ResultCell, Task};
-
-/// The tasks of a scope that no handle has released yet, in spawn order.
-#[derive(Default)]
-struct Registry {
-    slots: Vec<Option<(u64, TaskRef)>>,
-    free: Vec<usize>,
-    spawned: u64,
-}
-
-impl Registry {
-    fn insert(&mut self, task: TaskRef) -> usize {
-        self.spawned += 1;
-        let entry = Some((self.spawned, task));
-        match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = entry;
-                slot
-            }
-            None => {
-                self.slots.push(entry);
-                self.slots.len() - 1
-            }
-        }
-    }
-
-    fn remove(&mut self, slot: usize) -> Option<TaskRef> {
-        let (_, task) = self.slots[slot].take()?;
-        self.free.push(slot);
-        Some(task)
-    }
-
-    /// Takes every remaining task, newest first.
-    fn drain_newest_first(&mut self) -> Vec<TaskRef> {
-        let mut tasks: Vec<(u64, TaskRef)> = self.slots.drain(..).flatten().collect();
-        self.free.clear();
-        tasks.sort_by_key(|(spawned, _)| std::cmp::Reverse(*spawned));
-        tasks.into_iter().map(|(_, task)| task).collect()
-    }
-}
+use registry::Registry;
 
 /// The lifetime-free part of a scope, which handles point to.
 pub(crate) struct ScopeCore {
     io: Io,
-    /// A spin lock: its sections are a few instructions and never block (see `spin_lock`).
-    registry: SpinLock<Registry>,
+    /// The tasks no handle released yet: the owner thread's without a lock (see `registry`).
+    registry: Registry<TaskRef>,
     groups: Mutex<Vec<Arc<GroupInner>>>,
     panic: Mutex<Option<Panic>>,
     /// Set once the body is being left: handles dropped from then on only request
@@ -113,13 +77,11 @@ pub(crate) struct ScopeCore {
 }
 
 impl ScopeCore {
-    fn lock(&self) -> SpinGuard<'_, Registry> {
-        self.registry.lock()
-    }
-
-    /// Drops the registry's reference to a finished task whose result was taken.
+    /// Drops the registry's reference to a finished task whose result was taken (on another
+    /// thread than the scope's, a task the scope's thread spawned is freed by that thread's next
+    /// spawn or by the scope's end instead: see `registry`).
     pub(crate) fn release(&self, slot: usize) {
-        let task = self.lock().remove(slot);
+        let task = self.registry.remove(slot);
         drop(task);
     }
 
@@ -188,8 +150,11 @@ impl ScopeCore {
     /// Never unwinds while a task of the scope may still run: result drops that panic are
     /// caught and kept for [`Scope`]'s `Drop` to resume, the deadlock monitor does not deliver
     /// its report here (see `monitor`), and anything that escapes anyway aborts the process.
-    fn finish(&self) {
-        let tasks = self.lock().drain_newest_first();
+    ///
+    /// `&mut self`: no handle or `&Scope` is left (they borrow the scope), which is what lets
+    /// the registry hand over the owner's part without a lock.
+    fn finish(&mut self) {
+        let tasks = self.registry.drain_newest_first();
         let groups = std::mem::take(&mut *self.groups.lock().unwrap_or_else(|e| e.into_inner()));
         for task in &tasks {
             cancel_task(task.ctx());
@@ -250,7 +215,7 @@ impl<'env> Scope<'env> {
         Self {
             core: ScopeCore {
                 io,
-                registry: SpinLock::default(),
+                registry: Registry::new(),
                 groups: Mutex::default(),
                 panic: Mutex::default(),
                 ending: AtomicBool::new(false),
@@ -368,7 +333,7 @@ impl<'env> Scope<'env> {
         // module documentation).
         let (registered, erased, typed) = unsafe { TaskRef::new_pair(task) };
         let typed: NonNull<dyn ResultCell<T> + '_> = typed;
-        let slot = self.core.lock().insert(registered);
+        let slot = self.core.registry.insert(registered);
         if let Err(unavailable) = self.core.dispatch(erased, kind) {
             self.core.release(slot);
             return Err(unavailable);

@@ -39,6 +39,11 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// The value, through exclusive access to the lock (no locking needed).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
     /// Locks, spinning and then yielding while another thread holds the lock.
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
         let mut round = 0u32;
