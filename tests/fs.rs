@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use io::fs::{File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT};
+use support::{
+    assert_cancel_interrupts, each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT,
+};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -285,14 +287,7 @@ fn cancel_interrupts_an_open_that_waits_for_a_fifo_peer() {
         let before = open_fds();
         for write in [false, true] {
             let options = OpenOptions::new().read(!write).write(write).clone();
-            io.scope(|s| {
-                let blocked = s.spawn_concurrent(|| options.open(io, &path)).unwrap();
-                io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
-                let (result, elapsed) = timed(|| blocked.cancel(io));
-                let error = result.expect_err("a FIFO opened without a peer");
-                assert!(is_canceled(&error), "expected canceled, got {error:?}");
-                assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
-            });
+            assert_cancel_interrupts(io, || options.open(io, &path));
         }
         assert_eq!(open_fds(), before, "descriptors leaked");
     });

@@ -11,8 +11,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::net::{TcpListener, TcpSocket, TcpStream};
-use io::{is_canceled, Clock, Io};
-use support::{each_backend, timed, watched, PROMPT};
+use io::Io;
+use support::{assert_cancel_interrupts, each_backend, watched};
 
 const LOCALHOST: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -141,13 +141,7 @@ fn std_tcp_sockets_convert_both_ways() {
         let listener = TcpListener::from_std(io, std_listener).unwrap();
         assert_eq!(listener.local_addr().unwrap(), addr);
         // Made blocking: accept waits (and is canceled) instead of failing WouldBlock.
-        io.scope(|s| {
-            let blocked = s.spawn_concurrent(|| listener.accept(io)).unwrap();
-            io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
-            let (result, elapsed) = timed(|| blocked.cancel(io));
-            assert!(is_canceled(&result.unwrap_err()));
-            assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
-        });
+        assert_cancel_interrupts(io, || listener.accept(io));
         let std_stream = std::net::TcpStream::connect(addr).unwrap();
         std_stream.set_nonblocking(true).unwrap();
         let mut stream = TcpStream::from_std(io, std_stream).unwrap();

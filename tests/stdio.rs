@@ -13,9 +13,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use io::{is_canceled, Clock};
 use support::examples::{self, available, Profile};
-use support::{each_backend, timed, watched, PROMPT};
+use support::{assert_cancel_interrupts, each_backend, watched, PROMPT};
 
 const EXAMPLE: &str = "stdin_echo";
 /// How long a child may take to answer (it is killed after that).
@@ -223,16 +222,7 @@ fn a_read_of_a_terminal_is_a_cancellation_point_and_reads_a_line() {
     watched("terminal read", Duration::from_secs(60), || {
         each_backend(|io| {
             let (controller, terminal) = pty();
-            io.scope(|s| {
-                let blocked = s
-                    .spawn_concurrent(|| io.read_fd(terminal.as_fd(), &mut [0; 64]))
-                    .unwrap();
-                io.sleep(Duration::from_millis(50), Clock::Awake).unwrap();
-                let (result, elapsed) = timed(|| blocked.cancel(io));
-                let error = result.expect_err("a terminal nobody typed on gave input");
-                assert!(is_canceled(&error), "expected canceled, got {error:?}");
-                assert!(elapsed < PROMPT, "cancel took {elapsed:?}");
-            });
+            assert_cancel_interrupts(io, || io.read_fd(terminal.as_fd(), &mut [0; 64]));
             io.write_fd(controller.as_fd(), b"typed\n").unwrap();
             let mut buf = [0; 64];
             let n = io.read_fd(terminal.as_fd(), &mut buf).unwrap();
