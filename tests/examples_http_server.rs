@@ -52,13 +52,7 @@ fn start(backend: &str, root: &Path, args: &[&str]) -> (Running, String) {
         .arg(root)
         .args(args);
     let mut server = Running::spawn(command);
-    let Some(first) = server.stdout.wait_for(Duration::from_secs(20), |_| true) else {
-        panic!("no first line from the server: {}", server.report());
-    };
-    let addr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server's first line: {first:?}"))
-        .to_owned();
+    let addr = server.listening_addr(Duration::from_secs(20));
     (server, addr)
 }
 

@@ -67,13 +67,7 @@ fn echo_server_serves_the_client_then_shuts_down(backend: &'static str) {
     let mut server = command("echo_server", backend);
     server.args(["--addr", "127.0.0.1:0", "--seconds", "5"]);
     let mut server = Running::spawn(server);
-    let Some(first) = server.stdout.wait_for(Duration::from_secs(20), |_| true) else {
-        panic!("no first line from the server: {}", server.report());
-    };
-    let addr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server's first line: {first:?}"))
-        .to_owned();
+    let addr = server.listening_addr(Duration::from_secs(20));
 
     let mut client = command("echo_client", backend);
     client.args(["--addr", &addr, "--connections", "20", "--seconds", "1"]);

@@ -352,6 +352,18 @@ impl Running {
         self.stdout.seen.join("\n")
     }
 
+    /// The address a server prints as its first line (`listening on ADDR`), waiting up to
+    /// `within` for it; panics with the server's report if it does not come.
+    pub fn listening_addr(&mut self, within: Duration) -> String {
+        let Some(first) = self.stdout.wait_for(within, |_| true) else {
+            panic!("no first line from the server: {}", self.report());
+        };
+        first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server's first line: {first:?}"))
+            .to_owned()
+    }
+
     /// A description of the child for failure messages: its state and its output so far.
     pub fn report(&mut self) -> String {
         let state = match self.child.try_wait() {
