@@ -1,8 +1,8 @@
 //! Files: data written by concurrent tasks reads back byte-exact, std's adapters work, errors
 //! keep their kinds and name their path, and a canceled open leaks no descriptor.
 //!
-//! Every test takes `SERIAL` (descriptor counts are process-wide) and runs under a watchdog
-//! that aborts the process if it is still running after `WATCHDOG`.
+//! Every test runs alone in the process (descriptor counts are process-wide) and under a
+//! watchdog that aborts the process if it is still running after 60 s.
 
 mod support;
 
@@ -11,31 +11,17 @@ use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Wr
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use io::fs::{File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{
-    assert_cancel_interrupts, each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT,
-};
-
-const WATCHDOG: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
+use support::{assert_cancel_interrupts, each_backend_in_dir, open_fds, timed, LONG, PROMPT};
 
 /// Runs `f` on every backend with a fresh directory, alone in the process and under the
 /// watchdog.
 fn run(name: &'static str, f: impl Fn(Io, &Path)) {
-    let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new("fs", name);
-    watched(name, WATCHDOG, || {
-        each_backend(|io| {
-            std::fs::create_dir_all(&dir.0).unwrap();
-            f(io, &dir.0);
-            std::fs::remove_dir_all(&dir.0).unwrap();
-        })
-    });
+    each_backend_in_dir("fs", name, f);
 }
 
 fn pattern(len: usize, seed: usize) -> Vec<u8> {

@@ -4,8 +4,8 @@
 //! operations that can block for long (a FIFO without a writer, a large tree), which return
 //! within 2 s with the descriptor count back where it was.
 //!
-//! Every test takes `SERIAL` (descriptor counts are process-wide) and runs under a watchdog
-//! that aborts the process if it is still running after `WATCHDOG`. Tests run as root, which
+//! Every test runs alone in the process (descriptor counts are process-wide) and under a
+//! watchdog that aborts the process if it is still running after 60 s. Tests run as root, which
 //! bypasses permission bits: the permission error is the `EPERM` of hard-linking a directory.
 
 mod support;
@@ -17,31 +17,16 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use io::fs::{self, File, OpenOptions};
 use io::{is_canceled, Clock, Io};
-use support::{
-    assert_cancel_interrupts, each_backend, open_fds, timed, watched, TempDir, LONG, PROMPT,
-};
-
-const WATCHDOG: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
+use support::{assert_cancel_interrupts, each_backend_in_dir, open_fds, timed, LONG, PROMPT};
 
 /// Runs `f` on every backend with a fresh directory, alone in the process and under the
 /// watchdog.
 fn run(name: &'static str, f: impl Fn(Io, &Path)) {
-    let _serial: MutexGuard<'_, ()> = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new("fs-dirs", name);
-    watched(name, WATCHDOG, || {
-        each_backend(|io| {
-            std::fs::create_dir_all(&dir.0).unwrap();
-            f(io, &dir.0);
-            std::fs::remove_dir_all(&dir.0).unwrap();
-        })
-    });
+    each_backend_in_dir("fs-dirs", name, f);
 }
 
 /// Makes a FIFO at `path`.

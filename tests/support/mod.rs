@@ -65,6 +65,24 @@ pub fn spin_until(done: impl Fn() -> bool) -> bool {
     true
 }
 
+/// Serialises the tests of one binary that count process-wide resources (descriptors).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` on every runtime with a fresh directory (`TempDir::new(tag, name)`, emptied after
+/// each runtime), alone among this binary's tests that use it (descriptor counts are
+/// process-wide), under a 60 s watchdog.
+pub fn each_backend_in_dir(tag: &str, name: &'static str, f: impl Fn(Io, &std::path::Path)) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new(tag, name);
+    watched(name, Duration::from_secs(60), || {
+        each_backend(|io| {
+            std::fs::create_dir_all(&dir.0).unwrap();
+            f(io, &dir.0);
+            std::fs::remove_dir_all(&dir.0).unwrap();
+        })
+    });
+}
+
 /// Measures how long `f` takes.
 pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
