@@ -311,3 +311,48 @@ fn handles_and_spawns_on_other_threads_keep_the_scope_whole() {
         assert_eq!(dropped.into_inner().unwrap(), [2, 1, 0]);
     });
 }
+
+/// A joiner takes the start of the task it joins back from the loop's queue (when it is the
+/// newest or the oldest entry) and runs the task inline; whatever order the handles are joined
+/// in, every task runs exactly once and each join returns its own task's result.
+#[test]
+fn joins_in_any_order_run_each_task_once() {
+    each_backend(|io| {
+        let runs: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+        let run = |i: usize| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+            i * 3
+        };
+        io.scope(|s| {
+            // Newest first, oldest first, and from the middle after a park let the loop start
+            // some of them.
+            let mut handles: Vec<_> = (0..16)
+                .map(|i| (i, s.spawn_async(move || run(i))))
+                .collect();
+            while let Some((i, handle)) = handles.pop() {
+                assert_eq!(handle.join(io), i * 3);
+            }
+            let handles: Vec<_> = (16..32)
+                .map(|i| (i, s.spawn_async(move || run(i))))
+                .collect();
+            for (i, handle) in handles {
+                assert_eq!(handle.join(io), i * 3);
+            }
+            let mut handles: Vec<_> = (32..64)
+                .map(|i| (i, s.spawn_async(move || run(i))))
+                .collect();
+            io.sleep(Duration::from_millis(1), Clock::Awake).unwrap();
+            while !handles.is_empty() {
+                let (i, handle) = handles.remove(handles.len() / 2);
+                assert_eq!(handle.join(io), i * 3);
+            }
+        });
+        for (i, count) in runs.iter().enumerate() {
+            assert_eq!(
+                count.load(Ordering::Relaxed),
+                1,
+                "task {i} ran a wrong number of times"
+            );
+        }
+    });
+}

@@ -8,9 +8,10 @@ use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::NonNull;
 
+use crate::backend::{carrier, TaskRef};
 use crate::cancel::cancel_task;
 use crate::io::Io;
-use crate::join::wait_for;
+use crate::join::{run_claimed_inline, wait_for};
 use crate::scope::ScopeCore;
 use crate::task::{RawTask, ResultCell};
 
@@ -109,9 +110,32 @@ impl<'scope, T> Future<'scope, T> {
     /// `join` without an `Io` (for a select arm that joins its winner).
     pub(crate) fn join_inner(self) -> T {
         let this = ManuallyDrop::new(self);
-        wait_for(this.cell().as_raw());
+        let task = this.cell().as_raw();
+        // A task spawned just before (or the oldest one) has its start taken back from the
+        // queue: its two references then go at once below.
+        let start = carrier::take_back_start(task);
+        let claimed = match &start {
+            Some(start) if start.unshared && this.scope.ends_here() => {
+                // SAFETY: the start was the task's only queue entry and no other thread's run
+                // queue offers it (`unshared`); this handle is consumed here, so no other join,
+                // cancel or select reaches it; what remains is its scope's end, which claims
+                // tasks only on the scope's own thread — this one, where nothing else runs
+                // between the load and the store of `claim_unshared`.
+                unsafe { task.claim_unshared() }
+            }
+            _ => false,
+        };
+        if claimed {
+            // SAFETY: claimed just above; the handle is owned here, so nobody waits on it.
+            unsafe { run_claimed_inline(task) };
+        } else {
+            wait_for(task);
+        }
         let result = this.cell().take_result();
-        this.scope.release(this.slot);
+        match (this.scope.take(this.slot), start) {
+            (Some(registered), Some(start)) => TaskRef::drop_pair(registered, start.task),
+            (registered, start) => drop((registered, start.map(|start| start.task))),
+        }
         result.unwrap_or_else(|payload| panic::resume_unwind(payload))
     }
 

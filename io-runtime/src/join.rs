@@ -28,10 +28,21 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
     if !task.claim() {
         return false;
     }
+    // SAFETY: claimed just above.
+    unsafe { run_claimed_inline(task) };
+    true
+}
+
+/// [`run_inline`] for a task the caller claimed.
+///
+/// # Safety
+/// The caller's claim of `task` succeeded, and this is its one run; as for [`run_inline`],
+/// nobody waits on `task` while it runs.
+pub(crate) unsafe fn run_claimed_inline(task: &dyn RawTask) {
     with_current(|me| {
         let link = Link::new(me, task.ctx());
-        // SAFETY: the claim above succeeded; this is its one run. No waiter registers while
-        // it runs: see this function's documentation for why each caller rules it out.
+        // SAFETY: the caller's claim succeeded; this is its one run. No waiter registers while
+        // it runs: see `run_inline` for why each caller rules it out.
         unsafe { task.run_claimed_unobserved() };
         drop(link);
         if let Some(report) = task.ctx().take_deadlock_report() {
@@ -42,7 +53,6 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
             }
         }
     });
-    true
 }
 
 /// Links a task that runs on behalf of the current one — inline on its thread, or offloaded

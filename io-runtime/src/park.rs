@@ -86,6 +86,13 @@ pub(crate) struct Parker {
 }
 
 impl Parker {
+    /// Makes a parker that nobody else references as good as new (see `TaskCtx::renew`).
+    pub(crate) fn renew(&mut self) {
+        *self.state.get_mut() = EMPTY;
+        self.resumer.clear_poison();
+        *self.resumer.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Blocks until a permit arrives or `deadline` passes (`None`: no deadline).
     pub(crate) fn park(&self, deadline: Option<Instant>) -> Wake {
         if self.try_consume() {

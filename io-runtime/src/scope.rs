@@ -85,6 +85,18 @@ impl ScopeCore {
         drop(task);
     }
 
+    /// Whether this scope ends on the calling thread (the scope's end is the one runner besides
+    /// a task's handle that claims the task: see `Future::join`).
+    pub(crate) fn ends_here(&self) -> bool {
+        self.registry.is_owner()
+    }
+
+    /// Like [`release`](Self::release), but hands the registry's reference to the caller (if
+    /// this thread holds it) instead of dropping it.
+    pub(crate) fn take(&self, slot: usize) -> Option<TaskRef> {
+        self.registry.remove(slot)
+    }
+
     /// Keeps the first panic of an unjoined task, to resume when the scope ends; later ones
     /// are dropped (a payload whose `Drop` panics too is leaked, see `drop_payload`).
     pub(crate) fn defer_panic(&self, panic: Panic) {

@@ -83,6 +83,36 @@ impl TaskCtx {
         }
     }
 
+    /// Makes the context of a finished task, which nothing else references, as good as
+    /// [`new`](Self::new) for the next task, keeping the memory it allocated (its deadline
+    /// frames): a few stores instead of building and copying a whole context. Lists every
+    /// field, so a field added to the context is not forgotten here.
+    fn renew(&mut self, spawned_at: &'static Location<'static>) {
+        let Self {
+            cancel,
+            parker,
+            spawned_at: at,
+            inline_child,
+            inline_parent,
+            deadlines,
+            no_unwind,
+            deadlock_report,
+            reported,
+            limit,
+        } = self;
+        *cancel = CancelState::default();
+        parker.renew();
+        *at = spawned_at;
+        *inline_child = InlineSlot::new();
+        *inline_parent.get_mut() = std::ptr::null_mut();
+        deadlines.renew();
+        *no_unwind.get_mut() = 0;
+        deadlock_report.clear_poison();
+        *deadlock_report.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        *reported.get_mut() = false;
+        *limit.get_mut() = std::ptr::null_mut();
+    }
+
     /// Records that the task holds one unit of the spawn-limit `counter` (already claimed).
     ///
     /// The counter must outlive the task's end: backends keep their counters for as long as
@@ -488,6 +518,12 @@ pub(crate) trait RawTask: Send + Sync {
     /// Claims the task for this caller (`QUEUED → RUNNING`); `false` if another runner
     /// already did. A successful claim must be followed by one [`run_claimed`](Self::run_claimed).
     fn claim(&self) -> bool;
+    /// [`claim`](Self::claim) for a task that no other runner can reach: a load and a store,
+    /// no read-modify-write. `false` if a runner already claimed it.
+    ///
+    /// # Safety
+    /// Every runner that could claim the task runs on this thread, and none runs meanwhile.
+    unsafe fn claim_unshared(&self) -> bool;
     /// Runs the call of a task this caller claimed, on this thread, and stores its result.
     ///
     /// # Safety
@@ -584,9 +620,9 @@ impl OwnedCtx {
             // SAFETY: the Arc is the only reference to the context: it went to the spares only
             // once its count was one and it had no `Weak`, after an acquire fence that orders
             // every earlier holder's use before this write (see `drop`); a context in the
-            // spares cannot be cloned, since nothing else references it. So this write is the
-            // only access (what `Arc::get_mut` would check again with a read-modify-write).
-            unsafe { *Arc::as_ptr(&ctx).cast_mut() = TaskCtx::new(spawned_at) };
+            // spares cannot be cloned, since nothing else references it. So these writes are the
+            // only accesses (what `Arc::get_mut` would check again with a read-modify-write).
+            unsafe { (*Arc::as_ptr(&ctx).cast_mut()).renew(spawned_at) };
             return Self(ManuallyDrop::new(ctx));
         }
         Self(ManuallyDrop::new(Arc::new(TaskCtx::new(spawned_at))))
@@ -728,6 +764,16 @@ where
         self.state
             .compare_exchange(QUEUED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
+    }
+
+    unsafe fn claim_unshared(&self) -> bool {
+        // The caller's contract: no other thread claims, so the load and the store do what the
+        // compare-exchange would.
+        if self.state.load(Ordering::Relaxed) != QUEUED {
+            return false;
+        }
+        self.state.store(RUNNING, Ordering::Relaxed);
+        true
     }
 
     unsafe fn run_claimed(&self) {

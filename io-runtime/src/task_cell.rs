@@ -21,6 +21,7 @@
 use std::alloc::{self, Layout};
 use std::cell::Cell as StdCell;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering;
@@ -64,6 +65,13 @@ impl RefCount {
         if old > isize::MAX as usize {
             std::process::abort();
         }
+    }
+
+    /// Whether the caller's `references` are all the references there are (`Acquire`, like the
+    /// load in [`release`](Self::release): every other holder's use of the cell happened
+    /// before). Nobody can make another reference without holding one, so the answer stays true.
+    pub(crate) fn holds_only(&self, references: usize) -> bool {
+        self.0.load(Ordering::Acquire) == references
     }
 
     /// Drops a reference; `true` if it was the last, whose holder may then free the cell.
@@ -143,6 +151,37 @@ impl TaskRef {
         )
     }
 
+    /// Drops two references at once: when they are the cell's only two, with one load instead
+    /// of two read-modify-writes (a joiner that holds its task's registration and its start).
+    pub(crate) fn drop_pair(first: Self, second: Self) {
+        if !ptr::addr_eq(first.ptr.as_ptr(), second.ptr.as_ptr())
+            || !first.cell().count.holds_only(2)
+        {
+            // Dropped one by one as they leave this call.
+            return;
+        }
+        let first = ManuallyDrop::new(first);
+        std::mem::forget(second);
+        // SAFETY: the two references are the only ones (checked above, `Acquire`: every other
+        // holder's use of the cell happened before), both given up here.
+        unsafe { first.free() };
+    }
+
+    /// Drops the task and recycles the cell's memory.
+    ///
+    /// # Safety
+    /// The caller gives up the last references to the cell, after every other holder's use of
+    /// it happened before (an `Acquire` that read their release of the count).
+    unsafe fn free(&self) {
+        let layout = Layout::for_value(self.cell());
+        // SAFETY: the caller's contract: nothing reads the task any more, and it is dropped
+        // once.
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*self.ptr.as_ptr()).task)) };
+        // SAFETY: the block came from `allocate` with this very layout (`Layout::for_value` of
+        // the cell is `Layout::new` of its concrete type), and its contents are dropped.
+        unsafe { recycle(self.ptr.cast::<u8>(), layout) };
+    }
+
     fn cell(&self) -> &Cell<dyn RawTask> {
         // SAFETY: this reference keeps the cell alive (its count is at least one).
         unsafe { self.ptr.as_ref() }
@@ -169,16 +208,11 @@ impl Clone for TaskRef {
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
-        if !self.cell().count.release() {
-            return;
+        if self.cell().count.release() {
+            // SAFETY: the last reference (the count's `AcqRel` decrement orders every other
+            // holder's use before this).
+            unsafe { self.free() };
         }
-        let layout = Layout::for_value(self.cell());
-        // SAFETY: the last reference (the count's `AcqRel` decrement orders every other
-        // holder's use before this): nothing reads the task any more, and it is dropped once.
-        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*self.ptr.as_ptr()).task)) };
-        // SAFETY: the block came from `allocate` with this very layout (`Layout::for_value` of
-        // the cell is `Layout::new` of its concrete type), and its contents are dropped.
-        unsafe { recycle(self.ptr.cast::<u8>(), layout) };
     }
 }
 

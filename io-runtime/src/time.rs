@@ -519,6 +519,16 @@ struct Frame {
 }
 
 impl Deadlines {
+    /// Empties the frames of a context that nobody else references, keeping their memory (see
+    /// `TaskCtx::renew`).
+    pub(crate) fn renew(&mut self) {
+        self.frames.clear_poison();
+        self.frames
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     fn frames(&self) -> std::sync::MutexGuard<'_, Vec<Frame>> {
         self.frames.lock().unwrap_or_else(|e| e.into_inner())
     }

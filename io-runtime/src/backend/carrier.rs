@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use super::op::Op;
 use super::own_thread::{self, OwnThread};
+use super::TaskRef;
 use crate::error::Canceled;
 use crate::park::Suspend;
+use crate::task::RawTask;
 use crate::time::Clock;
 
 /// How the task running on this thread waits.
@@ -52,6 +54,15 @@ pub(crate) trait Carrier {
     fn owns_thread(&self) -> bool {
         true
     }
+
+    /// Takes back the start of `task` if this carrier queued it and has not begun it: its
+    /// joiner is about to run it inline, and holds the start's reference from now on instead of
+    /// leaving a stale entry behind. Looks only where a task just spawned, or the oldest one,
+    /// waits (either end of the queue): `None` elsewhere, and on carriers that queue nothing.
+    fn take_back_start(&self, task: &dyn RawTask) -> Option<TakenBack> {
+        let _ = task;
+        None
+    }
 }
 
 thread_local! {
@@ -78,6 +89,21 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&dyn Carrier) -> R) -> R {
 /// Whether the task running on this thread owns it (see [`Carrier::owns_thread`]).
 pub(crate) fn owns_thread() -> bool {
     with_current(|carrier| carrier.owns_thread())
+}
+
+/// The start of a task that its carrier gave back ([`Carrier::take_back_start`]).
+pub(crate) struct TakenBack {
+    /// The reference the start held.
+    pub(crate) task: TaskRef,
+    /// No runner on another thread can reach the task any more: the start was its only entry
+    /// in any run queue (the carrier offers none to other threads), so besides its handle only
+    /// its scope's end can claim it, on the scope's own thread.
+    pub(crate) unshared: bool,
+}
+
+/// [`Carrier::take_back_start`] on the carrier of the current thread.
+pub(crate) fn take_back_start(task: &dyn RawTask) -> Option<TakenBack> {
+    with_current(|carrier| carrier.take_back_start(task))
 }
 
 /// Makes `carrier` the current thread's carrier while `f` runs.

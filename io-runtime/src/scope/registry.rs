@@ -68,7 +68,11 @@ impl<T> Slots<T> {
         let entry = Some((stamp, task));
         match self.free.pop() {
             Some(slot) => {
-                self.slots[slot] = entry;
+                // A free slot is empty (`remove` took its task): nothing to drop, and writing
+                // without the drop keeps the entry in registers.
+                let empty = std::mem::replace(&mut self.slots[slot], entry);
+                debug_assert!(empty.is_none(), "io: a free registry slot held a task");
+                std::mem::forget(empty);
                 slot
             }
             None => {
@@ -131,6 +135,11 @@ impl<T> Registry<T> {
             }),
             handed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the calling thread is the scope's owner, the one thread that ends it.
+    pub(crate) fn is_owner(&self) -> bool {
+        self.owner == this_thread()
     }
 
     /// Registers `task`; the slot number releases it.

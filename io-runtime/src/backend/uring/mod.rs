@@ -25,14 +25,14 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue};
 
-use super::carrier::Carrier;
+use super::carrier::{Carrier, TakenBack};
 use super::op::{Leftover, Op};
 use super::own_thread;
 use super::{Backend, Dispatch, SpawnKind, TaskRef};
 use crate::block;
 use crate::error::{canceled_io, Canceled, ConcurrencyUnavailable};
 use crate::park::Suspend;
-use crate::task::current_arc;
+use crate::task::{current_arc, RawTask};
 use crate::time::Clock;
 
 use scheduler::Loop;
@@ -265,6 +265,10 @@ impl Carrier for Loop {
         } else {
             std::thread::yield_now();
         }
+    }
+
+    fn take_back_start(&self, task: &dyn RawTask) -> Option<TakenBack> {
+        Loop::take_back_start(self, task)
     }
 }
 

@@ -48,6 +48,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,12 +60,13 @@ use super::ops::{Ops, Purpose, EVENTFD, IGNORE};
 use super::ring::Ring;
 use super::timers::{self, Armed, ClockTimers, Entry, CLOCKS};
 use super::Config;
+use crate::backend::carrier::TakenBack;
 use crate::backend::op::Leftover;
 use crate::backend::{claim, Dispatch, SpawnKind, TaskRef};
 use crate::error::ConcurrencyUnavailable;
 use crate::fiber::{Fiber, ReservedStack, Resume, StackPool, Suspender};
 use crate::park::{Parker, Resumer, Schedule, Suspend};
-use crate::task;
+use crate::task::{self, RawTask};
 use crate::time::Clock;
 
 /// The least time ahead a ring timeout is armed for (nanoseconds): a deadline closer than this
@@ -441,6 +443,36 @@ impl Loop {
                 }
             }
         }
+    }
+
+    /// Takes the start entry of `task` out of the ready queue if it is the newest or the oldest
+    /// entry (see `Carrier::take_back_start`), giving back its stack or its promise.
+    pub(crate) fn take_back_start(&self, task: &dyn RawTask) -> Option<TakenBack> {
+        // Never while the loop itself holds the queue (a task dropped under its borrow).
+        let Ok(mut ready) = self.ready.try_borrow_mut() else {
+            return None;
+        };
+        let is_its_start = |entry: Option<&Ready>| matches!(entry, Some(Ready::Start(start, _)) if ptr::addr_eq(&**start, task));
+        let entry = if is_its_start(ready.back()) {
+            ready.pop_back()
+        } else if is_its_start(ready.front()) {
+            ready.pop_front()
+        } else {
+            None
+        };
+        drop(ready);
+        let Some(Ready::Start(start, stack)) = entry else {
+            return None;
+        };
+        match stack {
+            Some(stack) => drop(stack),
+            None => self.forget_promise(),
+        }
+        Some(TakenBack {
+            task: start,
+            // A single loop offers its tasks to no other loop (`group`).
+            unshared: self.group.is_none(),
+        })
     }
 
     /// Builds the fiber of a spawned task and runs it, unless the task already ran (or runs)
