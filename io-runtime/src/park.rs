@@ -88,7 +88,7 @@ pub(crate) struct Parker {
 impl Parker {
     /// Makes a parker that nobody else references as good as new (see `TaskCtx::renew`).
     pub(crate) fn renew(&mut self) {
-        *self.state.get_mut() = EMPTY;
+        self.state.store(EMPTY, Ordering::Relaxed);
         self.resumer.clear_poison();
         *self.resumer.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }

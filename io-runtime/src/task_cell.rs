@@ -425,4 +425,40 @@ mod loom_tests {
             assert_eq!(frees.load(Ordering::Relaxed), 1, "freed twice or never");
         });
     }
+
+    /// `TaskRef::drop_pair`: a holder of two references that reads a count of two frees the
+    /// cell at once, and must still see the use of a third holder that dropped its reference
+    /// on another thread; otherwise it drops its two one by one. Fails when the load is
+    /// `Relaxed`.
+    #[test]
+    fn a_pair_freed_at_once_sees_every_use() {
+        crate::loom::model(|| {
+            let shared = Arc::new(Shared {
+                count: RefCount::with(3),
+                payload: UnsafeCell::new(1),
+            });
+            let frees = Arc::new(AtomicUsize::new(0));
+            let other = {
+                let (shared, frees) = (Arc::clone(&shared), Arc::clone(&frees));
+                thread::spawn(move || {
+                    // SAFETY: loom checks this access for races.
+                    let value = shared.payload.with(|p| unsafe { *p });
+                    assert_ne!(value, 0, "used after the free");
+                    drop_ref(&shared, &frees);
+                })
+            };
+            // Lets the other holder drop its reference first in some executions.
+            thread::yield_now();
+            if shared.count.holds_only(2) {
+                frees.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: loom checks this access for races: it is the model's assertion.
+                shared.payload.with_mut(|p| unsafe { *p = 0 });
+            } else {
+                drop_ref(&shared, &frees);
+                drop_ref(&shared, &frees);
+            }
+            other.join().unwrap();
+            assert_eq!(frees.load(Ordering::Relaxed), 1, "freed twice or never");
+        });
+    }
 }
