@@ -128,3 +128,87 @@ fn a_timeout_reaches_a_task_run_inline_by_its_caller() {
         assert!(elapsed < PROMPT, "took {elapsed:?}");
     });
 }
+
+/// A task run inline by its joiner joins the joiner's link only at its first cancellation
+/// point (see `join::Link`). A cancel of the joiner from another thread while the task runs
+/// must still reach it: here the task never blocks, it polls `check_cancel` in a loop.
+#[test]
+fn a_cancel_of_the_joiner_reaches_a_task_it_runs_inline_that_only_polls() {
+    each_backend(|io| {
+        io.scope(|s| {
+            let joiner = s.spawn_async(|| {
+                io.scope(|inner| {
+                    let polling = inner.spawn_async(|| {
+                        let start = std::time::Instant::now();
+                        while io.check_cancel().is_ok() {
+                            assert!(start.elapsed() < LONG, "the cancel never came");
+                            std::hint::spin_loop();
+                        }
+                        Err::<(), _>(Canceled)
+                    });
+                    polling.join(io)
+                })
+            });
+            let (result, elapsed) = std::thread::scope(|threads| {
+                let canceler = threads.spawn(move || {
+                    // Long enough for the joiner to be running its task inline.
+                    std::thread::sleep(Duration::from_millis(100));
+                    timed(|| joiner.cancel(io))
+                });
+                // Parks the root, so that a single loop starts the joiner.
+                io.sleep(Duration::from_millis(20), Clock::Awake).unwrap();
+                canceler.join().unwrap()
+            });
+            assert_eq!(result, Err(Canceled));
+            assert!(elapsed < PROMPT, "took {elapsed:?}");
+        });
+    });
+}
+
+/// A cancel that reached the joiner before it runs a task inline is passed on at the task's
+/// first cancellation point. On one uring loop the run is inline for certain: the joiner takes
+/// the task's start back from the queue (elsewhere a worker or another loop may run it).
+#[test]
+fn a_cancel_that_came_before_an_inline_run_reaches_the_task() {
+    let runtime = match io::Runtime::builder()
+        .backend(io::Backend::Uring)
+        .threads(1)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(reason) => return eprintln!("skipped: {reason}"),
+    };
+    runtime.run(|io| {
+        let go = std::sync::atomic::AtomicBool::new(false);
+        let on_joiner = std::sync::Mutex::new(None);
+        io.scope(|s| {
+            let joiner = s.spawn_async(|| {
+                // No cancellation point: the cancel arrives while this waits.
+                let start = std::time::Instant::now();
+                while !go.load(std::sync::atomic::Ordering::Acquire) {
+                    assert!(start.elapsed() < LONG, "never released");
+                    std::thread::yield_now();
+                }
+                let joiner_thread = std::thread::current().id();
+                io.scope(|inner| {
+                    inner
+                        .spawn_async(|| {
+                            *on_joiner.lock().unwrap() =
+                                Some(std::thread::current().id() == joiner_thread);
+                            io.check_cancel()
+                        })
+                        .join(io)
+                })
+            });
+            let result = std::thread::scope(|threads| {
+                threads.spawn(|| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    go.store(true, std::sync::atomic::Ordering::Release);
+                });
+                joiner.cancel(io)
+            });
+            assert_eq!(result, Err(Canceled));
+        });
+        assert_eq!(*on_joiner.lock().unwrap(), Some(true), "ran inline");
+    });
+}

@@ -63,6 +63,8 @@ pub(crate) fn park_ctx(
     what: &'static &'static str,
     deadline: Option<Instant>,
 ) -> Wake {
+    // A task run inline becomes reachable by cancels of its parents before it blocks.
+    ctx.publish_inline_links();
     match deadline {
         Some(_) => ctx.parker.park(deadline),
         None => with_monitor(|monitor| match monitor {
@@ -82,6 +84,8 @@ pub(crate) fn check_cancel() -> Result<(), Canceled> {
 /// cancel request or an enclosing `Io::timeout` deadline passed, unless it runs protected. A
 /// backend that blocks the task by other means than [`park`] (a ring operation) checks this.
 pub(crate) fn check(ctx: &TaskCtx) -> Result<(), Canceled> {
+    // A task run inline receives its parents' cancels from its first cancellation point on.
+    ctx.publish_inline_links();
     ctx.cancel.check()?;
     if ctx.cancel.is_protected() {
         return Ok(());

@@ -40,7 +40,7 @@ pub(crate) fn run_inline(task: &dyn RawTask) -> bool {
 /// nobody waits on `task` while it runs.
 pub(crate) unsafe fn run_claimed_inline(task: &dyn RawTask) {
     with_current(|me| {
-        let link = Link::new(me, task.ctx());
+        let link = Link::inline(me, task.ctx());
         // SAFETY: the caller's claim succeeded; this is its one run. No waiter registers while
         // it runs: see `run_inline` for why each caller rules it out.
         unsafe { task.run_claimed_unobserved() };
@@ -59,7 +59,13 @@ pub(crate) unsafe fn run_claimed_inline(task: &dyn RawTask) {
 /// while it waits — for as long as it lives: a cancel of the current task reaches the linked
 /// one (`cancel::cancel_task` follows `inline_child`), and the current task's `Io::timeout`
 /// deadlines apply to it (`block::check` and `time::timer` follow `inline_parent`). Dropping
-/// it undoes the link, restoring the link it replaced.
+/// it undoes the link.
+///
+/// An inline run is linked lazily ([`Link::inline`]): the child enters the parent's
+/// `inline_child` slot only when it reaches a cancellation point or blocks
+/// (`TaskCtx::publish_inline_links`); a task run inline that does neither costs no
+/// read-modify-write for its link. An offloaded call, which runs on another thread, is
+/// published at once ([`Link::new`]).
 ///
 /// The link holds no reference count and takes no lock: the child borrows both tasks for the
 /// link's life, and `child` runs only inside it (claimed before the link, done before it is
@@ -70,29 +76,31 @@ pub(crate) struct Link<'a> {
     me: &'a TaskCtx,
     /// The task linked.
     child: &'a TaskCtx,
-    /// The task `me` had linked before (restored on drop; alive, as its own link is).
-    outer: *const TaskCtx,
 }
 
 impl<'a> Link<'a> {
-    /// Links `child` to `me` (the current task), passing on a cancel `me` already has.
+    /// Links `child` to `me` (the current task) and publishes the link now, passing on a
+    /// cancel `me` already has.
     pub(crate) fn new(me: &'a TaskCtx, child: &'a TaskCtx) -> Self {
-        let outer = me.link_inline_child(child);
+        // A published child's parents are published (see `publish_inline_links`).
+        me.publish_inline_links();
         child.set_inline_parent(Some(me));
-        // A cancel that came before the link was set has not reached `child`: pass it on.
-        // (A canceler that found no child made its request before the link's
-        // read-modify-write, which this check therefore sees.)
-        if me.cancel.check().is_err() {
-            cancel_task(child);
-        }
-        Self { me, child, outer }
+        me.publish_inline_child(child);
+        Self { me, child }
+    }
+
+    /// Links `child`, which `me` (the current task) runs inline on this thread, leaving its
+    /// publication to the child's first cancellation point or block.
+    pub(crate) fn inline(me: &'a TaskCtx, child: &'a TaskCtx) -> Self {
+        child.set_inline_parent(Some(me));
+        Self { me, child }
     }
 }
 
 impl Drop for Link<'_> {
     fn drop(&mut self) {
         self.child.set_inline_parent(None);
-        self.me.unlink_inline_child(self.outer);
+        self.me.unpublish_inline_child(self.child);
     }
 }
 
@@ -111,6 +119,7 @@ pub(crate) fn wait_for(task: &dyn RawTask) {
         return;
     }
     let me = current_arc();
+    me.publish_inline_links();
     let mut interrupter = Interrupter::new();
     let mut passed_on = false;
     while task.add_waiter(&me) {

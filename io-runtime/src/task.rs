@@ -43,13 +43,21 @@ pub(crate) struct TaskCtx {
     pub(crate) spawned_at: &'static Location<'static>,
     /// A task this one runs inline on its own thread right now, or whose offloaded call it
     /// waits for (see `join::Link`): canceling this task cancels that one too. Written only by
-    /// this task, read by any thread that cancels it and by the deadlock monitor.
+    /// this task, read by any thread that cancels it and by the deadlock monitor. A task run
+    /// inline enters its parent's slot only once it reaches a cancellation point or blocks
+    /// ([`publish_inline_links`](Self::publish_inline_links)).
     inline_child: InlineSlot<TaskCtx>,
     /// The task that runs this one inline on its thread right now (or waits for it as its
     /// offloaded call), if any: its `timeout` deadlines apply here too (see `block::check`).
     /// Written by that task around the run (`join::Link`), read only by this task while it
     /// runs; null when unlinked.
     inline_parent: AtomicPtr<TaskCtx>,
+    /// Whether this task is in its inline parent's `inline_child` slot now, and what that slot
+    /// held before (restored when the link ends). Touched only by the thread that runs the
+    /// task inline (for an offloaded call: by its waiter, before the call starts and after it
+    /// ended).
+    published: AtomicBool,
+    outer: AtomicPtr<TaskCtx>,
     /// Deadlines of the `Io::timeout` calls the task is inside (see `block`).
     pub(crate) deadlines: Deadlines,
     /// How many regions that must not unwind (a scope's end) the task is inside: the deadlock
@@ -75,6 +83,8 @@ impl TaskCtx {
             spawned_at,
             inline_child: InlineSlot::new(),
             inline_parent: AtomicPtr::new(std::ptr::null_mut()),
+            published: AtomicBool::new(false),
+            outer: AtomicPtr::new(std::ptr::null_mut()),
             deadlines: Deadlines::default(),
             no_unwind: AtomicUsize::new(0),
             deadlock_report: Mutex::new(None),
@@ -94,6 +104,8 @@ impl TaskCtx {
             spawned_at: at,
             inline_child,
             inline_parent,
+            published,
+            outer,
             deadlines,
             no_unwind,
             deadlock_report,
@@ -105,6 +117,8 @@ impl TaskCtx {
         *at = spawned_at;
         *inline_child = InlineSlot::new();
         *inline_parent.get_mut() = std::ptr::null_mut();
+        *published.get_mut() = false;
+        *outer.get_mut() = std::ptr::null_mut();
         deadlines.renew();
         *no_unwind.get_mut() = 0;
         deadlock_report.clear_poison();
@@ -195,22 +209,51 @@ impl TaskCtx {
             .take()
     }
 
-    /// Links `child` as the task this one runs on behalf of right now; returns the link it
-    /// replaces, which the caller restores with [`unlink_inline_child`](Self::unlink_inline_child).
-    /// Only the task itself (the current task) calls this; `child` must stay alive until then.
+    /// Puts `child` in this task's `inline_child` slot, where other threads see it: this
+    /// task (the current one) runs `child` inline, or waits for it as its offloaded call, and
+    /// `child` is alive until [`unpublish_inline_child`](Self::unpublish_inline_child). A
+    /// cancel this task already has is passed on.
     ///
-    /// A read-modify-write: a canceler that requested the cancel of this task and then found
-    /// no child synchronized with it, so the caller's check of the cancel request that follows
-    /// sees that request (see `join::Link::new`).
-    pub(crate) fn link_inline_child(&self, child: &TaskCtx) -> *const TaskCtx {
-        self.inline_child.replace(child, false)
+    /// The slot is written with a read-modify-write: a canceler that requested the cancel of
+    /// this task and then found no child synchronized with it, so the check of the request
+    /// that follows sees that request (see `InlineSlot`'s protocol and its loom models).
+    pub(crate) fn publish_inline_child(&self, child: &TaskCtx) {
+        let outer = self.inline_child.replace(child, false);
+        child.outer.store(outer.cast_mut(), Ordering::Relaxed);
+        child.published.store(true, Ordering::Relaxed);
+        if self.cancel.check().is_err() {
+            crate::cancel::cancel_task(child);
+        }
     }
 
-    /// Restores the link `outer` that [`link_inline_child`](Self::link_inline_child) returned,
-    /// and returns once no other thread still reads the child it unlinks, which may therefore
-    /// be freed as soon as this returns.
-    pub(crate) fn unlink_inline_child(&self, outer: *const TaskCtx) {
-        self.inline_child.replace(outer, true);
+    /// Takes `child` out of this task's slot again, if it was published there, restoring what
+    /// the slot held before; returns once no other thread still reads `child`, which may
+    /// therefore be freed as soon as this returns.
+    pub(crate) fn unpublish_inline_child(&self, child: &TaskCtx) {
+        // A load and a store: only the thread that runs `child` inline touches the flag.
+        if child.published.load(Ordering::Relaxed) {
+            child.published.store(false, Ordering::Relaxed);
+            let outer = child.outer.load(Ordering::Relaxed);
+            self.inline_child.replace(outer, true);
+        }
+    }
+
+    /// Publishes the links of the inline runs the current task is in (this task in its
+    /// parent's slot, the parent in its own parent's, …), outermost first, passing on a cancel
+    /// a parent already has. Called at every cancellation point and before every block of the
+    /// current task (`block::check`, `block::park_ctx`, a blocking system call): a task run
+    /// inline that reaches none of them can neither observe a cancel nor be woken by one, so
+    /// it is never published, and its run costs no read-modify-write for the link. For any
+    /// task but the current one, and once published, this is a few loads.
+    pub(crate) fn publish_inline_links(&self) {
+        if self.inline_parent.load(Ordering::Relaxed).is_null()
+            || self.published.load(Ordering::Relaxed)
+            || !std::ptr::eq(self, current_ptr())
+        {
+            return;
+        }
+        // SAFETY: `self` is the current task (checked above).
+        unsafe { publish_from(self) }
     }
 
     /// Calls `f` with the task this one runs inline right now, if any; the child stays alive
@@ -264,6 +307,25 @@ impl TaskCtx {
         let next = unsafe { parent_of(self) };
         InlineParents { next }
     }
+}
+
+/// Publishes `child` in its parent's slot, the parent first (see
+/// [`TaskCtx::publish_inline_links`]). A published task's parents are published too: they
+/// were published first, and stay so until their own runs end, after `child`'s.
+///
+/// # Safety
+/// As for [`parent_of`].
+unsafe fn publish_from(child: &TaskCtx) {
+    if child.published.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    let Some(parent) = (unsafe { parent_of(child) }) else {
+        return;
+    };
+    // SAFETY: `parent` was reached from the current task through `parent_of`.
+    unsafe { publish_from(parent) };
+    parent.publish_inline_child(child);
 }
 
 /// The task that runs `ctx` inline right now (or waits for it as its offloaded call), if any.
@@ -910,7 +972,7 @@ mod loom_tests {
 
     /// Model 2: a cancel races with linking a child. The canceler requests, then passes the
     /// cancel on to the child it finds; the linker links, then passes on a request it sees
-    /// (as `join::Link::new` does). Either way the child is canceled.
+    /// (as `TaskCtx::publish_inline_child` does). Either way the child is canceled.
     #[test]
     fn a_cancel_racing_with_the_link_reaches_the_child() {
         crate::loom::model(|| {

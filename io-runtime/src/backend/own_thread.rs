@@ -24,6 +24,8 @@ impl Carrier for OwnThread {}
 /// [`canceled_io`].
 pub(crate) fn syscall(call: impl FnMut() -> isize) -> io::Result<usize> {
     let outcome = with_current(|ctx| {
+        // A cancel of a task that runs this one inline must be able to interrupt the call.
+        ctx.publish_inline_links();
         ctx.cancel
             .syscall(call, |rc| *rc < 0, &SyscallDeadline(ctx))
     });
