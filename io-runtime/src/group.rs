@@ -395,11 +395,12 @@ where
             }
         });
         let keep = self.inner.keeps;
-        let done = Completion::Group { notify, id, keep };
-        let task = Task::new(call, Location::caller(), done);
+        let done = || Completion::Group { notify, id, keep };
+        let at = Location::caller();
         // SAFETY: the group's scope waits for the task and drops its result before 'env ends
-        // (see `scope`'s module documentation).
-        let (running, erased, _) = unsafe { TaskRef::new_pair(task) };
+        // (see `scope`'s module documentation); `write_new` writes the whole task.
+        let (running, erased, _) =
+            unsafe { TaskRef::new_pair(|place| Task::write_new(place, call, at, done)) };
         self.inner.lock().running.insert(id, running);
         let dispatched = self.scope.dispatch(erased, kind);
         if dispatched.is_err() {

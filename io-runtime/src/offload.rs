@@ -263,14 +263,12 @@ impl Io {
                 f()
             }
         };
-        let task = Task::new(
-            call,
-            Location::caller(),
-            Completion::Waiters(SpinLock::default()),
-        );
+        let at = Location::caller();
+        let waiters = || Completion::Waiters(SpinLock::default());
         // SAFETY: this call waits for the task and takes its result before it returns, so
-        // before anything the call borrows ends.
-        let (erased, submitted, typed) = unsafe { TaskRef::new_pair(task) };
+        // before anything the call borrows ends; `write_new` writes the whole task.
+        let (erased, submitted, typed) =
+            unsafe { TaskRef::new_pair(|place| Task::write_new(place, call, at, waiters)) };
         // SAFETY: `erased`, kept until this function returns, keeps the task alive.
         let task = unsafe { typed.as_ref() };
         let link = Link::new(&me, task.ctx());

@@ -339,11 +339,12 @@ impl<'env> Scope<'env> {
         F: FnOnce() -> T + Send + 'env,
         T: Send + 'env,
     {
-        let done = Completion::Waiters(SpinLock::default());
-        let task = Task::new(call, Location::caller(), done);
+        let at = Location::caller();
+        let waiters = || Completion::Waiters(SpinLock::default());
         // SAFETY: the scope waits for the task and drops its result before 'env ends (see the
-        // module documentation).
-        let (registered, erased, typed) = unsafe { TaskRef::new_pair(task) };
+        // module documentation); `write_new` writes the whole task into the cell's place.
+        let (registered, erased, typed) =
+            unsafe { TaskRef::new_pair(|place| Task::write_new(place, call, at, waiters)) };
         let typed: NonNull<dyn ResultCell<T> + '_> = typed;
         let slot = self.core.registry.insert(registered);
         if let Err(unavailable) = self.core.dispatch(erased, kind) {

@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -747,31 +748,57 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    pub(crate) fn new(func: F, spawned_at: &'static Location<'static>, done: Completion) -> Self {
-        Self {
-            state: AtomicU8::new(QUEUED),
-            ctx: OwnedCtx::new(spawned_at),
-            func: UnsafeCell::new(Some(func)),
-            result: UnsafeCell::new(None),
-            completion: done,
+    /// Writes a new task into `place`, field by field: built on the stack and copied, the
+    /// task would be read back with wide loads across the narrow stores that just wrote it,
+    /// which stalls the processor until those stores land.
+    ///
+    /// # Safety
+    /// `place` is valid for writes of `Self` and aligned (an uninitialised cell).
+    pub(crate) unsafe fn write_new(
+        place: *mut Self,
+        func: F,
+        spawned_at: &'static Location<'static>,
+        done: impl FnOnce() -> Completion,
+    ) {
+        // SAFETY: the caller's contract: every field of `place` may be written.
+        unsafe {
+            ptr::addr_of_mut!((*place).state).write(AtomicU8::new(QUEUED));
+            ptr::addr_of_mut!((*place).ctx).write(OwnedCtx::new(spawned_at));
+            ptr::addr_of_mut!((*place).func).write(UnsafeCell::new(Some(func)));
+            ptr::addr_of_mut!((*place).result).write(UnsafeCell::new(None));
+            ptr::addr_of_mut!((*place).completion).write(done());
         }
     }
 
-    /// Stores the outcome and publishes `DONE`. `observed`: whether a waiter may register
+    /// Runs `func` (claimed by this runner) and writes its outcome into `result` in place —
+    /// the value as the call returns it, or the panic it raised. Every panic of the call, a
+    /// deadlock report included, becomes the task's result: none may unwind into the worker
+    /// or the event loop that runs the task.
+    fn call(&self, func: F) {
+        let result = self.result.get();
+        let caught = enter(&self.ctx, || {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                let value = func();
+                // SAFETY: only the runner writes `result`, before DONE; it holds `None`, so
+                // there is nothing to drop.
+                unsafe { result.write(Some(Ok(value))) };
+            }))
+        });
+        if let Err(payload) = caught {
+            // SAFETY: as above; the call panicked before it wrote anything.
+            unsafe { result.write(Some(Err(payload))) };
+        }
+    }
+
+    /// Publishes `DONE` (the outcome is in `result`). `observed`: whether a waiter may register
     /// meanwhile (see [`RawTask::run_claimed_unobserved`]).
-    fn finish(&self, outcome: std::thread::Result<T>, observed: bool) {
+    fn finish(&self, observed: bool) {
         self.ctx.release_limit();
         match &self.completion {
-            Completion::Waiters(_) if !observed => {
-                // SAFETY: we are the runner; nobody reads `result` before DONE is published.
-                unsafe { *self.result.get() = Some(outcome) };
-                // No waiter to wake and none registering (the caller's contract): no lock. A
-                // registration a selector left behind is dropped with the cell.
-                self.state.store(DONE, Ordering::Release);
-            }
+            // No waiter to wake and none registering (the caller's contract): no lock. A
+            // registration a selector left behind is dropped with the cell.
+            Completion::Waiters(_) if !observed => self.state.store(DONE, Ordering::Release),
             Completion::Waiters(waiters) => {
-                // SAFETY: we are the runner; nobody reads `result` before DONE is published.
-                unsafe { *self.result.get() = Some(outcome) };
                 let waiting = {
                     // Under the lock, so that a waiter either sees DONE or is in the list.
                     let mut waiters = waiters.lock();
@@ -784,13 +811,13 @@ where
             }
             Completion::Group { notify, id, keep } => {
                 if *keep {
-                    // SAFETY: we are the runner; nobody reads `result` before DONE is published.
-                    unsafe { *self.result.get() = Some(outcome) };
                     self.state.store(DONE, Ordering::Release);
                     notify(*id, None);
                 } else {
+                    // SAFETY: we are the runner; nobody reads `result` before DONE is published.
+                    let outcome = unsafe { (*self.result.get()).take() };
                     self.state.store(DONE, Ordering::Release);
-                    notify(*id, outcome.err());
+                    notify(*id, outcome.and_then(Result::err));
                 }
             }
         }
@@ -842,17 +869,15 @@ where
         // SAFETY: the caller's claim (the compare-exchange in `claim`) made this thread the
         // only runner, and it runs the task once.
         let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
-        // Every panic of the call — a deadlock report included — becomes the task's result:
-        // none may unwind into the worker or the event loop that runs the task.
-        let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
-        self.finish(outcome, true);
+        self.call(func);
+        self.finish(true);
     }
 
     unsafe fn run_claimed_unobserved(&self) {
         // SAFETY: as in `run_claimed`: the caller's claim made this thread the only runner.
         let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
-        let outcome = enter(&self.ctx, || panic::catch_unwind(AssertUnwindSafe(func)));
-        self.finish(outcome, false);
+        self.call(func);
+        self.finish(false);
     }
 
     fn ctx(&self) -> &Arc<TaskCtx> {

@@ -99,8 +99,9 @@ unsafe impl Send for TaskRef {}
 unsafe impl Sync for TaskRef {}
 
 impl TaskRef {
-    /// Puts `task` in a new cell (a block from this thread's cache if it has one) and returns
-    /// two references to it — one for the registry of the task's owner and one for the backend,
+    /// Makes a new cell (a block from this thread's cache if it has one) whose task `init`
+    /// writes in place (it must write all of it, and not panic: a panic leaks the block), and
+    /// returns two references to it — one for the registry of the task's owner and one for the backend,
     /// without the read-modify-write of a clone — and a typed pointer to the task, valid while
     /// a reference lives.
     ///
@@ -109,9 +110,11 @@ impl TaskRef {
     /// an offloaded call of one) must wait for the task to finish and drop its result before
     /// `'env` ends, after which the cell holds neither `F` nor `T` (see `scope`'s module
     /// documentation).
-    pub(crate) unsafe fn new_pair<'env, R: RawTask + 'env>(task: R) -> (Self, Self, NonNull<R>) {
+    pub(crate) unsafe fn new_pair<'env, R: RawTask + 'env>(
+        init: impl FnOnce(*mut R),
+    ) -> (Self, Self, NonNull<R>) {
         // SAFETY: forwarded to the caller.
-        let (first, typed) = unsafe { Self::with_count(task, 2) };
+        let (first, typed) = unsafe { Self::with_count(init, 2) };
         let second = Self {
             ptr: first.ptr,
             _owns: PhantomData,
@@ -122,18 +125,21 @@ impl TaskRef {
     /// # Safety
     /// As [`new_pair`](Self::new_pair); the caller makes `count` references of the one
     /// returned.
-    unsafe fn with_count<'env, R: RawTask + 'env>(task: R, count: usize) -> (Self, NonNull<R>) {
+    unsafe fn with_count<'env, R: RawTask + 'env>(
+        init: impl FnOnce(*mut R),
+        count: usize,
+    ) -> (Self, NonNull<R>) {
         let layout = Layout::new::<Cell<R>>();
         let cell = allocate(layout).cast::<Cell<R>>();
-        // SAFETY: `allocate` returned a block valid for `layout`, which is `Cell<R>`'s.
-        unsafe {
-            cell.as_ptr().write(Cell {
-                count: RefCount::with(count),
-                task,
-            });
-        }
-        // SAFETY: a field of the cell just written, so not null.
-        let typed = unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*cell.as_ptr()).task)) };
+        // SAFETY: `allocate` returned a block valid for `layout`, which is `Cell<R>`'s: its
+        // fields may be written in place.
+        let task = unsafe {
+            ptr::addr_of_mut!((*cell.as_ptr()).count).write(RefCount::with(count));
+            ptr::addr_of_mut!((*cell.as_ptr()).task)
+        };
+        init(task);
+        // SAFETY: a field of an allocated block, so not null.
+        let typed = unsafe { NonNull::new_unchecked(task) };
         let erased: NonNull<Cell<dyn RawTask + 'env>> = cell;
         // SAFETY: only the trait object's lifetime bound changes, not the layout of the fat
         // pointer; the caller's contract makes the longer lifetime harmless.

@@ -1002,8 +1002,16 @@ impl Loop {
                 if let Some((group, index)) = &self.group {
                     group.offer(*index, &task);
                 }
-                let start = Ready::Start(task, stack);
-                self.ready.borrow_mut().push_back(start); // capacity reserved above
+                // The entry is written in place, after its room: built first and pushed, it is
+                // staged on the stack and read back with wide loads across the narrow stores
+                // that just wrote it, which stalls until they land.
+                let mut ready = self.ready.borrow_mut();
+                ready.push_back(Ready::Resume(0, 0)); // capacity reserved above
+                if let Some(place) = ready.back_mut() {
+                    // SAFETY: `place` is the entry just pushed, a `Resume`, which owns nothing:
+                    // overwriting it without a drop leaks nothing.
+                    unsafe { ptr::write(place, Ready::Start(task, stack)) };
+                }
                 Ok(Dispatch::Scheduled)
             }
             // No stack (the pool, the fiber limit or the address-space reserve ran out), or no
