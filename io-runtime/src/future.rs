@@ -250,9 +250,13 @@ impl<T> Drop for Future<'_, T> {
         if self.scope.is_ending() || std::thread::panicking() {
             return;
         }
+        // As in `join`: a start left in the queue would keep the task's cell until the loop
+        // next runs (see `Carrier::take_back_start`).
+        let start = carrier::take_back_start(task);
         wait_for(task);
         let panic = task.discard_result();
         self.scope.release(self.slot);
+        drop(start);
         if let Some(panic) = panic {
             self.scope.defer_panic(panic);
         }

@@ -216,7 +216,7 @@ pub(crate) struct Loop {
     /// The other loops of a multi-loop run, and this loop's index among them.
     group: Option<(Arc<Group>, usize)>,
     /// On a multi-loop run: the ready queue's length at which a spawn next drops the starts of
-    /// tasks another loop already ran (see [`Loop::drop_starts_run_elsewhere`]).
+    /// tasks that no longer wait (see [`Loop::sweep_stale_starts`]).
     sweep_at: Cell<usize>,
 }
 
@@ -405,11 +405,13 @@ impl Loop {
         !self.ready.borrow().is_empty()
     }
 
-    /// On a multi-loop run, drops the starts of tasks that no longer wait (another loop ran
-    /// them) from the whole ready queue, with their stacks, once it doubled since the last
-    /// sweep (at least 64 entries): a loop that keeps spawning while others run its tasks would
-    /// otherwise pile up their cells and stacks. O(1) amortized per spawn; order is kept.
-    fn drop_starts_run_elsewhere(&self) {
+    /// Drops the starts of tasks that no longer wait (run inline by a handle or a scope's end,
+    /// or on a multi-loop run by another loop) from the whole ready queue, with their stacks,
+    /// once it doubled since the last sweep (at least 64 entries): a loop that keeps spawning
+    /// while its tasks run elsewhere would otherwise pile up their cells and stacks until it
+    /// next parks. O(1) amortized per spawn; order is kept. (A handle's join or drop takes the
+    /// start of its task back when it is the newest or the oldest entry, so most never stay.)
+    fn sweep_stale_starts(&self) {
         let mut ready = self.ready.borrow_mut();
         if ready.len() < self.sweep_at.get().max(64) {
             return;
@@ -424,25 +426,6 @@ impl Loop {
         });
         self.promised.set(self.promised.get() - forgotten);
         self.sweep_at.set(2 * ready.len());
-    }
-
-    /// Gives back the stacks of the newest spawns that their joiners already ran inline, so a
-    /// loop of spawn-and-join that never parks does not pile them up.
-    fn drop_stale_starts(&self) {
-        let mut ready = self.ready.borrow_mut();
-        while let Some(Ready::Start(task, ..)) = ready.back() {
-            if task.is_queued() {
-                return;
-            }
-            if let Some(Ready::Start(_, stack)) = ready.pop_back() {
-                // Its joiner ran it inline (or another loop took it): the run's end gives
-                // back its limit unit (`Task::finish`).
-                match stack {
-                    Some(stack) => drop(stack),
-                    None => self.forget_promise(),
-                }
-            }
-        }
     }
 
     /// Takes the start entry of `task` out of the ready queue if it is the newest or the oldest
@@ -968,10 +951,7 @@ impl Loop {
         if self.config.single_threaded || (counted && !claim(counter, limit)) {
             return refuse(task);
         }
-        self.drop_stale_starts();
-        if self.group.is_some() {
-            self.drop_starts_run_elsewhere();
-        }
+        self.sweep_stale_starts();
         // The stack, and room in the loop's tables for every task that holds one (this one
         // included) to become a fiber, park and be woken: starting, waking and ending a task
         // then never allocate, even once the address space has run out. A task holds at most
