@@ -393,16 +393,31 @@ mod loom_tests {
         payload: UnsafeCell<u64>,
     }
 
-    /// Drops a reference; the last holder "frees" the payload by writing to it.
+    /// Drops a reference; the last holder "frees" the payload.
     fn drop_ref(shared: &Shared, frees: &AtomicUsize) {
         if shared.count.release() {
-            frees.fetch_add(1, Ordering::Relaxed);
-            // The free: a write that must come after every holder's use.
-            shared.payload.with_mut(|p| {
-                // SAFETY: loom checks this access for races: it is the model's assertion.
-                unsafe { *p = 0 };
-            });
+            free(shared, frees);
         }
+    }
+
+    /// The free: a write that must come after every holder's use.
+    fn free(shared: &Shared, frees: &AtomicUsize) {
+        frees.fetch_add(1, Ordering::Relaxed);
+        shared.payload.with_mut(|p| {
+            // SAFETY: loom checks this access for races: it is the model's assertion.
+            unsafe { *p = 0 };
+        });
+    }
+
+    /// A holder on another thread: uses the payload, then drops its reference.
+    fn other_holder(shared: &Arc<Shared>, frees: &Arc<AtomicUsize>) -> thread::JoinHandle<()> {
+        let (shared, frees) = (Arc::clone(shared), Arc::clone(frees));
+        thread::spawn(move || {
+            // SAFETY: loom checks this access for races.
+            let value = shared.payload.with(|p| unsafe { *p });
+            assert_ne!(value, 0, "used after the free");
+            drop_ref(&shared, &frees);
+        })
     }
 
     #[test]
@@ -414,15 +429,7 @@ mod loom_tests {
             });
             let frees = Arc::new(AtomicUsize::new(0));
             shared.count.acquire();
-            let other = {
-                let (shared, frees) = (Arc::clone(&shared), Arc::clone(&frees));
-                thread::spawn(move || {
-                    // SAFETY: loom checks this access for races.
-                    let value = shared.payload.with(|p| unsafe { *p });
-                    assert_ne!(value, 0, "used after the free");
-                    drop_ref(&shared, &frees);
-                })
-            };
+            let other = other_holder(&shared, &frees);
             // SAFETY: loom checks this access for races.
             let value = shared.payload.with(|p| unsafe { *p });
             assert_ne!(value, 0, "used after the free");
@@ -444,21 +451,11 @@ mod loom_tests {
                 payload: UnsafeCell::new(1),
             });
             let frees = Arc::new(AtomicUsize::new(0));
-            let other = {
-                let (shared, frees) = (Arc::clone(&shared), Arc::clone(&frees));
-                thread::spawn(move || {
-                    // SAFETY: loom checks this access for races.
-                    let value = shared.payload.with(|p| unsafe { *p });
-                    assert_ne!(value, 0, "used after the free");
-                    drop_ref(&shared, &frees);
-                })
-            };
+            let other = other_holder(&shared, &frees);
             // Lets the other holder drop its reference first in some executions.
             thread::yield_now();
             if shared.count.holds_only(2) {
-                frees.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: loom checks this access for races: it is the model's assertion.
-                shared.payload.with_mut(|p| unsafe { *p = 0 });
+                free(&shared, &frees);
             } else {
                 drop_ref(&shared, &frees);
                 drop_ref(&shared, &frees);
