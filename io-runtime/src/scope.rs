@@ -81,8 +81,7 @@ impl ScopeCore {
     /// thread than the scope's, a task the scope's thread spawned is freed by that thread's next
     /// spawn or by the scope's end instead: see `registry`).
     pub(crate) fn release(&self, slot: usize) {
-        let task = self.registry.remove(slot);
-        drop(task);
+        drop(self.take(slot));
     }
 
     /// Whether this scope ends on the calling thread (the scope's end is the one runner besides

@@ -790,6 +790,18 @@ where
         }
     }
 
+    /// Runs the claimed call and publishes its end (`observed`: see [`finish`](Self::finish)).
+    ///
+    /// # Safety
+    /// The caller's claim made this thread the only runner, and it runs the task once.
+    #[inline(always)]
+    unsafe fn run_once(&self, observed: bool) {
+        // SAFETY: the caller's contract: nobody else touches `func`.
+        let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
+        self.call(func);
+        self.finish(observed);
+    }
+
     /// Publishes `DONE` (the outcome is in `result`). `observed`: whether a waiter may register
     /// meanwhile (see [`RawTask::run_claimed_unobserved`]).
     fn finish(&self, observed: bool) {
@@ -866,18 +878,13 @@ where
     }
 
     unsafe fn run_claimed(&self) {
-        // SAFETY: the caller's claim (the compare-exchange in `claim`) made this thread the
-        // only runner, and it runs the task once.
-        let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
-        self.call(func);
-        self.finish(true);
+        // SAFETY: forwarded: the caller's claim made this thread the only runner, once.
+        unsafe { self.run_once(true) }
     }
 
     unsafe fn run_claimed_unobserved(&self) {
-        // SAFETY: as in `run_claimed`: the caller's claim made this thread the only runner.
-        let func = unsafe { (*self.func.get()).take() }.expect("io: task claimed twice");
-        self.call(func);
-        self.finish(false);
+        // SAFETY: forwarded, as in `run_claimed`.
+        unsafe { self.run_once(false) }
     }
 
     fn ctx(&self) -> &Arc<TaskCtx> {
